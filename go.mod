@@ -1,0 +1,3 @@
+module github.com/atalaya-project/atalaya
+
+go 1.26.8
