@@ -70,8 +70,8 @@ func ParsePressure(s string) (float64, error) {
 }
 
 var (
-	pressureRE = regexp.MustCompile(`(?i)([0-9]*\.?[0-9]+(?:e[-+]?[0-9]+)?)\s*(mmhg|torr|atm|kpa|hpa|mbar|bar|pa|ppm)\b`)
-	lengthRE   = regexp.MustCompile(`(?i)([0-9]*\.?[0-9]+(?:e[-+]?[0-9]+)?)\s*(km|mm|cm|m)\b`)
+	pressureRE = regexp.MustCompile(`(?i)([-+]?[0-9]*\.?[0-9]+(?:e[-+]?[0-9]+)?)\s*(mmhg|torr|atm|kpa|hpa|mbar|bar|pa|ppm)\b`)
+	lengthRE   = regexp.MustCompile(`(?i)([-+]?[0-9]*\.?[0-9]+(?:e[-+]?[0-9]+)?)\s*(km|mm|cm|m)\b`)
 )
 
 // ParseLength parses a length such as "5 CM", "18 CM CELL", "10 m" or
