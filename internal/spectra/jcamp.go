@@ -14,12 +14,13 @@ import (
 // read or will not read (not an XY spectrum, malformed, inconsistent).
 var ErrJCAMP = errors.New("jcamp-dx")
 
-// Limits that keep a hostile or corrupt file from exhausting memory. Real
-// JCAMP-DX infrared spectra hold a few 10^4 points (the NIST SF6 file, the
-// largest here, 56417); these bounds leave two orders of magnitude of room.
+// Limits that keep a hostile or corrupt file (DUP counts multiply a few
+// bytes into many points) from exhausting memory. Real JCAMP-DX infrared
+// spectra hold a few 10^4 points (the NIST SF6 file, the largest here,
+// 56417); these bounds leave two orders of magnitude of room.
 const (
-	maxJCAMPBytes  = 64 << 20   // bytes read from one input
-	maxJCAMPPoints = 10_000_000 // points in one block
+	maxJCAMPBytes  = 64 << 20  // bytes read from one input
+	maxJCAMPPoints = 4_000_000 // points in one file, all blocks together
 )
 
 // Spectrum is one data block of a JCAMP-DX file: an XY spectrum from an
@@ -192,6 +193,7 @@ func ReadJCAMP(r io.Reader) ([]Spectrum, error) {
 		out   []Spectrum
 		stack []*block
 		cur   *block
+		total int
 	)
 	newBlock := func(r *ldr) *block {
 		return &block{title: r.value, line: r.line, labels: map[string]string{}}
@@ -206,6 +208,9 @@ func ReadJCAMP(r io.Reader) ([]Spectrum, error) {
 		s, err := decodeBlock(b)
 		if err != nil {
 			return err
+		}
+		if total += len(s.X); total > maxJCAMPPoints {
+			return fmt.Errorf("%w: more than %d points in the file", ErrJCAMP, maxJCAMPPoints)
 		}
 		out = append(out, s)
 		if len(stack) > 0 {
