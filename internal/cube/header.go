@@ -433,7 +433,7 @@ func parseMapInfo(v string) (*MapInfo, error) {
 			mi.Units = strings.TrimSpace(val)
 		case "rotation":
 			f, err := strconv.ParseFloat(strings.TrimSpace(val), 64)
-			if err != nil {
+			if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
 				return nil, fmt.Errorf("%w: map info rotation = %q is not a number", ErrFormat, val)
 			}
 			mi.Rotation = f
