@@ -37,6 +37,9 @@ func headerSeeds(t testing.TB) [][]byte {
 func sameHeader(a, b *Header) bool {
 	a2, b2 := *a, *b
 	a2.Keys, a2.Fields, b2.Keys, b2.Fields = nil, nil, nil, nil
+	if a2.FileType == "" { // EncodeHeader's documented default
+		a2.FileType = "ENVI Standard"
+	}
 	if math.IsNaN(a2.DataIgnoreValue) && math.IsNaN(b2.DataIgnoreValue) {
 		a2.DataIgnoreValue, b2.DataIgnoreValue = 0, 0
 	}
