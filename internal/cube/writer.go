@@ -350,7 +350,8 @@ var listKeys = map[string]bool{
 // for the keys they cover (samples, lines, bands, header offset, file type,
 // data type, interleave, byte order, wavelength units, reflectance scale
 // factor, data ignore value, map info, coordinate system string, description,
-// band names, wavelength, fwhm, bbl): each is written when set (the sizes,
+// band names, wavelength, fwhm, bbl): each is written when set or when its
+// key is in h.Fields (so an empty description survives) (the sizes,
 // data type, interleave, header offset and byte order always; file type
 // defaults to "ENVI Standard"), whatever h.Fields says. Every other key in
 // h.Keys is written after them, in order, with its raw value from h.Fields, so
@@ -383,7 +384,7 @@ func EncodeHeader(w io.Writer, h *Header) error {
 		}
 		return wrapList(parts)
 	}
-	if h.Description != "" {
+	if _, ok := h.Fields["description"]; ok || h.Description != "" {
 		put("description", h.Description)
 	}
 	put("samples", strconv.Itoa(h.Samples))
@@ -406,7 +407,7 @@ func EncodeHeader(w io.Writer, h *Header) error {
 	} else {
 		put("byte order", "0")
 	}
-	if h.WavelengthUnits != "" {
+	if _, ok := h.Fields["wavelength units"]; ok || h.WavelengthUnits != "" {
 		put("wavelength units", h.WavelengthUnits)
 	}
 	if h.ReflectanceScaleFactor != 0 {
@@ -418,7 +419,7 @@ func EncodeHeader(w io.Writer, h *Header) error {
 	if h.MapInfo != nil {
 		put("map info", h.MapInfo.String())
 	}
-	if h.CoordinateSystemString != "" {
+	if _, ok := h.Fields["coordinate system string"]; ok || h.CoordinateSystemString != "" {
 		put("coordinate system string", h.CoordinateSystemString)
 	}
 	if h.BandNames != nil {
