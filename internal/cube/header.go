@@ -262,6 +262,15 @@ func (h *Header) parse() error {
 		}
 		h.HeaderOffset = off
 	}
+	// The data size must fit an int64 file offset, and one line of all bands
+	// an int (the unit of a read); S ≤ 2^31, B ≤ 2^16 and size ≤ 16 keep each
+	// partial product below 2^63, so these checks cannot themselves overflow.
+	size := int64(h.DataType.Size())
+	lineBytes := int64(h.Samples) * int64(h.Bands) * size
+	if lineBytes > math.MaxInt || int64(h.Lines) > (math.MaxInt64-h.HeaderOffset)/lineBytes {
+		return fmt.Errorf("%w: samples = %d × lines = %d × bands = %d × %d bytes (data type = %d) + header offset = %d overflows a file size",
+			ErrFormat, h.Samples, h.Lines, h.Bands, size, dt, h.HeaderOffset)
+	}
 	h.Interleave = BSQ // ENVI's default
 	if v, ok := h.Fields["interleave"]; ok {
 		switch Interleave(strings.ToLower(strings.TrimSpace(v))) {
@@ -424,7 +433,7 @@ func parseMapInfo(v string) (*MapInfo, error) {
 			mi.Units = strings.TrimSpace(val)
 		case "rotation":
 			f, err := strconv.ParseFloat(strings.TrimSpace(val), 64)
-			if err != nil {
+			if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
 				return nil, fmt.Errorf("%w: map info rotation = %q is not a number", ErrFormat, val)
 			}
 			mi.Rotation = f
