@@ -85,11 +85,16 @@ func whitenTarget(st *Stats, t *mat.VecDense, p *perLabel) {
 		p.s[j] = float32(s.AtVec(j))
 	}
 	p.ss = mat.Dot(&s, &s)
-	p.sigma = 1 / math.Sqrt(p.ss)
 	var q mat.VecDense
 	if err := st.Chol.SolveVecTo(&q, t); err != nil {
 		panic(err)
 	}
+	// σ_c² = Var(qᵀx)/(qᵀt)² with Var(qᵀx) = qᵀSq estimated by the
+	// unshrunk sample covariance S: the noise of ĉ as filtered, which is
+	// (tᵀΣ⁻¹t)^(-1/2) when Σ = S and larger when Σ is shrunk.
+	var Sq mat.VecDense
+	Sq.MulVec(st.Sample, &q)
+	p.sigma = math.Sqrt(mat.Dot(&q, &Sq)) / p.ss
 	p.q = make([]float32, t.Len())
 	for j := range p.q {
 		p.q[j] = float32(q.AtVec(j))
@@ -97,7 +102,10 @@ func whitenTarget(st *Stats, t *mat.VecDense, p *perLabel) {
 }
 
 // MatchedFilter is the matched filter with concentration-pathlength
-// retrieval: ĉ = tᵀΣ⁻¹(x−μ) / tᵀΣ⁻¹t, σ_c = (tᵀΣ⁻¹t)^(−1/2). With t the
+// retrieval: ĉ = tᵀΣ⁻¹(x−μ) / tᵀΣ⁻¹t, σ_c = (tᵀΣ⁻¹t)^(−1/2). With shrinkage
+// σ_c is the standard deviation of ĉ as filtered, √(qᵀSq)/(qᵀt) with
+// q = Σ⁻¹t and S the unshrunk sample covariance (ĉ stays unbiased for any Σ,
+// but its noise is not (tᵀΣ⁻¹t)^(−1/2) for a shrunk Σ). With t the
 // signature per unit c (per ppm·m), ĉ is in ppm·m; Score writes the z-score
 // ĉ/σ_c, N(0,1) on a Gaussian background. With t = target − μ it equals
 // Spectral Python's matched_filter (the target scores 1).

@@ -275,6 +275,8 @@ type Stats struct {
 	Mean  []float64 // μ
 	// Cov is the covariance Σ (dividing by N−1), after shrinkage.
 	Cov *mat.SymDense
+	// Sample is the unshrunk sample covariance S (dividing by N−1).
+	Sample *mat.SymDense
 	// Shrinkage is the weight ρ of the target in Σ = (1−ρ)S + ρ·m·I.
 	Shrinkage float64
 	// Chol is the Cholesky factorisation Σ = LLᵀ.
@@ -307,6 +309,11 @@ func newStats(m *moments, shrink Shrinkage) (*Stats, error) {
 	st := &Stats{Count: m.n, Mean: mean}
 	cov := mat.NewSymDense(K, nil)
 	cov.ScaleSym(1/(n-1), C)
+	st.Sample = cov
+	if shrink == ShrinkLedoitWolf {
+		cov = mat.NewSymDense(K, nil)
+		cov.CopySym(st.Sample)
+	}
 	if shrink == ShrinkLedoitWolf {
 		st.Shrinkage = ledoitWolf(m, C, d)
 		tr := 0.0
@@ -436,4 +443,18 @@ func (bg *Background) Expand(v []float64) []float64 {
 		out[b] = v[j]
 	}
 	return out
+}
+
+// ExcludeAbove sets exclude[i] for every score above thr (NaN scores are not
+// excluded: masked pixels are left out of the statistics anyway) and returns
+// the number excluded. It builds the exclude mask of the second pass.
+func ExcludeAbove(exclude []bool, scores []float32, thr float32) int {
+	n := 0
+	for i, s := range scores {
+		exclude[i] = s > thr
+		if exclude[i] {
+			n++
+		}
+	}
+	return n
 }
