@@ -122,7 +122,7 @@ func NewMatchedFilter(bg *Background, t []float64) (*MatchedFilter, error) {
 		return nil, err
 	}
 	d := &MatchedFilter{pl: pl}
-	d.e = newEngine(bg, true, d)
+	d.e = newEngine(bg, false, d)
 	return d, nil
 }
 
@@ -149,14 +149,13 @@ func (d *MatchedFilter) Sigma(l int) float64 {
 func (d *MatchedFilter) block(ws *workspace, l, n int, idx []int32, out *[3][]float32) {
 	K := d.e.K
 	p := &d.pl[l]
-	Y := ws.Y[:n]
-	// One GEMV through the GEMM kernel (n = 1): (x−μ)·q for every row,
-	// q = Σ⁻¹t; no whitening of the pixels is needed.
-	kernel.Sgemm(n, 1, K, ws.X, K, p.q, 1, Y, 1, false)
+	// A dot product per pixel, (x−μ)·q with q = Σ⁻¹t: no whitening of the
+	// pixels is needed, and the filter is memory bound (a GEMV through
+	// Sgemm with n = 1 runs the GEMM's inner loop one element long).
 	inv := 1 / p.ss
 	sig := float32(p.sigma)
 	for r, i := range idx {
-		c := float64(Y[r]) * inv
+		c := float64(kernel.Dot(p.q, ws.X[r*K:r*K+K])) * inv
 		if out[0] != nil {
 			out[0][i] = float32(c)
 		}
@@ -246,7 +245,7 @@ func NewCEM(bg *Background, t []float64) (*CEM, error) {
 		return nil, ferr
 	}
 	d := &CEM{pl: pl}
-	d.e = newEngine(bg, true, d)
+	d.e = newEngine(bg, false, d)
 	return d, nil
 }
 
@@ -258,11 +257,9 @@ func (d *CEM) Score(dst []float32, blk *cube.Cube) MaskCounts {
 func (d *CEM) block(ws *workspace, l, n int, idx []int32, out *[3][]float32) {
 	K := d.e.K
 	p := &d.pl[l]
-	Y := ws.Y[:n]
 	// wᵀx = wᵀ(x−μ) + wᵀμ: the centred product avoids cancelling the
 	// large wᵀμ in float32.
-	kernel.Sgemm(n, 1, K, ws.X, K, p.q, 1, Y, 1, false)
 	for r, i := range idx {
-		out[0][i] = float32(float64(Y[r]) + p.off)
+		out[0][i] = float32(float64(kernel.Dot(p.q, ws.X[r*K:r*K+K])) + p.off)
 	}
 }

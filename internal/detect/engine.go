@@ -17,7 +17,12 @@ const chunk = 256
 // start-up cost is comparable to the work).
 const minPerWorker = 512
 
-// workspace is one worker's scratch, reused through a sync.Pool.
+// span is the most pixels a worker labels and groups at a time, so its
+// scratch is bounded whatever the block size.
+const span = 8192
+
+// workspace is one worker's scratch, reused from the engine's free list
+// (not a sync.Pool, which the GC empties: blocks would then allocate).
 type workspace struct {
 	lab   []int32   // label of each pixel of the range, -1 if masked
 	count []int32   // per label (then start offsets)
@@ -38,21 +43,35 @@ type engine struct {
 	bg    *Background
 	K     int
 	needY bool
-	pool  sync.Pool
 	fn    blockFunc
+	mu    sync.Mutex
+	free  []*workspace
+}
+
+func (e *engine) get() *workspace {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if n := len(e.free); n > 0 {
+		ws := e.free[n-1]
+		e.free = e.free[:n-1]
+		return ws
+	}
+	ws := &workspace{count: make([]int32, e.bg.Labeler.NumLabels()+1), X: make([]float32, chunk*e.K),
+		lab: make([]int32, span), order: make([]int32, span)}
+	if e.needY {
+		ws.Y = make([]float32, chunk*e.K)
+	}
+	return ws
+}
+
+func (e *engine) put(ws *workspace) {
+	e.mu.Lock()
+	e.free = append(e.free, ws)
+	e.mu.Unlock()
 }
 
 func newEngine(bg *Background, needY bool, fn blockFunc) *engine {
-	e := &engine{bg: bg, K: len(bg.Bands), needY: needY, fn: fn}
-	L := bg.Labeler.NumLabels()
-	e.pool.New = func() any {
-		ws := &workspace{count: make([]int32, L+1), X: make([]float32, chunk*e.K)}
-		if needY {
-			ws.Y = make([]float32, chunk*e.K)
-		}
-		return ws
-	}
-	return e
+	return &engine{bg: bg, K: len(bg.Bands), needY: needY, fn: fn}
 }
 
 func (e *engine) run(blk *cube.Cube, out [3][]float32) MaskCounts {
@@ -73,20 +92,20 @@ func (e *engine) run(blk *cube.Cube, out [3][]float32) MaskCounts {
 		return e.rangeRun(blk, 0, N, &out)
 	}
 	var wg sync.WaitGroup
-	counts := make([]MaskCounts, P)
+	var mu sync.Mutex
+	var c MaskCounts
 	for p := 0; p < P; p++ {
 		i0, i1 := p*N/P, (p+1)*N/P
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			counts[p] = e.rangeRun(blk, i0, i1, &out)
+			m := e.rangeRun(blk, i0, i1, &out)
+			mu.Lock()
+			c.Add(m)
+			mu.Unlock()
 		}()
 	}
 	wg.Wait()
-	var c MaskCounts
-	for _, v := range counts {
-		c.Add(v)
-	}
 	return c
 }
 
@@ -94,16 +113,20 @@ var nan32 = float32(math.NaN())
 
 // rangeRun scores pixels i0 ≤ i < i1 (row-major over blk.Rect).
 func (e *engine) rangeRun(blk *cube.Cube, i0, i1 int, out *[3][]float32) MaskCounts {
-	ws := e.pool.Get().(*workspace)
-	defer e.pool.Put(ws)
+	ws := e.get()
+	defer e.put(ws)
 	var mc MaskCounts
+	for j := i0; j < i1; j += span {
+		e.spanRun(ws, blk, j, min(i1, j+span), out, &mc)
+	}
+	return mc
+}
+
+// spanRun scores pixels i0 ≤ i < i1, at most span of them.
+func (e *engine) spanRun(ws *workspace, blk *cube.Cube, i0, i1 int, out *[3][]float32, mc *MaskCounts) {
 	bg := e.bg
 	w, B, K := blk.Rect.Dx(), blk.Bands, e.K
 	n := i1 - i0
-	if cap(ws.lab) < n {
-		ws.lab = make([]int32, n)
-		ws.order = make([]int32, n)
-	}
 	lab, order := ws.lab[:n], ws.order[:n]
 	cnt := ws.count
 	clear(cnt)
@@ -166,5 +189,4 @@ func (e *engine) rangeRun(blk *cube.Cube, i0, i1 int, out *[3][]float32) MaskCou
 			idx = idx[m:]
 		}
 	}
-	return mc
 }
