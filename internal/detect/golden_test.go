@@ -22,20 +22,20 @@ func relErr(got, want float32, floor float64) float64 {
 func TestSpectralPythonGolden(t *testing.T) {
 	const tol = 1e-4
 	for _, sc := range scenes {
-		c, _, _ := readScene(t, sc.name)
+		rs := loadRealScene(t, sc.name)
+		c := rs.c
 		g := readGolden(t, sc.name)
 		if g.B != c.Bands || g.R*g.C != c.Pixels() {
 			t.Fatalf("%s: golden %d×%d×%d does not match cube %v×%d", sc.name, g.R, g.C, g.B, c.Rect, c.Bands)
 		}
-		bg := globalBackground(t, c, spyOptions)
+		bg := rs.bg
 		st := bg.Stats[0]
 		s := make([]float64, c.Bands)
 		for i := range s {
 			s[i] = g.target[i] - st.Mean[i]
 		}
 		N := c.Pixels()
-		rx := make([]float32, N)
-		NewRX(bg).Score(rx, c)
+		rx := rs.rx
 		mf, err := NewMatchedFilter(bg, s)
 		if err != nil {
 			t.Fatal(err)

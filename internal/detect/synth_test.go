@@ -12,13 +12,12 @@ import (
 
 // scene is a synthetic Gaussian background of known mean and covariance.
 type scene struct {
-	B     int
-	mean  []float64
-	cov   *mat.SymDense
-	A     *mat.Dense // Σ = AAᵀ
-	t     []float64  // signature per unit c
-	rng   *rand.Rand
-	label string
+	B    int
+	mean []float64
+	cov  *mat.SymDense
+	A    *mat.Dense // Σ = AAᵀ
+	t    []float64  // signature per unit c
+	rng  *rand.Rand
 }
 
 // newScene returns a B-band background with covariance QΛQᵀ, Q a random
