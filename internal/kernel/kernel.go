@@ -1,5 +1,7 @@
 package kernel
 
+import "sync"
+
 // Sgemm computes C = A·B, or C += A·B when accumulate is true, for row-major
 // float32 matrices: A is m×k with row stride lda, B is k×n with row stride ldb,
 // C is m×n with row stride ldc.
@@ -10,7 +12,7 @@ package kernel
 // call concurrently on disjoint C.
 func Sgemm(m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, accumulate bool) {
 	checkGemm(m, n, k, a, lda, b, ldb, c, ldc)
-	sgemm(useAsm, m, n, k, a, lda, b, ldb, c, ldc, accumulate, nil)
+	sgemm(useAsm, nil, m, n, k, a, lda, b, ldb, c, ldc, accumulate, nil)
 }
 
 // SgemmSumSq is Sgemm followed by sumsq[i] = Σ_j C[i,j]² for each of the m rows
@@ -24,7 +26,36 @@ func SgemmSumSq(m, n, k int, a []float32, lda int, b []float32, ldb int, c []flo
 	if len(sumsq) < m {
 		panic("kernel: SgemmSumSq sumsq too short")
 	}
-	sgemm(useAsm, m, n, k, a, lda, b, ldb, c, ldc, accumulate, sumsq[:m])
+	sgemm(useAsm, nil, m, n, k, a, lda, b, ldb, c, ldc, accumulate, sumsq[:m])
+}
+
+// A Workspace holds the scratch memory of the fast GEMM path: the packed
+// block of B (up to 256×512 floats, 512 KiB) and two small tiles. The zero
+// value is ready to use; a Workspace grows to the largest block it has seen
+// and then never allocates again. It must not be used by two goroutines at
+// once. The package-level Sgemm and SgemmSumSq take workspaces from an
+// internal sync.Pool, which allocates only when a goroutine meets a larger
+// problem or a pool entry was dropped by the GC; a worker that wants a hard
+// no-allocation guarantee keeps its own Workspace and calls its methods.
+type Workspace struct {
+	scratch // per architecture: empty without assembly kernels
+}
+
+var workspaces = sync.Pool{New: func() any { return new(Workspace) }}
+
+// Sgemm is the package-level Sgemm with w's scratch memory.
+func (w *Workspace) Sgemm(m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, accumulate bool) {
+	checkGemm(m, n, k, a, lda, b, ldb, c, ldc)
+	sgemm(useAsm, w, m, n, k, a, lda, b, ldb, c, ldc, accumulate, nil)
+}
+
+// SgemmSumSq is the package-level SgemmSumSq with w's scratch memory.
+func (w *Workspace) SgemmSumSq(m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, accumulate bool, sumsq []float32) {
+	checkGemm(m, n, k, a, lda, b, ldb, c, ldc)
+	if len(sumsq) < m {
+		panic("kernel: SgemmSumSq sumsq too short")
+	}
+	sgemm(useAsm, w, m, n, k, a, lda, b, ldb, c, ldc, accumulate, sumsq[:m])
 }
 
 // Dot returns Σ x[i]·y[i] over len(x) elements; y must be at least as long.
@@ -38,9 +69,10 @@ func Dot(x, y []float32) float32 {
 }
 
 // sgemm runs Sgemm (and the row sums of squares when sumsq, of length m, is
-// not nil) on checked shapes, with the assembly kernels when asm is true.
-// The tests call it with both values of asm.
-func sgemm(asm bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, accumulate bool, sumsq []float32) {
+// not nil) on checked shapes, with the assembly kernels when asm is true and
+// scratch memory w (nil: one from the pool). The tests call it with both
+// values of asm.
+func sgemm(asm bool, w *Workspace, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, accumulate bool, sumsq []float32) {
 	switch {
 	case m == 0:
 		return
@@ -49,7 +81,11 @@ func sgemm(asm bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c 
 			zeroBlock(m, n, c, ldc)
 		}
 	case asm:
-		sgemmAsm(m, n, k, a, lda, b, ldb, c, ldc, accumulate, sumsq)
+		if w == nil {
+			w = workspaces.Get().(*Workspace)
+			defer workspaces.Put(w)
+		}
+		sgemmAsm(w, m, n, k, a, lda, b, ldb, c, ldc, accumulate, sumsq)
 		return
 	default:
 		sgemmGeneric(m, n, k, a, lda, b, ldb, c, ldc, accumulate)

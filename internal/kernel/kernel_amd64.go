@@ -3,7 +3,6 @@
 package kernel
 
 import (
-	"sync"
 	"unsafe"
 
 	"golang.org/x/sys/cpu"
@@ -45,16 +44,12 @@ const (
 	ncMax = 512
 )
 
-// gemmWork is the scratch memory of one assembly GEMM call. Workspaces are
-// recycled through gemmPool, so a call allocates only when its B block is
-// larger than any the pool has seen (and after a GC empties the pool).
-type gemmWork struct {
-	bp []float32           // packed B block: nc/16 slivers of kc×16, zero padded
+// scratch is the memory of a Workspace on this architecture.
+type scratch struct {
+	bp []float32           // packed B block: ceil(nc/16) slivers of kc×16, zero padded
 	ap [mr * kcMax]float32 // the last m%6 rows of A, zero padded to 6 rows
 	ct [mr * nr]float32    // a C tile for edge tiles
 }
-
-var gemmPool = sync.Pool{New: func() any { return new(gemmWork) }}
 
 // alignedFloats returns a slice of n float32s starting on a 64-byte (cache
 // line) boundary.
@@ -71,7 +66,7 @@ func alignedFloats(n int) []float32 {
 // packB copies the kc×nc block of B at b (row stride ldb) into w.bp as
 // ceil(nc/16) slivers, sliver s holding columns 16s..16s+15 row after row
 // (bp[s·kc·16 + p·16 + j]); columns past nc are zero.
-func (w *gemmWork) packB(b []float32, ldb, kc, nc int) []float32 {
+func (w *Workspace) packB(b []float32, ldb, kc, nc int) []float32 {
 	ns := (nc + nr - 1) / nr
 	size := ns * kc * nr
 	if cap(w.bp) < size {
@@ -94,14 +89,12 @@ func (w *gemmWork) packB(b []float32, ldb, kc, nc int) []float32 {
 }
 
 // sgemmAsm is the blocked GEMM around sgemmKernel6x16, for m, n, k ≥ 1 and
-// checked shapes. If sumsq is not nil (len m) it also sets sumsq[i] = Σ_j C[i,j]².
+// checked shapes, with scratch memory w. If sumsq is not nil (len m) it also sets sumsq[i] = Σ_j C[i,j]².
 //
 // Loops, outer to inner: n blocks of ≤ ncMax columns; k blocks of ≤ kcMax
 // (B block packed once per pair); 6-row strips of A, read in place (the strip
 // stays in L1); 16-column slivers of the packed B block (streamed from L2).
-func sgemmAsm(m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, accumulate bool, sumsq []float32) {
-	w := gemmPool.Get().(*gemmWork)
-	defer gemmPool.Put(w)
+func sgemmAsm(w *Workspace, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, accumulate bool, sumsq []float32) {
 	clear(sumsq)
 
 	nkb := (k + kcMax - 1) / kcMax

@@ -10,7 +10,11 @@ const (
 	useAsm  = false
 )
 
-func sgemmAsm(m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, accumulate bool, sumsq []float32) {
+// scratch is the memory of a Workspace: the pure-Go kernels need none.
+type scratch struct{}
+
+func sgemmAsm(w *Workspace, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, accumulate bool, sumsq []float32) {
+	_ = w.scratch
 	panic("kernel: no assembly kernels in this build")
 }
 

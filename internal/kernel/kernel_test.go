@@ -94,7 +94,7 @@ func checkGemmCase(t testing.TB, asm bool, g gemmCase, r *rand.Rand) {
 	c := cbuf[:lenC]
 	sumsq := make([]float32, m+1)
 	sumsq[m] = sentinel
-	sgemm(asm, m, n, k, a, g.lda, b, g.ldb, c, g.ldc, g.accumulate, sumsq[:m])
+	sgemm(asm, nil, m, n, k, a, g.lda, b, g.ldb, c, g.ldc, g.accumulate, sumsq[:m])
 
 	tol := gamma(k + 1)
 	for i := range m {
@@ -194,7 +194,7 @@ func TestSgemmExact(t *testing.T) {
 	}
 	for _, asm := range impls() {
 		c := make([]float32, m*n)
-		sgemm(asm, m, n, k, a, k, b, n, c, n, false, nil)
+		sgemm(asm, nil, m, n, k, a, k, b, n, c, n, false, nil)
 		for i := range m {
 			for j := range n {
 				var want float32
@@ -298,4 +298,60 @@ func FuzzSgemm(f *testing.F) {
 			checkGemmCase(t, asm, g, rand.New(rand.NewPCG(seed, 9)))
 		}
 	})
+}
+
+// TestWorkspace checks the Workspace methods against the package-level
+// functions and that a warm Workspace allocates nothing.
+func TestWorkspace(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	const m, n, k = 50, 70, 90
+	a, b := randSlice(r, m*k), randSlice(r, k*n)
+	c1, c2 := make([]float32, m*n), make([]float32, m*n)
+	ss1, ss2 := make([]float32, m), make([]float32, m)
+	var w Workspace
+	SgemmSumSq(m, n, k, a, k, b, n, c1, n, false, ss1)
+	w.SgemmSumSq(m, n, k, a, k, b, n, c2, n, false, ss2)
+	for i := range c1 {
+		if c1[i] != c2[i] {
+			t.Fatalf("C[%d]: %v with pool, %v with Workspace", i, c1[i], c2[i])
+		}
+	}
+	for i := range ss1 {
+		if ss1[i] != ss2[i] {
+			t.Fatalf("sumsq[%d]: %v with pool, %v with Workspace", i, ss1[i], ss2[i])
+		}
+	}
+	w.Sgemm(m, n, k, a, k, b, n, c2, n, true)
+	if allocs := testing.AllocsPerRun(10, func() { w.Sgemm(m, n, k, a, k, b, n, c2, n, true) }); allocs != 0 {
+		t.Errorf("warm Workspace.Sgemm allocates %v times per call", allocs)
+	}
+}
+
+// TestConcurrent runs Sgemm from several goroutines at once on disjoint C
+// (for the race detector and the workspace pool).
+func TestConcurrent(t *testing.T) {
+	r := rand.New(rand.NewPCG(13, 14))
+	const m, n, k, workers = 40, 33, 65, 4
+	a, b := randSlice(r, m*k), randSlice(r, k*n)
+	want := make([]float32, m*n)
+	Sgemm(m, n, k, a, k, b, n, want, n, false)
+	got := make([][]float32, workers)
+	done := make(chan int)
+	for g := range workers {
+		got[g] = make([]float32, m*n)
+		go func() {
+			for range 20 {
+				Sgemm(m, n, k, a, k, b, n, got[g], n, false)
+			}
+			done <- g
+		}()
+	}
+	for range workers {
+		g := <-done
+		for i := range want {
+			if got[g][i] != want[i] {
+				t.Fatalf("worker %d: C[%d] = %v, want %v", g, i, got[g][i], want[i])
+			}
+		}
+	}
 }
