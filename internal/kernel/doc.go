@@ -50,17 +50,19 @@
 // Assembly GEMM, after BLIS/GotoBLAS: a 6×16 register tile (12 YMM
 // accumulators; each k step loads two YMM of B, broadcasts six elements of A
 // and issues 12 FMAs, so the two FMA pipes of a Zen 4 core stay busy and loads
-// stay under 3 per cycle). Loops, outer to inner: n in blocks of ≤ 512
-// columns; k in equal blocks of ≤ 256, for which the k×n block of B is packed
-// once into zero-padded 16-column slivers (≤ 512 KiB, kept in the 1 MiB L2);
-// A in 6-row strips, read in place (a strip, 6×256×4 B, stays in L1 while it
-// meets every sliver, and whitening has m ≫ n, k, so packing A would only add
-// memory traffic); then the 16-column slivers. Edge tiles: the last m mod 6
-// rows of A are copied into a zero-padded strip, and tiles narrower than 16
-// columns or shorter than 6 rows are computed into a scratch tile and copied
-// or added into C. Assembly Dot: eight 8-wide accumulators (64 floats per
-// iteration; 2 FMA pipes × 4-cycle latency need 8 independent chains), then
-// an 8-wide loop and a scalar tail.
+// stay under 3 per cycle). Loops, outer to inner: n blocks, then k blocks
+// (equal sizes: k blocks ≤ 512, which is one block for every band count the
+// detectors use, so C is written once; n blocks of whole 16-column slivers
+// with kc×nc ≤ 128 Ki floats), for each of which the kc×nc block of B is
+// packed once into zero-padded 16-column slivers (≤ 512 KiB, kept in the 1 MiB
+// L2); then 6-row strips of A, read in place (a strip, ≤ 6×512×4 B, stays in
+// L1 while it meets every sliver; whitening has m ≫ n, k, so packing A would
+// only add memory traffic); then the slivers, one micro-kernel call each. Edge
+// tiles: the last m mod 6 rows of A are copied into a zero-padded strip, and
+// tiles narrower than 16 columns or shorter than 6 rows are computed into a
+// scratch tile and copied or added into C. Assembly Dot: eight 8-wide
+// accumulators (64 floats per iteration; 2 FMA pipes × 4-cycle latency need 8
+// independent chains), then an 8-wide loop and a scalar tail.
 //
 // Pure-Go GEMM: for each 256-column block, two rows of C at a time are
 // updated from four rows of B at a time (4 loads of B, 2 loads and 2 stores

@@ -30,7 +30,7 @@ func SgemmSumSq(m, n, k int, a []float32, lda int, b []float32, ldb int, c []flo
 }
 
 // A Workspace holds the scratch memory of the fast GEMM path: the packed
-// block of B (up to 256×512 floats, 512 KiB) and two small tiles. The zero
+// block of B (≤ 128 Ki floats, 512 KiB) and two small tiles (13 KiB). The zero
 // value is ready to use; a Workspace grows to the largest block it has seen
 // and then never allocates again. It must not be used by two goroutines at
 // once. The package-level Sgemm and SgemmSumSq take workspaces from an

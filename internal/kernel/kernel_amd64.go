@@ -36,12 +36,14 @@ func dotAsm(x, y []float32) float32 { return dotAVX(x, y) }
 const (
 	mr = 6  // rows of the register tile: 6×2 YMM accumulators
 	nr = 16 // columns of the register tile: two YMM of 8 floats
-	// kcMax bounds the k block: a packed B sliver (kc×16×4 B = 16 KiB at 256)
-	// and the 6×kc strip of A it meets (6 KiB) together stay in the 32 KiB L1D.
-	kcMax = 256
-	// ncMax bounds the n block: the packed B block (kc×nc×4 B ≤ 512 KiB)
-	// stays in the 1 MiB L2 while every strip of A streams past it.
-	ncMax = 512
+	// kcMax bounds the k block. The 6×kc strip of A that meets every sliver
+	// of the packed B block stays in the 32 KiB L1D (12 KiB at 512), and
+	// k ≤ 512 (every detector band count) needs a single k block, so C is
+	// written once.
+	kcMax = 512
+	// bBlockMax bounds the packed B block (kc×nc floats, 512 KiB) so that it
+	// stays in the 1 MiB L2 while the strips of A stream past it.
+	bBlockMax = 128 << 10
 )
 
 // scratch is the memory of a Workspace on this architecture.
@@ -91,16 +93,21 @@ func (w *Workspace) packB(b []float32, ldb, kc, nc int) []float32 {
 // sgemmAsm is the blocked GEMM around sgemmKernel6x16, for m, n, k ≥ 1 and
 // checked shapes, with scratch memory w. If sumsq is not nil (len m) it also sets sumsq[i] = Σ_j C[i,j]².
 //
-// Loops, outer to inner: n blocks of ≤ ncMax columns; k blocks of ≤ kcMax
+// Loops, outer to inner: n blocks (B block ≤ bBlockMax); k blocks of ≤ kcMax
 // (B block packed once per pair); 6-row strips of A, read in place (the strip
 // stays in L1); 16-column slivers of the packed B block (streamed from L2).
 func sgemmAsm(w *Workspace, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, accumulate bool, sumsq []float32) {
 	clear(sumsq)
 
+	// Equal k blocks of ≤ kcMax, then equal n blocks of whole slivers with
+	// kb×nb ≤ bBlockMax, so that no block is tiny.
 	nkb := (k + kcMax - 1) / kcMax
-	kb := (k + nkb - 1) / nkb // equal k blocks, none tiny
-	for jc := 0; jc < n; jc += ncMax {
-		nc := min(ncMax, n-jc)
+	kb := (k + nkb - 1) / nkb
+	ncMax := max(nr, bBlockMax/kb/nr*nr)
+	njb := (n + ncMax - 1) / ncMax
+	nb := ((n+njb-1)/njb + nr - 1) / nr * nr
+	for jc := 0; jc < n; jc += nb {
+		nc := min(nb, n-jc)
 		ns := (nc + nr - 1) / nr
 		for pc := 0; pc < k; pc += kb {
 			kc := min(kb, k-pc)

@@ -158,8 +158,9 @@ func TestSgemmShapes(t *testing.T) {
 	}
 }
 
-// TestSgemmBlocks covers shapes that cross the cache blocks (k > kcMax = 256,
-// n > ncMax = 512) and real detector block sizes.
+// TestSgemmBlocks covers shapes that cross the cache blocks of the assembly
+// path (k > kcMax = 512; n blocks when kc·n > bBlockMax = 128 Ki floats) and
+// real detector block sizes.
 func TestSgemmBlocks(t *testing.T) {
 	cases := []gemmCase{
 		{37, 530, 300, 301, 531, 540, false},
@@ -169,6 +170,8 @@ func TestSgemmBlocks(t *testing.T) {
 		{256, 200, 200, 200, 200, 200, false},
 		{100, 128, 128, 130, 128, 129, true},
 		{6, 16, 513, 513, 16, 16, true},
+		{9, 1030, 600, 600, 1030, 1033, true},  // 2 k blocks × 3 n blocks
+		{14, 260, 1100, 1101, 261, 262, false}, // 3 k blocks × 2 n blocks
 	}
 	for _, asm := range impls() {
 		r := rand.New(rand.NewPCG(3, 4))
@@ -289,8 +292,8 @@ func FuzzSgemm(f *testing.F) {
 	f.Add(uint8(13), uint8(33), uint8(200), uint8(3), uint8(1), uint8(2), true, uint64(2))
 	f.Add(uint8(0), uint8(1), uint8(0), uint8(0), uint8(0), uint8(0), true, uint64(3))
 	f.Fuzz(func(t *testing.T, m, n, k, padA, padB, padC uint8, acc bool, seed uint64) {
-		// k up to 300 crosses kcMax; n is at most 255, below ncMax.
-		g := gemmCase{int(m % 40), int(n), int(k) + int(k)/5, 0, 0, 0, acc}
+		// k up to 637 crosses kcMax = 512; n ≤ 255 stays in one n block.
+		g := gemmCase{int(m % 40), int(n), int(k) * 5 / 2, 0, 0, 0, acc}
 		g.lda = g.k + int(padA%8)
 		g.ldb = g.n + int(padB%8)
 		g.ldc = g.n + int(padC%8)
