@@ -6,12 +6,12 @@
 // for the Go declarations and the blocked driver around sgemmKernel6x16.
 
 // STEP does one rank-1 update of the 6×16 accumulator tile Y4..Y15:
-// Y0,Y1 hold one row (16 floats) of the packed B sliver, Y2/Y3 alternate as the
-// broadcast of one element of each of the 6 rows of A.
+// Y0,Y1 hold one row (16 floats) of B, at b0 and b1, and Y2/Y3 alternate as
+// the broadcast of one element of each of the 6 rows of A.
 // A rows: 0 (SI), 1 (SI)(R9), 2 (SI)(R9*2), 3 (SI)(R10), 4 (R11), 5 (R11)(R9).
 #define STEP(ao, b0, b1) \
-	VMOVUPS      b0(DI), Y0            \
-	VMOVUPS      b1(DI), Y1            \
+	VMOVUPS      b0, Y0                \
+	VMOVUPS      b1, Y1                \
 	VBROADCASTSS ao(SI), Y2            \
 	VFMADD231PS  Y0, Y2, Y4            \
 	VFMADD231PS  Y1, Y2, Y5            \
@@ -31,32 +31,38 @@
 	VFMADD231PS  Y0, Y3, Y14           \
 	VFMADD231PS  Y1, Y3, Y15
 
-// func sgemmKernel6x16(kc int, a *float32, lda int, b *float32, c *float32, ldc int, acc int)
+// func sgemmKernel6x16(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, acc int)
 //
-// C[0:6, 0:16] (=|+=) A[0:6, 0:kc] · Bp, with A row-major (row stride lda
-// elements), Bp a packed kc×16 sliver (row p at b[16p:16p+16]) and C row-major
-// (row stride ldc elements). C is read only when acc != 0.
-TEXT ·sgemmKernel6x16(SB), NOSPLIT, $0-56
+// C[0:6, 0:16] (=|+=) A[0:6, 0:kc] · B[0:kc, 0:16], all row-major with row
+// strides lda, ldb, ldc elements (ldb = 16 for a packed sliver). C is read only
+// when acc != 0.
+TEXT ·sgemmKernel6x16(SB), NOSPLIT, $0-64
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ lda+16(FP), R9
 	MOVQ b+24(FP), DI
-	MOVQ c+32(FP), DX
-	MOVQ ldc+40(FP), R12
+	MOVQ ldb+32(FP), AX
+	MOVQ c+40(FP), DX
+	MOVQ ldc+48(FP), R12
 	SHLQ $2, R9               // lda in bytes
+	SHLQ $2, AX               // ldb in bytes
 	SHLQ $2, R12              // ldc in bytes
 	LEAQ (R9)(R9*2), R10      // 3·lda
 	LEAQ (SI)(R9*4), R11      // row 4 of A
-	LEAQ (R12)(R12*2), R13    // 3·ldc
-	LEAQ (DX)(R12*4), R8      // row 4 of C
 
 	// The C tile is touched only after the k loop: start fetching it now.
+	LEAQ       (R12)(R12*2), R13 // 3·ldc
+	LEAQ       (DX)(R12*4), R8   // row 4 of C
 	PREFETCHT0 (DX)
 	PREFETCHT0 (DX)(R12*1)
 	PREFETCHT0 (DX)(R12*2)
 	PREFETCHT0 (DX)(R13*1)
 	PREFETCHT0 (R8)
 	PREFETCHT0 (R8)(R12*1)
+
+	LEAQ (AX)(AX*2), R13      // 3·ldb
+	LEAQ (DI)(AX*4), R8       // 4·ldb: B advance per 4 k steps
+	SUBQ DI, R8
 
 	VXORPS Y4, Y4, Y4
 	VXORPS Y5, Y5, Y5
@@ -76,30 +82,34 @@ TEXT ·sgemmKernel6x16(SB), NOSPLIT, $0-56
 	JZ   ktail
 
 kloop4:
-	STEP(0, 0, 32)
-	STEP(4, 64, 96)
-	STEP(8, 128, 160)
-	STEP(12, 192, 224)
+	STEP(0, (DI), 32(DI))
+	STEP(4, (DI)(AX*1), 32(DI)(AX*1))
+	STEP(8, (DI)(AX*2), 32(DI)(AX*2))
+	STEP(12, (DI)(R13*1), 32(DI)(R13*1))
 	ADDQ $16, SI
 	ADDQ $16, R11
-	ADDQ $256, DI
+	ADDQ R8, DI
 	DECQ BX
 	JNZ  kloop4
 
 ktail:
 	ANDQ $3, CX
-	JZ   store
+	JZ   tile
 
 kloop1:
-	STEP(0, 0, 32)
+	STEP(0, (DI), 32(DI))
 	ADDQ $4, SI
 	ADDQ $4, R11
-	ADDQ $64, DI
+	ADDQ AX, DI
 	DECQ CX
 	JNZ  kloop1
 
+tile:
+	LEAQ (R12)(R12*2), R13    // 3·ldc
+	LEAQ (DX)(R12*4), R8      // row 4 of C
+
 store:
-	MOVQ  acc+48(FP), AX
+	MOVQ  acc+56(FP), AX
 	TESTQ AX, AX
 	JZ    write
 	VADDPS (DX), Y4, Y4

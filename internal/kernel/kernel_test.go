@@ -7,20 +7,30 @@ import (
 	"testing"
 )
 
-// impls lists the implementations available in this build: the pure-Go path
-// always, the assembly path when the CPU has it. Every test runs on each.
-func impls() []bool {
-	if haveAsm {
-		return []bool{false, true}
-	}
-	return []bool{false}
+// impl is one implementation under test: the pure-Go path or the assembly
+// path, the latter with B packed or read in place as the driver chooses, or
+// forced either way.
+type impl struct {
+	name     string
+	asm      bool
+	packMinM int // rows of A from which B is packed; -1: the driver's default
 }
 
-func implName(asm bool) string {
-	if asm {
-		return "asm"
+// impls lists the implementations available in this build. Every test runs
+// on each.
+func impls() []impl {
+	l := []impl{{"generic", false, -1}}
+	if haveAsm {
+		l = append(l, impl{"asm", true, -1}, impl{"asm-packB", true, 0}, impl{"asm-inplaceB", true, math.MaxInt})
 	}
-	return "generic"
+	return l
+}
+
+func (im impl) sgemm(m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, accumulate bool, sumsq []float32) {
+	if im.packMinM >= 0 {
+		defer setPackMinM(im.packMinM)()
+	}
+	sgemm(im.asm, nil, m, n, k, a, lda, b, ldb, c, ldc, accumulate, sumsq)
 }
 
 // unitRoundoff is u = 2⁻²⁴, the unit roundoff of float32 round-to-nearest.
@@ -67,7 +77,7 @@ const guard = 64 // sentinel elements after the last row of C
 // subnormal results). Elements outside the m×n block must keep their bits.
 // sumsq[i] must be within γ_{n+1}·Σ_j C_ij² of the float64 sum of the
 // computed C row.
-func checkGemmCase(t testing.TB, asm bool, g gemmCase, r *rand.Rand) {
+func checkGemmCase(t testing.TB, im impl, g gemmCase, r *rand.Rand) {
 	t.Helper()
 	m, n, k := g.m, g.n, g.k
 	lenA := max(0, (m-1)*g.lda+k)
@@ -94,7 +104,7 @@ func checkGemmCase(t testing.TB, asm bool, g gemmCase, r *rand.Rand) {
 	c := cbuf[:lenC]
 	sumsq := make([]float32, m+1)
 	sumsq[m] = sentinel
-	sgemm(asm, nil, m, n, k, a, g.lda, b, g.ldb, c, g.ldc, g.accumulate, sumsq[:m])
+	im.sgemm(m, n, k, a, g.lda, b, g.ldb, c, g.ldc, g.accumulate, sumsq[:m])
 
 	tol := gamma(k + 1)
 	for i := range m {
@@ -112,17 +122,17 @@ func checkGemmCase(t testing.TB, asm bool, g gemmCase, r *rand.Rand) {
 			}
 			got := float64(c[i*g.ldc+j])
 			if err := math.Abs(got - ref); !(err <= tol*bound+0x1p-126) {
-				t.Fatalf("%s %v: C[%d,%d] = %g, want %g (err %g > bound %g)", implName(asm), g, i, j, got, ref, err, tol*bound)
+				t.Fatalf("%s %v: C[%d,%d] = %g, want %g (err %g > bound %g)", im.name, g, i, j, got, ref, err, tol*bound)
 			}
 			ss += got * got
 			ssAbs += got * got
 		}
 		if err := math.Abs(float64(sumsq[i]) - ss); !(err <= gamma(n+1)*ssAbs+0x1p-126) {
-			t.Fatalf("%s %v: sumsq[%d] = %g, want %g", implName(asm), g, i, sumsq[i], ss)
+			t.Fatalf("%s %v: sumsq[%d] = %g, want %g", im.name, g, i, sumsq[i], ss)
 		}
 	}
 	if math.Float32bits(sumsq[m]) != math.Float32bits(sentinel) {
-		t.Fatalf("%s %v: sumsq[m] written", implName(asm), g)
+		t.Fatalf("%s %v: sumsq[m] written", im.name, g)
 	}
 	for idx := range cbuf {
 		i, j := idx/max(g.ldc, 1), idx%max(g.ldc, 1)
@@ -130,7 +140,7 @@ func checkGemmCase(t testing.TB, asm bool, g gemmCase, r *rand.Rand) {
 			continue
 		}
 		if math.Float32bits(cbuf[idx]) != math.Float32bits(c0[idx]) {
-			t.Fatalf("%s %v: C element %d (row %d, col %d) outside the block was written: %g", implName(asm), g, idx, i, j, cbuf[idx])
+			t.Fatalf("%s %v: C element %d (row %d, col %d) outside the block was written: %g", im.name, g, idx, i, j, cbuf[idx])
 		}
 	}
 }
@@ -139,8 +149,8 @@ func TestSgemmShapes(t *testing.T) {
 	ms := []int{0, 1, 2, 5, 6, 7, 12, 13, 31}
 	ns := []int{0, 1, 3, 8, 15, 16, 17, 32, 33, 50}
 	ks := []int{0, 1, 2, 3, 4, 5, 7, 16, 33, 129}
-	for _, asm := range impls() {
-		t.Run(implName(asm), func(t *testing.T) {
+	for _, im := range impls() {
+		t.Run(im.name, func(t *testing.T) {
 			r := rand.New(rand.NewPCG(1, 2))
 			for _, m := range ms {
 				for _, n := range ns {
@@ -148,7 +158,7 @@ func TestSgemmShapes(t *testing.T) {
 						for _, pad := range []int{0, 3} {
 							for _, acc := range []bool{false, true} {
 								g := gemmCase{m, n, k, k + pad, n + 2*pad, n + pad, acc}
-								checkGemmCase(t, asm, g, r)
+								checkGemmCase(t, im, g, r)
 							}
 						}
 					}
@@ -173,11 +183,11 @@ func TestSgemmBlocks(t *testing.T) {
 		{9, 1030, 600, 600, 1030, 1033, true},  // 2 k blocks × 3 n blocks
 		{14, 260, 1100, 1101, 261, 262, false}, // 3 k blocks × 2 n blocks
 	}
-	for _, asm := range impls() {
+	for _, im := range impls() {
 		r := rand.New(rand.NewPCG(3, 4))
 		for _, g := range cases {
-			t.Run(implName(asm)+"/"+g.String(), func(t *testing.T) {
-				checkGemmCase(t, asm, g, r)
+			t.Run(im.name+"/"+g.String(), func(t *testing.T) {
+				checkGemmCase(t, im, g, r)
 			})
 		}
 	}
@@ -195,9 +205,9 @@ func TestSgemmExact(t *testing.T) {
 	for i := range b {
 		b[i] = float32(i%5 - 2)
 	}
-	for _, asm := range impls() {
+	for _, im := range impls() {
 		c := make([]float32, m*n)
-		sgemm(asm, nil, m, n, k, a, k, b, n, c, n, false, nil)
+		im.sgemm(m, n, k, a, k, b, n, c, n, false, nil)
 		for i := range m {
 			for j := range n {
 				var want float32
@@ -205,7 +215,7 @@ func TestSgemmExact(t *testing.T) {
 					want += a[i*k+p] * b[p*n+j]
 				}
 				if c[i*n+j] != want {
-					t.Fatalf("%s: C[%d,%d] = %v, want %v", implName(asm), i, j, c[i*n+j], want)
+					t.Fatalf("%s: C[%d,%d] = %v, want %v", im.name, i, j, c[i*n+j], want)
 				}
 			}
 		}
@@ -267,7 +277,7 @@ func TestDot(t *testing.T) {
 		lens = append(lens, n)
 	}
 	lens = append(lens, 255, 256, 257, 1000, 4096, 4099, 100003)
-	for _, asm := range impls() {
+	for _, im := range impls() {
 		for _, n := range lens {
 			x := randSlice(r, n)
 			y := randSlice(r, n+3) // y may be longer than x
@@ -277,9 +287,9 @@ func TestDot(t *testing.T) {
 				ref += p
 				bound += math.Abs(p)
 			}
-			got := float64(dot(asm, x, y))
+			got := float64(dot(im.asm, x, y))
 			if err := math.Abs(got - ref); !(err <= gamma(n)*bound) {
-				t.Fatalf("%s n=%d: Dot = %g, want %g (err %g > %g)", implName(asm), n, got, ref, err, gamma(n)*bound)
+				t.Fatalf("%s n=%d: Dot = %g, want %g (err %g > %g)", im.name, n, got, ref, err, gamma(n)*bound)
 			}
 		}
 	}
@@ -297,8 +307,8 @@ func FuzzSgemm(f *testing.F) {
 		g.lda = g.k + int(padA%8)
 		g.ldb = g.n + int(padB%8)
 		g.ldc = g.n + int(padC%8)
-		for _, asm := range impls() {
-			checkGemmCase(t, asm, g, rand.New(rand.NewPCG(seed, 9)))
+		for _, im := range impls() {
+			checkGemmCase(t, im, g, rand.New(rand.NewPCG(seed, 9)))
 		}
 	})
 }
