@@ -9,6 +9,7 @@ import (
 // gemmBenchSizes are whitening shapes: an N-pixel block (m) of B bands (k)
 // times a B×B matrix (n = k), from a small block to a real cube block.
 var gemmBenchSizes = []struct{ m, n, k int }{
+	{24, 200, 200},
 	{256, 128, 128},
 	{4096, 128, 128},
 	{256, 200, 200},

@@ -57,12 +57,15 @@
 // packed once into zero-padded 16-column slivers (≤ 512 KiB, kept in the 1 MiB
 // L2); then 6-row strips of A, read in place (a strip, ≤ 6×512×4 B, stays in
 // L1 while it meets every sliver; whitening has m ≫ n, k, so packing A would
-// only add memory traffic); then the slivers, one micro-kernel call each. Edge
-// tiles: the last m mod 6 rows of A are copied into a zero-padded strip, and
-// tiles narrower than 16 columns or shorter than 6 rows are computed into a
-// scratch tile and copied or added into C. Assembly Dot: eight 8-wide
-// accumulators (64 floats per iteration; 2 FMA pipes × 4-cycle latency need 8
-// independent chains), then an 8-wide loop and a scalar tail.
+// only add memory traffic); then the slivers, one micro-kernel call each. With
+// fewer than 64 rows of A, packing B does not pay for itself, and the micro-
+// kernel reads the full slivers of B in place (it takes a B stride). Edge
+// tiles: the last m mod 6 rows of A are copied into a zero-padded strip, a
+// last sliver narrower than 16 columns is always packed (zero-padded), and
+// edge tiles are computed into a scratch tile and copied or added into C.
+// Assembly Dot: eight 8-wide accumulators (64 floats per iteration; 2 FMA
+// pipes × 4-cycle latency need 8 independent chains), then an 8-wide loop and
+// a scalar tail.
 //
 // Pure-Go GEMM: for each 256-column block, two rows of C at a time are
 // updated from four rows of B at a time (4 loads of B, 2 loads and 2 stores
@@ -73,29 +76,30 @@
 // # Measured performance
 //
 // One core of the 2-core AMD Zen 4 KVM machine (float32 FMA peak 116
-// GFLOP/s, read bandwidth ≈ 27 GB/s), `go test -bench . -benchtime=0.5s`,
-// Go 1.26, quiet machine; under load from other builds the numbers drop and
-// scatter (by up to 3×). GFLOP/s counts 2·m·n·k.
+// GFLOP/s, one-core read bandwidth ≈ 27 GB/s), `go test -bench .
+// -benchtime=0.5s -count=2`, Go 1.26, other engineers' builds running now and
+// then (the numbers drop and scatter under load, by up to 3×; these are from
+// quiet stretches). GFLOP/s counts 2·m·n·k.
 //
-//	Sgemm m×n×k            asm     pure Go  pure Go   gonum v0.17 blas32
-//	                               (v1)     (v3)      (2 cores, for scale)
-//	256×128×128            107      10.3     12.8      24
-//	4096×128×128           110      10.2     12.6      26
-//	256×200×200            101      10.6     11.8      19
-//	4096×200×200           104      10.5     11.7      19
-//	4096×300×300           101       9.5     12.6      21
+//	Sgemm m×n×k     asm      pure Go (v1)  pure Go (v3)  gonum v0.17 (2 cores)
+//	24×200×200      94–97     7.0          13.3          19
+//	256×128×128     99–107    8.6          12.7          26
+//	4096×128×128    103–111   10.0         12.6          27
+//	256×200×200     96–101    10.6         12.6          23
+//	4096×200×200    95–105    10.7         12.6          24
+//	4096×300×300    100–103   10.4         12.7          26
 //
 // The gonum column is gonum.org/v1/gonum/blas/gonum Sgemm, which splits the
 // work over both cores, measured in a scratch module (gonum is not a
-// dependency of this module). SgemmSumSq costs 1–3% more than Sgemm at these
-// sizes.
+// dependency of this module). SgemmSumSq runs within the noise of Sgemm
+// (0–5% slower).
 //
-//	Dot n                  asm                 pure Go
-//	128                    7.6 ns (135 GB/s)   45 ns (23 GB/s)
-//	4096 (L1)              173 ns (190 GB/s)   1.3 µs (25 GB/s)
-//	1M (8 MiB, L3)         87 µs (96 GB/s)     0.32–0.37 ms (23–26 GB/s)
-//	16M (128 MiB, DRAM)    5.1 ms (26 GB/s)    —
+//	Dot n                 asm                     pure Go
+//	128                   7.6–8.7 ns (≈125 GB/s)  41 ns (25 GB/s)
+//	4096 (L1)             165–170 ns (195 GB/s)   1.2 µs (27 GB/s)
+//	1M (8 MiB, L3)        90 µs (92 GB/s)         0.30 ms (27 GB/s)
+//	16M (128 MiB, DRAM)   5.3 ms (25 GB/s)        7.5 ms (18 GB/s)
 //
-// GB/s counts both vectors read (8 bytes per element). From DRAM the assembly
-// Dot reaches the machine's one-core read bandwidth.
+// GB/s counts both vectors read (8 bytes per element). From DRAM the assembly Dot reaches the machine's
+// one-core read bandwidth.
 package kernel
