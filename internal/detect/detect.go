@@ -53,6 +53,11 @@ type perLabel struct {
 	ss    float64   // ŝ·ŝ = tᵀΣ⁻¹t
 	sigma float64   // σ_c = (tᵀΣ⁻¹t)^(-1/2)
 	off   float64   // CEM: w·μ
+	// Thermal contrast (NewThermalMatchedFilter): v = τ·q⊙A and
+	// c0 = qᵀ[τ(B(T_p) − μ_l)⊙A], so the pixel's own target gives
+	// qᵀt_x = c0 − v·(x − μ_l).
+	v  []float32
+	c0 float64
 }
 
 func targetConsts(bg *Background, t []float64, need func(st *Stats, t *mat.VecDense, p *perLabel)) ([]perLabel, error) {
@@ -155,17 +160,77 @@ func (d *MatchedFilter) block(ws *workspace, l, n int, idx []int32, out *[3][]fl
 	inv := 1 / p.ss
 	sig := float32(p.sigma)
 	for r, i := range idx {
-		c := float64(kernel.Dot(p.q, ws.X[r*K:r*K+K])) * inv
+		x := ws.X[r*K : r*K+K]
+		c := float64(kernel.Dot(p.q, x)) * inv
+		if p.v != nil {
+			// Rescale to the pixel's own thermal contrast: ĉ·qᵀt/qᵀt_x, and
+			// σ likewise; the z-score keeps its size and takes the sign of
+			// the pixel's contrast, so gas scores positive over ground both
+			// warmer and colder than the plume.
+			f := p.ss / (p.c0 - float64(kernel.Dot(p.v, x)))
+			if out[0] != nil {
+				out[0][i] = float32(c * f)
+			}
+			if out[1] != nil {
+				out[1][i] = float32(p.sigma * math.Abs(f))
+			}
+			if out[2] != nil {
+				out[2][i] = float32(math.Copysign(c/p.sigma, c*f))
+			}
+			continue
+		}
+		if out[2] != nil {
+			out[2][i] = float32(c / p.sigma)
+		}
 		if out[0] != nil {
 			out[0][i] = float32(c)
 		}
 		if out[1] != nil {
 			out[1][i] = sig
 		}
-		if out[2] != nil {
-			out[2][i] = float32(c / p.sigma)
+	}
+}
+
+// NewThermalMatchedFilter returns the matched filter of a gas seen in the
+// thermal infrared, whose retrieval follows each pixel's own thermal
+// contrast. The filter direction q = Σ⁻¹t uses the signature of the mean
+// background, t = τ(B(T_p) − μ)⊙A (ThermalTarget; the z-score is that
+// filter's), but a pixel's signal is τ(B(T_p) − L_x)⊙A·c with L_x its own
+// radiance: over ground hotter than the mean the same column absorbs more,
+// over ground at the plume's temperature it vanishes. ĉ is therefore
+// rescaled by qᵀt/qᵀt_x with t_x = τ(B(T_p) − x)⊙A, which makes it unbiased
+// for every pixel (E[qᵀ(x − μ)] = qᵀt_x·c), and σ_c by |qᵀt/qᵀt_x|, so that
+// a pixel without contrast reports the large uncertainty it has. The z-score
+// ĉ/σ_c then carries the sign of gas for every pixel: positive where there is
+// gas, whether the ground below is warmer or colder than the plume. The
+// pixel's at-sensor radiance stands in for the radiance below the plume
+// (second order in kc and in path radiance).
+//
+// tau, planckTp and absorb are per band of the cube (dropped bands ignored).
+func NewThermalMatchedFilter(bg *Background, tau, planckTp, absorb []float64) (*MatchedFilter, error) {
+	mu := bg.MeanSpectrum()
+	t, err := ThermalTarget(tau, planckTp, mu, absorb)
+	if err != nil {
+		return nil, err
+	}
+	d, err := NewMatchedFilter(bg, t)
+	if err != nil {
+		return nil, err
+	}
+	for l, st := range bg.Stats {
+		if st == nil {
+			continue
+		}
+		p := &d.pl[l]
+		p.v = make([]float32, len(bg.Bands))
+		p.c0 = 0
+		for j, b := range bg.Bands {
+			ta := tau[b] * absorb[b]
+			p.v[j] = float32(ta * float64(p.q[j]))
+			p.c0 += float64(p.q[j]) * ta * (planckTp[b] - st.Mean[j])
 		}
 	}
+	return d, nil
 }
 
 // ACE is the adaptive coherence (cosine) estimator,

@@ -423,6 +423,26 @@ type Background struct {
 	pm     pixelMask
 }
 
+// MeanSpectrum returns the mean spectrum over every background, weighted by
+// pixel count, with NaN in dropped bands.
+func (bg *Background) MeanSpectrum() []float64 {
+	sum := make([]float64, len(bg.Bands))
+	n := 0
+	for _, st := range bg.Stats {
+		if st == nil {
+			continue
+		}
+		for j := range sum {
+			sum[j] += float64(st.Count) * st.Mean[j]
+		}
+		n += st.Count
+	}
+	for j := range sum {
+		sum[j] /= float64(max(n, 1))
+	}
+	return bg.Expand(sum)
+}
+
 // Subset returns the kept bands of a full-band vector v (len NBands).
 func (bg *Background) Subset(v []float64) []float64 {
 	out := make([]float64, len(bg.Bands))

@@ -70,7 +70,7 @@ func (b *Bar) draw(final bool) {
 	pct := int(100 * b.done / b.total)
 	elapsed := now.Sub(b.start)
 	if !b.terminal {
-		if final || pct/10 > b.lastPct/10 {
+		if (final && b.lastPct < 100) || pct/10 > b.lastPct/10 {
 			b.lastPct = pct
 			fmt.Fprintf(b.w, "%s: %3d%% (%s)\n", b.label, pct, elapsed.Round(time.Millisecond))
 		}

@@ -1,0 +1,272 @@
+package granule
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/paulmach/orb"
+	"github.com/paulmach/orb/geojson"
+
+	"github.com/atalaya-project/atalaya/internal/cube"
+	"github.com/atalaya-project/atalaya/internal/detect"
+	"github.com/atalaya-project/atalaya/internal/plume"
+	"github.com/atalaya-project/atalaya/internal/spectra"
+)
+
+// lowFactor makes the hysteresis low threshold the score at lowFactor times
+// the per-pixel false-alarm probability of the high threshold (capped at
+// 1%): it lets a plume grow into its faint edges, while isolated noise above
+// it never starts a detection on its own.
+const lowFactor = 100
+
+// Detection is one connected group of pixels above a test's threshold.
+type Detection struct {
+	ID     string `json:"id"`
+	Method string `json:"method"`
+	Gas    string `json:"gas,omitempty"`
+	Pixels int    `json:"pixels"`
+	// AreaM2 is the area of the pixels.
+	AreaM2 float64 `json:"area_m2"`
+	// PeakScore is the highest score, and PValue its probability under the
+	// background (the fitted tail).
+	PeakScore float64 `json:"peak_score"`
+	PValue    float64 `json:"p_value"`
+	// Pixel coordinates of the score-weighted centroid and of the peak.
+	CentroidX float64 `json:"centroid_x"`
+	CentroidY float64 `json:"centroid_y"`
+	PeakX     int     `json:"peak_x"`
+	PeakY     int     `json:"peak_y"`
+	// Latitude and longitude (WGS-84) of the centroid, when the cube is
+	// georeferenced.
+	Lat float64 `json:"lat,omitempty"`
+	Lon float64 `json:"lon,omitempty"`
+	// Matched-filter retrieval (ppm·m): at the peak, mean over the pixels,
+	// median 1σ, and the integrated mass enhancement (kg) of the gas.
+	PeakPPMm  float64 `json:"peak_ppmm,omitempty"`
+	MeanPPMm  float64 `json:"mean_ppmm,omitempty"`
+	SigmaPPMm float64 `json:"sigma_ppmm,omitempty"`
+	IMEkg     float64 `json:"ime_kg,omitempty"`
+	// Outline is the convex hull of the pixels in pixel coordinates.
+	Outline []plume.Point `json:"-"`
+}
+
+func (r *run) finish(dets []*detector) error {
+	t0 := time.Now()
+	ntests := 0
+	for _, d := range dets {
+		if d.test {
+			ntests++
+		}
+	}
+	farEach := r.cfg.FARPerKm2 / float64(ntests)
+	pix := detect.PixelProbability(farEach, r.area)
+	for _, d := range dets {
+		if !d.test {
+			continue
+		}
+		tail, err := r.fitTail(d)
+		if err != nil {
+			return fmt.Errorf("false-alarm fit for %s: %w", d.name(), err)
+		}
+		t := Test{Method: d.method, Gas: gasName(d.gas), FARPerKm2: farEach, PixelProb: pix, TailXi: tail.Xi}
+		t.Threshold = tail.Threshold(pix)
+		t.LowThresh = tail.Threshold(math.Min(0.01, pix*lowFactor))
+		if d.mf != nil {
+			t.SigmaPPMm = median(d.sigmaSamples)
+			t.MDCppmm = t.Threshold * t.SigmaPPMm
+		}
+		found, err := r.segment(d, tail, t)
+		if err != nil {
+			return err
+		}
+		t.Detections = len(found)
+		r.res.Tests = append(r.res.Tests, t)
+		r.res.Detections = append(r.res.Detections, found...)
+		d.samples, d.sigmaSamples = nil, nil
+	}
+	slices.SortStableFunc(r.res.Detections, func(a, b Detection) int {
+		switch {
+		case a.PValue < b.PValue:
+			return -1
+		case a.PValue > b.PValue:
+			return 1
+		}
+		return 0
+	})
+	r.res.GeoJSON = filepath.Join(r.cfg.OutDir, "detections.geojson")
+	if err := r.writeGeoJSON(r.res.GeoJSON); err != nil {
+		return err
+	}
+	r.stage("detections", t0)
+	return nil
+}
+
+// fitTail fits the distribution of a test's background scores. The
+// matched-filter z-score of a pixel without gas is symmetric about zero,
+// while gas only ever raises it: the negative half is pure background even
+// where plumes cover a large part of the scene, so the upper tail is
+// estimated from the mirrored lower tail. (The upper tail itself would hold
+// the plumes, and a threshold fitted to it would hide them.) RX scores
+// anomalies, whatever they are, so its tail is its own.
+func (r *run) fitTail(d *detector) (*detect.Tail, error) {
+	s := d.samples
+	if d.mf != nil {
+		s = make([]float32, len(d.samples))
+		for i, v := range d.samples {
+			s[i] = -v
+		}
+	}
+	return detect.FitTail(s, 0)
+}
+
+// segment reads a test's score map back and groups the pixels above the
+// thresholds into detections.
+func (r *run) segment(d *detector, tail *detect.Tail, t Test) ([]Detection, error) {
+	score, err := readBand(d.scorePath)
+	if err != nil {
+		return nil, err
+	}
+	w, h := r.h.Samples, r.h.Lines
+	comps := plume.Segment(score, w, h, float32(t.Threshold), float32(t.LowThresh))
+	var ppmm, sigma []float32
+	if d.mf != nil && len(comps) > 0 {
+		if ppmm, err = readBand(d.ppmmPath); err != nil {
+			return nil, err
+		}
+		if sigma, err = readBand(d.sigmaPath); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]Detection, 0, len(comps))
+	for i := range comps {
+		c := &comps[i]
+		det := Detection{
+			ID:     fmt.Sprintf("%s-%d", d.name(), i+1),
+			Method: d.method, Gas: gasName(d.gas),
+			Pixels: len(c.Pixels), AreaM2: float64(len(c.Pixels)) * r.area,
+			PeakScore: float64(c.PeakScore), PValue: tail.Survival(float64(c.PeakScore)),
+			PeakX: c.Peak % w, PeakY: c.Peak / w,
+			Outline: c.Hull(w),
+		}
+		weight := score
+		if ppmm != nil {
+			weight = ppmm
+		}
+		ct := c.Centroid(w, weight)
+		det.CentroidX, det.CentroidY = ct.X, ct.Y
+		if r.geo != nil {
+			det.Lat, det.Lon = r.geo.LatLon(ct.X, ct.Y)
+		}
+		if ppmm != nil {
+			det.PeakPPMm = float64(ppmm[c.Peak])
+			sum := 0.0
+			sig := make([]float32, 0, len(c.Pixels))
+			for _, p := range c.Pixels {
+				sum += float64(ppmm[p])
+				sig = append(sig, sigma[p])
+			}
+			det.MeanPPMm = sum / float64(len(c.Pixels))
+			det.SigmaPPMm = median(sig)
+			cond := spectra.Conditions{PressurePa: spectra.StandardAtmospherePa, TemperatureK: r.res.PlumeTempK}
+			if cond.TemperatureK == 0 {
+				cond = spectra.StandardConditions
+			}
+			det.IMEkg = spectra.PPMmToKgPerM2(sum, d.gas.entry.MolarMass, cond) * r.area
+		}
+		out = append(out, det)
+	}
+	return out, nil
+}
+
+// readBand reads a one-band cube written by this package.
+func readBand(path string) ([]float32, error) {
+	f, err := cube.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	c, err := f.ReadAll()
+	if err != nil {
+		return nil, err
+	}
+	return c.Pix, nil
+}
+
+func median(v []float32) float64 {
+	s := make([]float64, 0, len(v))
+	for _, x := range v {
+		if !math.IsNaN(float64(x)) {
+			s = append(s, float64(x))
+		}
+	}
+	if len(s) == 0 {
+		return math.NaN()
+	}
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// writeGeoJSON writes the detections as a FeatureCollection: the outline
+// polygon in WGS-84 when the cube is georeferenced (no geometry otherwise),
+// and every figure as a property.
+func (r *run) writeGeoJSON(path string) error {
+	fc := geojson.NewFeatureCollection()
+	for _, d := range r.res.Detections {
+		var g orb.Geometry
+		if r.geo != nil {
+			ring := make(orb.Ring, 0, len(d.Outline))
+			for _, p := range d.Outline {
+				lat, lon := r.geo.LatLon(p.X, p.Y)
+				ring = append(ring, orb.Point{lon, lat})
+			}
+			// GeoJSON (RFC 7946 §3.1.6) wants exterior rings counter-clockwise.
+			if ring.Orientation() == orb.CW {
+				ring.Reverse()
+			}
+			g = orb.Polygon{ring}
+		}
+		f := geojson.NewFeature(g)
+		f.ID = d.ID
+		b, err := json.Marshal(d)
+		if err != nil {
+			return err
+		}
+		props := map[string]any{}
+		if err := json.Unmarshal(b, &props); err != nil {
+			return err
+		}
+		f.Properties = props
+		fc.Append(f)
+	}
+	b, err := fc.MarshalJSON()
+	if err != nil {
+		return err
+	}
+	return writeFile(path, b)
+}
+
+func writeJSON(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeFile(path, append(b, '\n'))
+}
+
+// writeFile writes through a temporary file and a rename, so a reader never
+// sees half a file.
+func writeFile(path string, b []byte) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}

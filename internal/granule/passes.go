@@ -1,0 +1,510 @@
+package granule
+
+import (
+	"context"
+	"fmt"
+	"image"
+	"math"
+	"path/filepath"
+	"time"
+
+	"github.com/atalaya-project/atalaya/internal/cube"
+	"github.com/atalaya-project/atalaya/internal/detect"
+	"github.com/atalaya-project/atalaya/internal/spectra"
+)
+
+// statsPixels is the number of pixels the global background statistics are
+// estimated from when the cube has more: with B ≤ 300 bands that is over
+// five samples per covariance parameter (B(B+1)/2 ≈ 45 000), enough for
+// Ledoit–Wolf shrinkage to be small.
+const statsPixels = 250_000
+
+// scoreSamples bounds the background scores kept per test for the tail fit
+// (4 million float32s, 16 MB per test); beyond, scores are subsampled evenly.
+const scoreSamples = 4_000_000
+
+// screenLines is about how many lines the band screen looks at.
+const screenLines = 2048
+
+// forBlocks reads the blocks of lines y ≡ 0 mod (block·every) … and calls fn
+// with each; every > 1 subsamples blocks. The block is reused.
+func (r *run) forBlocks(ctx context.Context, label string, every int, fn func(blk *cube.Cube) error) error {
+	h := r.h
+	buf := cube.New(image.Rect(0, 0, h.Samples, min(r.block, h.Lines)), h.Bands)
+	total := int64(0)
+	for y := 0; y < h.Lines; y += r.block * every {
+		total += int64(min(r.block, h.Lines-y))
+	}
+	bar := r.cfg.NewBar(label, total)
+	defer bar.Done()
+	for y := 0; y < h.Lines; y += r.block * every {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		blk := &cube.Cube{Pix: buf.Pix, Stride: buf.Stride, Bands: buf.Bands, Rect: image.Rect(0, y, h.Samples, min(y+r.block, h.Lines))}
+		blk.Pix = blk.Pix[:blk.Rect.Dy()*blk.Stride]
+		if err := r.f.ReadLines(blk); err != nil {
+			return err
+		}
+		if err := fn(blk); err != nil {
+			return err
+		}
+		bar.Add(int64(blk.Rect.Dy()))
+	}
+	return nil
+}
+
+func (r *run) needGas() bool {
+	for _, m := range r.cfg.Methods {
+		if m != MethodRX {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *run) has(method string) bool {
+	for _, m := range r.cfg.Methods {
+		if m == method {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *run) detectAll(ctx context.Context) error {
+	h := r.h
+	mask := detect.MaskFromHeader(h)
+
+	// 1. Band screen on a subsample of lines.
+	t0 := time.Now()
+	screen := detect.NewBandScreen(h.Bands, mask)
+	every := max(1, h.Lines/(screenLines)/max(1, r.block)+1)
+	if err := r.forBlocks(ctx, "screen bands", every, func(b *cube.Cube) error { screen.Add(b); return nil }); err != nil {
+		return err
+	}
+	keep, _ := screen.Bands()
+	if len(keep) < 2 {
+		return fmt.Errorf("%w: %s: only %d usable bands after the bad-band list and the noise screen", cube.ErrFormat, r.f.HdrPath, len(keep))
+	}
+	r.res.KeptBands = len(keep)
+	r.stage("screen", t0)
+
+	// Gas signatures, resampled to the bands that are kept.
+	if r.needGas() {
+		if err := r.loadGases(keep); err != nil {
+			return err
+		}
+	}
+
+	// 2. Background statistics.
+	labeler, err := r.labeler(ctx, keep, mask)
+	if err != nil {
+		return err
+	}
+	n := h.Samples * h.Lines
+	stride := r.cfg.StatsStride
+	if stride <= 0 {
+		stride = 1
+		if r.cfg.Background == "global" {
+			stride = max(1, n/statsPixels)
+		}
+	}
+	opts := detect.StatsOptions{Bands: keep, Mask: mask, Labeler: labeler, Stride: stride}
+	bg, err := r.accumulate(ctx, "background", opts, nil)
+	if err != nil {
+		return err
+	}
+
+	// 3. The second pass: statistics again without the plume pixels.
+	if r.cfg.Passes == 2 && r.needGas() {
+		exclude, nx, err := r.markPlumes(ctx, bg)
+		if err != nil {
+			return err
+		}
+		r.res.Excluded = nx
+		r.cfg.Log.Info("second pass", "excluded_pixels", nx, "z_above", r.cfg.ExcludeZ)
+		if nx > 0 {
+			if bg, err = r.accumulate(ctx, "background (2nd pass)", opts, exclude); err != nil {
+				return err
+			}
+		}
+	}
+	r.res.Masked = bg.Report
+
+	// 4. Scoring.
+	dets, err := r.detectors(bg)
+	if err != nil {
+		return err
+	}
+	if err := r.score(ctx, dets); err != nil {
+		return err
+	}
+
+	// 5. Thresholds and detections.
+	return r.finish(dets)
+}
+
+func (r *run) loadGases(keep []int) error {
+	for _, g := range r.cfg.Gases {
+		e, err := r.cfg.Library.Get(g)
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrConfig, err)
+		}
+		k, rerr := e.Resample(r.wl, r.fw)
+		if k == nil {
+			return fmt.Errorf("resample %s to %s: %w", e.Name, r.f.HdrPath, rerr)
+		}
+		var missing []int
+		for _, b := range keep {
+			if math.IsNaN(k[b]) {
+				missing = append(missing, b)
+			}
+		}
+		if len(missing) > 0 {
+			lo, hi := e.CoverageCM()
+			return fmt.Errorf("%w: the library's %s spectrum covers %.0f-%.0f cm⁻¹ (%.2f-%.2f µm) and does not reach %d of the cube's bands (first: band %d at %.3f µm); use a library entry that covers the sensor",
+				ErrConfig, e.Name, lo, hi, 1e4/hi, 1e4/lo, len(missing), missing[0], r.wl[missing[0]])
+		}
+		r.gases = append(r.gases, gasTarget{name: e.Name, entry: e, k: k})
+	}
+	return nil
+}
+
+func (r *run) labeler(ctx context.Context, keep []int, mask detect.MaskOptions) (detect.Labeler, error) {
+	switch r.cfg.Background {
+	case "columns":
+		return detect.Columns{Samples: r.h.Samples, Width: r.cfg.ColumnWidth}, nil
+	case "clusters":
+		// Cluster on a sample of lines gathered into one cube.
+		t0 := time.Now()
+		h := r.h
+		want := min(h.Lines, max(64, 200_000/h.Samples))
+		step := max(1, h.Lines/want)
+		sample := cube.New(image.Rect(0, 0, h.Samples, (h.Lines+step-1)/step), h.Bands)
+		line := cube.New(image.Rect(0, 0, h.Samples, 1), h.Bands)
+		for i, y := 0, 0; y < h.Lines; i, y = i+1, y+step {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			line.Rect = image.Rect(0, y, h.Samples, y+1)
+			if err := r.f.ReadLines(line); err != nil {
+				return nil, err
+			}
+			copy(sample.Pix[i*sample.Stride:], line.Pix)
+		}
+		var target []float64
+		if len(r.gases) > 0 {
+			// Leave the absorption bands of every gas out of the clustering, so
+			// that a plume does not make a class of its own.
+			target = make([]float64, h.Bands)
+			for _, g := range r.gases {
+				for b, v := range g.k {
+					if !math.IsNaN(v) {
+						target[b] = max(target[b], v)
+					}
+				}
+			}
+		}
+		cl, err := detect.FitClusters(sample, detect.ClusterOptions{K: r.cfg.Clusters, Target: target, Bands: keep, Mask: mask, Seed: 1})
+		if err != nil {
+			return nil, err
+		}
+		r.stage("clusters", t0)
+		return cl, nil
+	}
+	return detect.Global{}, nil
+}
+
+func (r *run) accumulate(ctx context.Context, label string, o detect.StatsOptions, exclude []bool) (*detect.Background, error) {
+	t0 := time.Now()
+	acc := detect.NewAccumulator(r.h.Bands, o)
+	err := r.forBlocks(ctx, label, 1, func(b *cube.Cube) error {
+		var ex []bool
+		if exclude != nil {
+			o := b.Rect.Min.Y * r.h.Samples
+			ex = exclude[o : o+b.Pixels()]
+		}
+		acc.Add(b, ex)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	bg, err := acc.Finish()
+	if err != nil {
+		return nil, fmt.Errorf("%s: background statistics: %w", r.f.HdrPath, err)
+	}
+	r.stage("background", t0)
+	return bg, nil
+}
+
+// signatures holds what the targets of every gas are made from.
+type signatures struct {
+	thermal     bool
+	tau, planck []float64 // per band, thermal only
+	mu          []float64 // background mean, every band
+	targets     [][]float64
+}
+
+// targets returns each gas's signature per ppm·m for the background: thermal
+// τ(B(T_p) − μ)⊙k beyond 3 µm, reflective −μ⊙k below.
+func (r *run) targets(bg *detect.Background) (*signatures, error) {
+	s := &signatures{mu: bg.MeanSpectrum(), thermal: r.wl[bg.Bands[0]] > 3}
+	if s.thermal {
+		tp, err := r.plumeTemp()
+		if err != nil {
+			return nil, err
+		}
+		r.res.PlumeTempK = tp
+		s.planck = make([]float64, r.h.Bands)
+		s.tau = make([]float64, r.h.Bands)
+		for b, w := range r.wl {
+			s.planck[b] = spectra.PlanckWavelength(w, tp)
+			s.tau[b] = r.cfg.Transmittance
+		}
+	}
+	for _, g := range r.gases {
+		var t []float64
+		var err error
+		if s.thermal {
+			t, err = detect.ThermalTarget(s.tau, s.planck, s.mu, g.k)
+		} else {
+			t, err = detect.ReflectiveTarget(s.mu, g.k)
+		}
+		if err != nil {
+			return nil, err
+		}
+		s.targets = append(s.targets, t)
+	}
+	return s, nil
+}
+
+// matchedFilter returns gas i's matched filter: in the thermal infrared the
+// one whose retrieval follows each pixel's own thermal contrast.
+func (r *run) matchedFilter(bg *detect.Background, s *signatures, i int) (*detect.MatchedFilter, error) {
+	if s.thermal {
+		return detect.NewThermalMatchedFilter(bg, s.tau, s.planck, r.gases[i].k)
+	}
+	return detect.NewMatchedFilter(bg, s.targets[i])
+}
+
+// markPlumes scores the matched filter of every gas and marks the pixels
+// whose z-score exceeds ExcludeZ for any gas.
+func (r *run) markPlumes(ctx context.Context, bg *detect.Background) ([]bool, int, error) {
+	t0 := time.Now()
+	sg, err := r.targets(bg)
+	if err != nil {
+		return nil, 0, err
+	}
+	mfs := make([]*detect.MatchedFilter, len(r.gases))
+	for i := range mfs {
+		if mfs[i], err = r.matchedFilter(bg, sg, i); err != nil {
+			return nil, 0, fmt.Errorf("matched filter for %s: %w", r.gases[i].name, err)
+		}
+	}
+	exclude := make([]bool, r.h.Samples*r.h.Lines)
+	nx := 0
+	z := make([]float32, r.block*r.h.Samples)
+	thr := float32(r.cfg.ExcludeZ)
+	err = r.forBlocks(ctx, "find plumes (1st pass)", 1, func(b *cube.Cube) error {
+		o := b.Rect.Min.Y * r.h.Samples
+		zz := z[:b.Pixels()]
+		for _, mf := range mfs {
+			mf.Score(zz, b)
+			for i, v := range zz {
+				if v > thr && !exclude[o+i] {
+					exclude[o+i] = true
+					nx++
+				}
+			}
+		}
+		return nil
+	})
+	r.stage("first pass", t0)
+	return exclude, nx, err
+}
+
+// detector is one thing scored in the scoring pass.
+type detector struct {
+	method string
+	gas    *gasTarget
+	mf     *detect.MatchedFilter
+	det    detect.Detector
+	// outputs: score, and for the matched filter ppm·m and σ.
+	score, ppmm, sigma *cube.Writer
+	scorePath          string
+	ppmmPath           string
+	sigmaPath          string
+	samples            []float32 // subsampled scores for the tail fit
+	sigmaSamples       []float32
+	test               bool // a detection test (thresholded)
+}
+
+// detectors builds every detector. The matched filter of each gas is always
+// among them: its z-score is the gas detection test (ACE and CEM write score
+// cubes, and ACE's value joins each detection's evidence).
+func (r *run) detectors(bg *detect.Background) ([]*detector, error) {
+	var out []*detector
+	var sg *signatures
+	if r.needGas() {
+		var err error
+		if sg, err = r.targets(bg); err != nil {
+			return nil, err
+		}
+		if !r.has(MethodMF) {
+			r.cfg.Methods = append([]string{MethodMF}, r.cfg.Methods...)
+		}
+	}
+	for _, m := range r.cfg.Methods {
+		if m == MethodRX {
+			out = append(out, &detector{method: m, det: detect.NewRX(bg), test: true})
+			continue
+		}
+		for i := range r.gases {
+			g := &r.gases[i]
+			d := &detector{method: m, gas: g, test: m == MethodMF}
+			var err error
+			switch m {
+			case MethodMF:
+				d.mf, err = r.matchedFilter(bg, sg, i)
+				d.det = d.mf
+			case MethodACE:
+				d.det, err = detect.NewACE(bg, sg.targets[i])
+			case MethodCEM:
+				d.det, err = detect.NewCEM(bg, sg.targets[i])
+			}
+			if err != nil {
+				return nil, fmt.Errorf("%s for %s: %w", m, g.name, err)
+			}
+			out = append(out, d)
+		}
+	}
+	return out, nil
+}
+
+func (d *detector) name() string {
+	if d.gas == nil {
+		return d.method
+	}
+	return d.method + "-" + d.gas.name
+}
+
+// create opens the output cubes of every detector.
+func (r *run) create(dets []*detector) error {
+	mk := func(name, desc string) (*cube.Writer, string, error) {
+		p := filepath.Join(r.cfg.OutDir, name+".hdr")
+		h := &cube.Header{
+			Samples: r.h.Samples, Lines: r.h.Lines, Bands: 1,
+			DataType: cube.Float32, Interleave: cube.BSQ,
+			MapInfo: r.h.MapInfo, CoordinateSystemString: r.h.CoordinateSystemString,
+			Description: desc + " of " + filepath.Base(r.f.HdrPath) + " (Atalaya); NaN = masked",
+			BandNames:   []string{name},
+		}
+		w, err := cube.Create(p, h)
+		return w, p, err
+	}
+	for _, d := range dets {
+		var err error
+		switch d.method {
+		case MethodMF:
+			if d.score, d.scorePath, err = mk(d.name(), "matched-filter z-score (ppm*m / sigma) for "+d.gas.name); err != nil {
+				return err
+			}
+			if d.ppmm, d.ppmmPath, err = mk("ppmm-"+d.gas.name, "matched-filter concentration-pathlength of "+d.gas.name+", ppm*m"); err != nil {
+				return err
+			}
+			if d.sigma, d.sigmaPath, err = mk("ppmm-sigma-"+d.gas.name, "1-sigma of the concentration-pathlength of "+d.gas.name+", ppm*m"); err != nil {
+				return err
+			}
+		case MethodRX:
+			if d.score, d.scorePath, err = mk(d.name(), "RX squared Mahalanobis distance"); err != nil {
+				return err
+			}
+		case MethodACE:
+			if d.score, d.scorePath, err = mk(d.name(), "ACE squared cosine for "+d.gas.name); err != nil {
+				return err
+			}
+		case MethodCEM:
+			if d.score, d.scorePath, err = mk(d.name(), "CEM score (1 at the target) for "+d.gas.name); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (r *run) score(ctx context.Context, dets []*detector) error {
+	t0 := time.Now()
+	if err := r.create(dets); err != nil {
+		return err
+	}
+	h := r.h
+	n := h.Samples * h.Lines
+	sampleEvery := max(1, (n+scoreSamples-1)/scoreSamples)
+	bufs := [3][]float32{}
+	for i := range bufs {
+		bufs[i] = make([]float32, r.block*h.Samples)
+	}
+	one := func(pix []float32, rect image.Rectangle) *cube.Cube {
+		return &cube.Cube{Pix: pix, Stride: h.Samples, Bands: 1, Rect: rect}
+	}
+	err := r.forBlocks(ctx, "detect", 1, func(b *cube.Cube) error {
+		np := b.Pixels()
+		first := b.Rect.Min.Y * h.Samples
+		for _, d := range dets {
+			s, c, sg := bufs[0][:np], bufs[1][:np], bufs[2][:np]
+			if d.mf != nil {
+				d.mf.Retrieve(c, sg, s, b)
+				if err := d.ppmm.WriteLines(one(c, b.Rect)); err != nil {
+					return err
+				}
+				if err := d.sigma.WriteLines(one(sg, b.Rect)); err != nil {
+					return err
+				}
+			} else {
+				d.det.Score(s, b)
+			}
+			if err := d.score.WriteLines(one(s, b.Rect)); err != nil {
+				return err
+			}
+			for i := (sampleEvery - first%sampleEvery) % sampleEvery; i < np; i += sampleEvery {
+				d.samples = append(d.samples, s[i])
+				if d.mf != nil {
+					d.sigmaSamples = append(d.sigmaSamples, sg[i])
+				}
+			}
+		}
+		return nil
+	})
+	for _, d := range dets {
+		for _, w := range []*cube.Writer{d.score, d.ppmm, d.sigma} {
+			if w == nil {
+				continue
+			}
+			if cerr := w.Close(); cerr != nil && err == nil {
+				err = cerr
+			}
+		}
+	}
+	if err != nil {
+		return err
+	}
+	for _, d := range dets {
+		r.res.Outputs = append(r.res.Outputs, Output{Kind: "score", Method: d.method, Gas: gasName(d.gas), Path: d.scorePath})
+		if d.mf != nil {
+			r.res.Outputs = append(r.res.Outputs,
+				Output{Kind: "ppmm", Method: d.method, Gas: d.gas.name, Path: d.ppmmPath},
+				Output{Kind: "ppmm-sigma", Method: d.method, Gas: d.gas.name, Path: d.sigmaPath})
+		}
+	}
+	r.stage("detect", t0)
+	return nil
+}
+
+func gasName(g *gasTarget) string {
+	if g == nil {
+		return ""
+	}
+	return g.name
+}
