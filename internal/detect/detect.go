@@ -58,6 +58,9 @@ type perLabel struct {
 	// qᵀt_x = c0 − v·(x − μ_l).
 	v  []float32
 	c0 float64
+	// For the optically thick correction: per kept band, A (natural log per
+	// unit c), τ(B(T_p) − μ_l) and τ.
+	absorb, bmu, tau []float64
 }
 
 func targetConsts(bg *Background, t []float64, need func(st *Stats, t *mat.VecDense, p *perLabel)) ([]perLabel, error) {
@@ -168,11 +171,15 @@ func (d *MatchedFilter) block(ws *workspace, l, n int, idx []int32, out *[3][]fl
 			// the pixel's contrast, so gas scores positive over ground both
 			// warmer and colder than the plume.
 			f := p.ss / (p.c0 - float64(kernel.Dot(p.v, x)))
+			cx, sx := c*f, p.sigma*math.Abs(f)
+			if math.Abs(c/p.sigma) > thickZ {
+				cx, sx = p.thick(x, cx, sx)
+			}
 			if out[0] != nil {
-				out[0][i] = float32(c * f)
+				out[0][i] = float32(cx)
 			}
 			if out[1] != nil {
-				out[1][i] = float32(p.sigma * math.Abs(f))
+				out[1][i] = float32(sx)
 			}
 			if out[2] != nil {
 				out[2][i] = float32(math.Copysign(c/p.sigma, c*f))
@@ -189,6 +196,52 @@ func (d *MatchedFilter) block(ws *workspace, l, n int, idx []int32, out *[3][]fl
 			out[1][i] = sig
 		}
 	}
+}
+
+// thickZ is the |z| above which the thermal retrieval is corrected for the
+// plume's optical depth: below it the column is within a few σ of zero and
+// the linear retrieval's bias (about k·c/2) is far smaller than its noise.
+const thickZ = 3
+
+// thick refines the thermal retrieval of a pixel x (centred, kept bands)
+// with Beer–Lambert instead of its linearisation. Seen through a plume of
+// column c, the contrast of band b is w_b = τ(B(T_p) − L_g)·e^(−A_b c): the
+// pixel's own at-sensor contrast τ(B(T_p) − x_b) already carries that
+// attenuation. The signal is then w_b·(e^(A_b c) − 1), and ĉ solves
+//
+//	Σ_b q_b·w_b·(e^(A_b c) − 1) = qᵀ(x − μ)
+//
+// by Newton's method from the linear estimate (to which it reduces for
+// A·c ≪ 1). σ follows from the slope at the solution. If the iteration
+// does not settle (an opaque plume), the linear values are kept.
+func (p *perLabel) thick(x []float32, c0, s0 float64) (float64, float64) {
+	m := 0.0
+	for j, q := range p.q {
+		m += float64(q) * float64(x[j])
+	}
+	c := c0
+	for it := 0; it < 8; it++ {
+		var f, df float64
+		for j, q := range p.q {
+			w := p.bmu[j] - p.tau[j]*float64(x[j])
+			e := math.Exp(p.absorb[j] * c)
+			f += float64(q) * w * (e - 1)
+			df += float64(q) * w * p.absorb[j] * e
+		}
+		if df == 0 || math.IsNaN(df) || math.IsInf(df, 0) {
+			return c0, s0
+		}
+		step := (f - m) / df
+		c -= step
+		if math.Abs(step) <= 1e-6*math.Abs(c)+1e-9 {
+			// σ of qᵀ(x−μ) is σ_c·qᵀt; divided by the slope at ĉ.
+			if math.Abs(c) > 50*math.Abs(c0)+1e6 {
+				return c0, s0
+			}
+			return c, p.sigma * p.ss / math.Abs(df)
+		}
+	}
+	return c0, s0
 }
 
 // NewThermalMatchedFilter returns the matched filter of a gas seen in the
@@ -223,11 +276,17 @@ func NewThermalMatchedFilter(bg *Background, tau, planckTp, absorb []float64) (*
 		}
 		p := &d.pl[l]
 		p.v = make([]float32, len(bg.Bands))
+		p.absorb = make([]float64, len(bg.Bands))
+		p.bmu = make([]float64, len(bg.Bands))
+		p.tau = make([]float64, len(bg.Bands))
 		p.c0 = 0
 		for j, b := range bg.Bands {
 			ta := tau[b] * absorb[b]
 			p.v[j] = float32(ta * float64(p.q[j]))
 			p.c0 += float64(p.q[j]) * ta * (planckTp[b] - st.Mean[j])
+			p.absorb[j] = absorb[b]
+			p.tau[j] = tau[b]
+			p.bmu[j] = tau[b] * (planckTp[b] - st.Mean[j])
 		}
 	}
 	return d, nil

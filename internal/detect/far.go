@@ -45,6 +45,8 @@ type Tail struct {
 	Zeta  float64 // fraction of scores above U
 	Xi    float64 // GPD shape ξ (0: exponential tail, < 0: bounded)
 	Sigma float64 // GPD scale σ (score units)
+	// meanExcess is the mean of the exceedances over U.
+	meanExcess float64
 	// sorted holds the finite scores ascending, for the empirical body.
 	sorted []float32
 }
@@ -96,7 +98,23 @@ func FitTail(scores []float32, tailFraction float64) (*Tail, error) {
 		return nil, fmt.Errorf("%w: degenerate tail (a₀ %g, a₁ %g)", ErrTail, a0, a1)
 	}
 	k := a0/den - 2 // Hosking's shape k = −ξ
-	return &Tail{N: N, U: U, Zeta: float64(n) / float64(N), Xi: -k, Sigma: 2 * a0 * a1 / den, sorted: s}, nil
+	return &Tail{N: N, U: U, Zeta: float64(n) / float64(N), Xi: -k, Sigma: 2 * a0 * a1 / den, meanExcess: a0, sorted: s}, nil
+}
+
+// NotLighterThanExponential returns the tail itself when its shape ξ ≥ 0,
+// and otherwise the exponential tail (ξ = 0) with the same mean excess over
+// U. A bounded GPD (ξ < 0) fitted to a light tail falls off faster than the
+// data far beyond the fitted range (the penultimate-approximation bias:
+// for Gaussian scores it underestimates extreme quantiles), and real clutter
+// rarely has the end point such a fit implies; the exponential tail errs
+// towards fewer false alarms.
+func (t *Tail) NotLighterThanExponential() *Tail {
+	if t.Xi >= 0 {
+		return t
+	}
+	c := *t
+	c.Xi, c.Sigma = 0, t.meanExcess
+	return &c
 }
 
 // Survival returns P(S > s) for a background score: the empirical fraction

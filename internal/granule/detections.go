@@ -69,13 +69,13 @@ func (r *run) finish(dets []*detector) error {
 		if !d.test {
 			continue
 		}
-		tail, err := r.fitTail(d)
+		tail, asym, err := r.fitTail(d)
 		if err != nil {
 			return fmt.Errorf("false-alarm fit for %s: %w", d.name(), err)
 		}
-		t := Test{Method: d.method, Gas: gasName(d.gas), FARPerKm2: farEach, PixelProb: pix, TailXi: tail.Xi}
-		t.Threshold = tail.Threshold(pix)
-		t.LowThresh = tail.Threshold(math.Min(0.01, pix*lowFactor))
+		t := Test{Method: d.method, Gas: gasName(d.gas), FARPerKm2: farEach, PixelProb: pix, TailXi: tail.Xi, Asymmetry: asym}
+		t.Threshold = tail.Threshold(pix / asym)
+		t.LowThresh = tail.Threshold(math.Min(0.01, pix*lowFactor/asym))
 		if d.mf != nil {
 			t.SigmaPPMm = median(d.sigmaSamples)
 			t.MDCppmm = t.Threshold * t.SigmaPPMm
@@ -113,16 +113,48 @@ func (r *run) finish(dets []*detector) error {
 // estimated from the mirrored lower tail. (The upper tail itself would hold
 // the plumes, and a threshold fitted to it would hide them.) RX scores
 // anomalies, whatever they are, so its tail is its own.
-func (r *run) fitTail(d *detector) (*detect.Tail, error) {
-	s := d.samples
-	if d.mf != nil {
-		s = make([]float32, len(d.samples))
-		for i, v := range d.samples {
-			s[i] = -v
+//
+// Two corrections keep that honest on real clutter. The mirrored tail is
+// never taken lighter than exponential (Tail.NotLighterThanExponential).
+// And clutter need not be symmetric: a material whose emissivity feature
+// overlaps the gas's bands (quartz soils at 8–9 µm against acetone) pushes
+// more pixels up than down. So the upper tail is measured directly where it
+// is still populated — at the level where the mirrored tail holds
+// asymmetryCount scores — and the mirrored tail is scaled by the ratio R of
+// the two counts there: the threshold is the mirrored tail's for p/R. R is
+// never below 1, and plume pixels can only raise it, so the correction errs
+// towards fewer false alarms.
+func (r *run) fitTail(d *detector) (*detect.Tail, float64, error) {
+	if d.mf == nil {
+		t, err := detect.FitTail(d.samples, 0)
+		return t, 1, err
+	}
+	s := make([]float32, len(d.samples))
+	for i, v := range d.samples {
+		s[i] = -v
+	}
+	t, err := detect.FitTail(s, 0)
+	if err != nil {
+		return nil, 1, err
+	}
+	t = t.NotLighterThanExponential()
+	u := float32(t.Threshold(math.Min(0.01, asymmetryCount/float64(len(s)))))
+	up, low := 0, 0
+	for _, v := range d.samples {
+		if v > u {
+			up++
+		} else if v < -u {
+			low++
 		}
 	}
-	return detect.FitTail(s, 0)
+	return t, max(1, float64(up)/float64(max(low, 1))), nil
 }
+
+// asymmetryCount is the number of scores in the mirrored tail at the level
+// where the two tails of a matched-filter score are compared: enough for a
+// ratio good to about ±15% (Poisson), as close to the thresholds as that
+// allows.
+const asymmetryCount = 100
 
 // segment reads a test's score map back and groups the pixels above the
 // thresholds into detections.
@@ -149,7 +181,7 @@ func (r *run) segment(d *detector, tail *detect.Tail, t Test) ([]Detection, erro
 			ID:     fmt.Sprintf("%s-%d", d.name(), i+1),
 			Method: d.method, Gas: gasName(d.gas),
 			Pixels: len(c.Pixels), AreaM2: float64(len(c.Pixels)) * r.area,
-			PeakScore: float64(c.PeakScore), PValue: tail.Survival(float64(c.PeakScore)),
+			PeakScore: float64(c.PeakScore), PValue: math.Min(1, t.Asymmetry*tail.Survival(float64(c.PeakScore))),
 			PeakX: c.Peak % w, PeakY: c.Peak / w,
 			Outline: c.Hull(w),
 		}

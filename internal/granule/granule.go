@@ -92,13 +92,16 @@ type Output struct {
 // Test is one detection test: a method (and gas) thresholded for its share
 // of the false-alarm rate.
 type Test struct {
-	Method     string  `json:"method"`
-	Gas        string  `json:"gas,omitempty"`
-	FARPerKm2  float64 `json:"far_per_km2"`
-	PixelProb  float64 `json:"pixel_probability"`
-	Threshold  float64 `json:"threshold"`
-	LowThresh  float64 `json:"low_threshold"`
-	TailXi     float64 `json:"tail_xi"`
+	Method    string  `json:"method"`
+	Gas       string  `json:"gas,omitempty"`
+	FARPerKm2 float64 `json:"far_per_km2"`
+	PixelProb float64 `json:"pixel_probability"`
+	Threshold float64 `json:"threshold"`
+	LowThresh float64 `json:"low_threshold"`
+	TailXi    float64 `json:"tail_xi"`
+	// Asymmetry is how many times more background pixels lie in the upper
+	// tail than in the mirrored lower one (matched filter; ≥ 1).
+	Asymmetry  float64 `json:"tail_asymmetry"`
 	Detections int     `json:"detections"`
 	// SigmaPPMm is the median 1σ of the ppm·m retrieval (matched filter only),
 	// and MDCppmm the minimum detectable column at this test's threshold.

@@ -321,8 +321,76 @@ func (r *run) markPlumes(ctx context.Context, bg *detect.Background) ([]bool, in
 		}
 		return nil
 	})
+	if err != nil {
+		return nil, 0, err
+	}
+	// A plume's faint fringe lies next to its core: leave out the pixels
+	// within excludeDilate of an excluded one too, so the fringe does not
+	// stay in the background and pull the retrieval low.
+	exclude, nx = dilate(exclude, r.h.Samples, r.h.Lines, excludeDilate)
 	r.stage("first pass", t0)
-	return exclude, nx, err
+	return exclude, nx, nil
+}
+
+// excludeDilate is the radius (pixels, square) by which the plume pixels
+// found in the first pass are grown before the second pass.
+const excludeDilate = 2
+
+// dilate grows the true pixels of m by radius pixels in each direction (a
+// square structuring element, done as two separable passes) and returns the
+// new mask and its count.
+func dilate(m []bool, w, h, radius int) ([]bool, int) {
+	tmp := make([]bool, len(m))
+	for y := 0; y < h; y++ {
+		row := m[y*w : (y+1)*w]
+		last := -radius - 1 // the last true pixel seen
+		for x := 0; x < w; x++ {
+			if row[x] {
+				last = x
+			}
+			// The next true pixel within radius to the right counts too.
+			if x-last <= radius {
+				tmp[y*w+x] = true
+			}
+		}
+		next := w + radius + 1
+		for x := w - 1; x >= 0; x-- {
+			if row[x] {
+				next = x
+			}
+			if next-x <= radius {
+				tmp[y*w+x] = true
+			}
+		}
+	}
+	out := make([]bool, len(m))
+	n := 0
+	for x := 0; x < w; x++ {
+		last := -radius - 1
+		for y := 0; y < h; y++ {
+			if tmp[y*w+x] {
+				last = y
+			}
+			if y-last <= radius {
+				out[y*w+x] = true
+			}
+		}
+		next := h + radius + 1
+		for y := h - 1; y >= 0; y-- {
+			if tmp[y*w+x] {
+				next = y
+			}
+			if next-y <= radius && !out[y*w+x] {
+				out[y*w+x] = true
+			}
+		}
+	}
+	for _, v := range out {
+		if v {
+			n++
+		}
+	}
+	return out, n
 }
 
 // detector is one thing scored in the scoring pass.

@@ -339,7 +339,10 @@ const (
 	numMaterials
 )
 
-// materials returns emissivity spectra of typical tropical ground covers,
+// materials returns emissivity spectra of typical tropical ground covers and
+// their temperature above air as a fraction of the scene's contrast (sunlit
+// canopy a few kelvin above air at midday, bare soil and roofs far more,
+// water slightly below),
 // shaped after the ASTER/ECOSTRESS spectral library's broad features: flat
 // near-blackbody vegetation and water, quartz reststrahlen bands at 8.2 and
 // 9.2 µm in soil, a carbonate feature at 11.3 µm in concrete, and
@@ -354,7 +357,7 @@ func materials(centres []float64) [numMaterials]material {
 		}
 		return out
 	}
-	m[matVegetation] = material{"vegetation", spec(func(l float64) float64 { return 0.975 }), 0.15}
+	m[matVegetation] = material{"vegetation", spec(func(l float64) float64 { return 0.975 }), 0.35}
 	m[matSoil] = material{"soil", spec(func(l float64) float64 {
 		return 0.96 - 0.10*g(l, 8.25, 0.25) - 0.08*g(l, 9.2, 0.25)
 	}), 1}
