@@ -6,7 +6,6 @@ import (
 	"math"
 	"strconv"
 	"strings"
-	"syscall"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -140,13 +139,4 @@ func printSummary(w io.Writer, res *granule.Result) {
 		tw.Flush()
 	}
 	fmt.Fprintf(w, "\nwrote %d cubes, %s and summary.json in %.1f s (peak memory %s)\n", len(res.Outputs), res.GeoJSON, res.Seconds, peakRSS())
-}
-
-// peakRSS reports the process's peak resident memory.
-func peakRSS() string {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return "unknown"
-	}
-	return fmt.Sprintf("%.0f MiB", float64(ru.Maxrss)/1024) // Linux reports KiB
 }

@@ -1,0 +1,126 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/spf13/cobra"
+)
+
+// run executes the root command with args and returns its stdout.
+func run(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	cmd := newRootCmd()
+	var out, errb bytes.Buffer
+	cmd.SetOut(&out)
+	cmd.SetErr(&errb)
+	cmd.SetArgs(args)
+	err := cmd.ExecuteContext(context.Background())
+	return out.String(), err
+}
+
+func TestEveryCommandHasHelpWithExample(t *testing.T) {
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		if c.Hidden || c.Name() == "help" || c.Name() == "completion" {
+			return
+		}
+		if c.Short == "" {
+			t.Errorf("%q has no short help", c.CommandPath())
+		}
+		if c.Runnable() && c.Example == "" {
+			t.Errorf("%q has no example", c.CommandPath())
+		}
+		for _, s := range c.Commands() {
+			walk(s)
+		}
+	}
+	walk(newRootCmd())
+}
+
+func TestSimulateThenDetect(t *testing.T) {
+	dir := t.TempDir()
+	out, err := run(t, "-q", "simulate", "--out", filepath.Join(dir, "scene"), "--seed", "3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "radiance.hdr") {
+		t.Errorf("simulate said %q", out)
+	}
+	res := filepath.Join(dir, "res")
+	out, err = run(t, "-q", "detect", filepath.Join(dir, "scene", "radiance.hdr"),
+		"--method", "mf,ace,rx", "--gas", "ammonia,acetone", "--far", "1/km2", "--out", res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"mf-ammonia", "mf-acetone", "DETECTION", "detections.geojson"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("detect summary lacks %q:\n%s", want, out)
+		}
+	}
+	for _, f := range []string{"mf-ammonia.hdr", "ppmm-acetone.hdr", "ppmm-sigma-ammonia.hdr", "ace-acetone.hdr", "rx.hdr", "detections.geojson", "summary.json"} {
+		if _, err := os.Stat(filepath.Join(res, f)); err != nil {
+			t.Errorf("missing output: %v", err)
+		}
+	}
+}
+
+func TestDetectErrorsSayWhatToDo(t *testing.T) {
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"detect", "/nonexistent/cube.hdr", "--gas", "ammonia"}, "no such file"},
+		{[]string{"detect", "x.hdr", "--far", "lots"}, "--far"},
+		{[]string{"detect", "x.hdr", "--far", "-1/km2"}, "--far"},
+		{[]string{"detect"}, "accepts 1 arg"},
+		{[]string{"library", "show", "unobtainium"}, "unobtainium"},
+		{[]string{"--log-level", "loud", "library", "list"}, "--log-level"},
+	}
+	for _, c := range cases {
+		_, err := run(t, c.args...)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: error %v, want one mentioning %q", c.args, err, c.want)
+		}
+	}
+}
+
+func TestLibraryCommands(t *testing.T) {
+	out, err := run(t, "library", "list")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range []string{"ammonia", "acetone", "toluene", "isopropyl_alcohol"} {
+		if !strings.Contains(out, g) {
+			t.Errorf("library list lacks %s", g)
+		}
+	}
+	out, err = run(t, "library", "show", "acetone", "--bands", "7.6:13.4:8")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "67-64-1") || strings.Count(out, "\n7,") != 1 {
+		t.Errorf("library show acetone:\n%s", out)
+	}
+	// Import a CSV spectrum into a new library file and find it there.
+	dir := t.TempDir()
+	csv := filepath.Join(dir, "testgas.csv")
+	if err := os.WriteFile(csv, []byte("# name: my gas\n# source: test\nwavenumber_cm-1,k_per_ppmm\n700,0\n1000,0.001\n1300,0\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	lib := filepath.Join(dir, "lib.json")
+	if _, err := run(t, "library", "import", csv, "--name", "test gas", "--out", lib); err != nil {
+		t.Fatal(err)
+	}
+	out, err = run(t, "library", "list", "--library", lib)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "test_gas") || !strings.Contains(out, "ammonia") {
+		t.Errorf("imported library lacks test_gas or the built-in gases:\n%s", out)
+	}
+}
