@@ -76,7 +76,6 @@ type engine struct {
 	keep  []bandRun // kept bands as runs (centring)
 	cand  []bandRun // candidate bands as runs (screening)
 	all   bool      // every band is a candidate: screen runs of pixels at once
-	hiOK  float32   // largest clean value: below saturation, finite
 	// global: one background for every pixel (Global labeler with
 	// statistics): no labelling, no grouping.
 	global bool
@@ -86,11 +85,7 @@ type engine struct {
 
 func newEngine(bg *Background, needY bool, fn blockFunc) *engine {
 	e := &engine{bg: bg, K: len(bg.Bands), needY: needY, fn: fn,
-		keep: runsOf(bg.Bands), cand: runsOf(bg.pm.bands), hiOK: math.MaxFloat32}
-	e.all = len(e.cand) == 1 && e.cand[0].b0 == 0 && e.cand[0].n == bg.NBands
-	if bg.pm.sat != 0 {
-		e.hiOK = min(e.hiOK, math.Nextafter32(bg.pm.sat, float32(math.Inf(-1))))
-	}
+		keep: runsOf(bg.Bands), cand: runsOf(bg.pm.bands), all: bg.pm.all}
 	switch bg.Labeler.(type) {
 	case Global, *Global:
 		e.global = len(bg.Stats) == 1 && bg.Stats[0] != nil
@@ -163,25 +158,16 @@ func (e *engine) run(blk *cube.Cube, out [3][]float32) MaskCounts {
 
 var nan32 = float32(math.NaN())
 
-// clean reports whether the screen proves v free of every masking reason
-// (v holds the values of candidate bands, of one or many pixels).
-func (e *engine) clean(v []float32) bool {
-	lo, hi, nan := kernel.MinMax(v)
-	pm := &e.bg.pm
-	return !nan && lo >= -math.MaxFloat32 && hi <= e.hiOK &&
-		(!pm.hasIgnore || pm.ignore < lo || pm.ignore > hi)
-}
-
 // test returns the reason px (all bands) is masked, or -1.
 func (e *engine) test(px []float32) MaskReason {
 	if e.all {
-		if e.clean(px) {
+		if e.bg.pm.clean(px) {
 			return -1
 		}
 	} else {
 		ok := true
 		for _, r := range e.cand {
-			if !e.clean(px[r.b0 : r.b0+r.n]) {
+			if !e.bg.pm.clean(px[r.b0 : r.b0+r.n]) {
 				ok = false
 				break
 			}
@@ -244,7 +230,7 @@ func (e *engine) globalRun(ws *workspace, blk *cube.Cube, i0, i1 int, out *[3][]
 		n := min(i1-i, w-x, chunk-m)
 		off := y*blk.Stride + x*B
 		run := blk.Pix[off : off+n*B]
-		if e.all && e.clean(run) {
+		if e.all && e.bg.pm.clean(run) {
 			for p := range n {
 				e.centre(X[(m+p)*K:(m+p)*K+K], run[p*B:p*B+B], mean)
 				idx[m+p] = int32(i + p)
