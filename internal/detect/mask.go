@@ -187,6 +187,15 @@ func (pm *pixelMask) clean(v []float32) bool {
 		(!pm.hasIgnore || pm.ignore < lo || pm.ignore > hi)
 }
 
+// screenTest is test with the screen first: one kernel.MinMax over the pixel
+// when every band is a candidate, the exact test only if it fails.
+func (pm *pixelMask) screenTest(px []float32) MaskReason {
+	if pm.all && pm.clean(px) {
+		return -1
+	}
+	return pm.test(px)
+}
+
 // test returns the reason px is masked, or -1.
 func (pm *pixelMask) test(px []float32) MaskReason {
 	reason := MaskReason(-1)

@@ -193,7 +193,7 @@ func (a *Accumulator) Add(blk *cube.Cube, exclude []bool) {
 			}
 			px := blk.Pix[y*blk.Stride+x*B : y*blk.Stride+x*B+B]
 			a.rep.Pixels++
-			if r := a.pm.test(px); r >= 0 {
+			if r := a.pm.screenTest(px); r >= 0 {
 				a.rep.Masked[r]++
 				continue
 			}
