@@ -72,6 +72,12 @@ type Stage struct {
 	// or no equivalent) and Speedup Mpix / SPyMpix.
 	SPyMpix float64 `json:"spy_mpix_per_s,omitempty"`
 	Speedup float64 `json:"speedup,omitempty"`
+	// Checksum is the sum of the scores over the cube (NaN left out; RX,
+	// ACE, CEM scores, the matched filter's ĉ) and SPyChecksum Spectral
+	// Python's, which it equals up to rounding for RX, MF and ACE (same
+	// unshrunk statistics, t = target − μ).
+	Checksum    float64 `json:"checksum,omitempty"`
+	SPyChecksum float64 `json:"spy_checksum,omitempty"`
 }
 
 // Result is what Run measured.
@@ -162,8 +168,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	res.add(rd, 0, "")
 
-	// Background statistics over every pixel.
-	acc := detect.NewAccumulator(s.Bands, detect.StatsOptions{})
+	// Background statistics over every pixel, unshrunk (N−1) as Spectral
+	// Python's calc_stats, so that the scores can be compared.
+	acc := detect.NewAccumulator(s.Bands, detect.StatsOptions{Shrink: detect.ShrinkNone})
 	sp, err := st.pass("statistics", func(b *cube.Cube) { acc.Add(b, nil) })
 	if err != nil {
 		return nil, err
@@ -200,6 +207,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, err
 	}
 	dst := make([]float32, bl*s.Samples)
+	// The matched filter is timed retrieving ĉ (Spectral Python's output;
+	// Score's z-score costs the same).
+	mfc := retrieveC{mf}
 	for _, d := range []struct {
 		name  string
 		det   detect.Detector
@@ -207,14 +217,24 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		form  string
 	}{
 		{"RX", detect.NewRX(bg), 2*kf*kf + 2*kf, "2K²+2K"},
-		{"MF", mf, 2 * kf, "2K"},
+		{"MF", mfc, 2 * kf, "2K"},
 		{"ACE", ace, 2*kf*kf + 4*kf, "2K²+4K"},
 		{"CEM", cem, 2 * kf, "2K"},
 	} {
-		ds, err := st.pass(d.name, func(b *cube.Cube) { d.det.Score(dst[:b.Pixels()], b) })
+		sum := 0.0
+		ds, err := st.pass(d.name, func(b *cube.Cube) {
+			out := dst[:b.Pixels()]
+			d.det.Score(out, b)
+			for _, v := range out {
+				if v == v {
+					sum += float64(v)
+				}
+			}
+		})
 		if err != nil {
 			return nil, err
 		}
+		ds.Checksum = sum
 		res.add(ds, d.flops, d.form)
 	}
 
@@ -226,6 +246,13 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		res.ReferenceNote = "not run (--no-reference)"
 	}
 	return res, nil
+}
+
+// retrieveC scores with the matched filter's ĉ.
+type retrieveC struct{ mf *detect.MatchedFilter }
+
+func (r retrieveC) Score(dst []float32, blk *cube.Cube) detect.MaskCounts {
+	return r.mf.Retrieve(dst, nil, nil, blk)
 }
 
 type nopBar struct{}
@@ -298,6 +325,9 @@ func (r *Result) compare() {
 		if sec, ok := r.Reference[key].(float64); ok && sec > 0 && px > 0 {
 			st.SPyMpix = px / sec / 1e6
 			st.Speedup = st.Mpix / st.SPyMpix
+		}
+		if key != "" && st.Checksum != 0 {
+			st.SPyChecksum, _ = r.Reference[strings.TrimSuffix(key, "_s")+"_checksum"].(float64)
 		}
 	}
 }
@@ -410,6 +440,15 @@ func (r *Result) WriteTable(w io.Writer) error {
 	fmt.Fprintf(w, "K = %d kept bands; 'Go Mpix/s' times the detector calls alone, 'with I/O' the whole pass with block reads (page cache).\n", r.KeptBands)
 	if r.ReferenceNote != "" {
 		fmt.Fprintf(w, "reference: %s\n", r.ReferenceNote)
+	}
+	var cs []string
+	for _, s := range r.Stages {
+		if s.SPyChecksum != 0 {
+			cs = append(cs, fmt.Sprintf("%s %.7g vs %.7g", s.Name, s.Checksum, s.SPyChecksum))
+		}
+	}
+	if len(cs) > 0 {
+		fmt.Fprintf(w, "sum of scores, Go vs Spectral Python (MF: ĉ, whose sum is 0 up to rounding): %s\n", strings.Join(cs, "; "))
 	}
 	return nil
 }

@@ -15,8 +15,10 @@
 // scenes in shared/data have condition numbers 3·10⁶–4·10⁸).
 //
 // Run then streams the cube in blocks of lines, as `atalaya detect` does,
-// and times: reading alone, background statistics (every pixel), RX, the
-// matched filter, ACE and CEM. Each stage is one pass over the file; the
+// and times: reading alone, background statistics (every pixel, unshrunk
+// like Spectral Python's calc_stats), RX, the matched filter (retrieving ĉ,
+// Spectral Python's output), ACE and CEM, and sums each detector's scores to
+// compare them with Spectral Python's. Each stage is one pass over the file; the
 // time inside the detector calls and the wall time including the reads are
 // both reported. It measures the machine's memory read bandwidth with a
 // two-goroutine read loop over a 256 MiB array in the same run, and, unless
