@@ -21,10 +21,12 @@ def blas_name():
         cfg = np.__config__.CONFIG  # numpy >= 1.25
         return cfg["Build Dependencies"]["blas"]["name"]
     except Exception:
-        try:
-            import numpy.core._multiarray_umath as m  # noqa: F401
-        except Exception:
-            pass
+        # Older numpy links the system libblas.so.3; Debian's alternatives
+        # say which implementation that is (e.g. openblas-pthread).
+        import os
+        for lib in ("/usr/lib/x86_64-linux-gnu/libblas.so.3", "/usr/lib/aarch64-linux-gnu/libblas.so.3"):
+            if os.path.exists(lib):
+                return "system libblas.so.3 -> " + os.path.realpath(lib)
         return "system libblas (Debian alternatives)"
 
 

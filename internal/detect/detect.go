@@ -37,12 +37,11 @@ func (d *RX) Score(dst []float32, blk *cube.Cube) MaskCounts {
 func (d *RX) block(ws *workspace, l, n int, idx []int32, out *[3][]float32) {
 	K := d.e.K
 	st := d.e.bg.Stats[l]
-	Y := ws.Y[:n*K]
-	kernel.Sgemm(n, K, K, ws.X, K, st.W, K, Y, K, false)
+	// ‖y‖² of each whitened row, summed while the row is in cache.
+	ws.kw.SgemmSumSq(n, K, K, ws.X, K, st.W, K, ws.Y, K, false, ws.ss)
 	dst := out[0]
 	for r, i := range idx {
-		y := Y[r*K : r*K+K]
-		dst[i] = kernel.Dot(y, y)
+		dst[i] = ws.ss[r]
 	}
 }
 
@@ -321,14 +320,15 @@ func (d *ACE) block(ws *workspace, l, n int, idx []int32, out *[3][]float32) {
 	K := d.e.K
 	st := d.e.bg.Stats[l]
 	p := &d.pl[l]
-	Y := ws.Y[:n*K]
-	kernel.Sgemm(n, K, K, ws.X, K, st.W, K, Y, K, false)
+	// One GEMM gives the whitened rows y and ‖y‖²; ŝ·y is a dot product
+	// with the row while it is in cache (an extra column ŝ in W would cost
+	// a whole 16-column sliver of the GEMM when K is a multiple of 16).
+	Y := ws.Y
+	ws.kw.SgemmSumSq(n, K, K, ws.X, K, st.W, K, Y, K, false, ws.ss)
 	dst := out[0]
 	for r, i := range idx {
-		y := Y[r*K : r*K+K]
-		s := float64(kernel.Dot(p.s, y))
-		yy := float64(kernel.Dot(y, y))
-		dst[i] = float32(s * s / (p.ss * yy))
+		s := float64(kernel.Dot(p.s, Y[r*K:r*K+K]))
+		dst[i] = float32(s * s / (p.ss * float64(ws.ss[r])))
 	}
 }
 

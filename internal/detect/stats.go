@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime"
+	"sync"
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas64"
@@ -106,15 +108,18 @@ type moments struct {
 
 // Accumulator gathers background statistics from blocks in one pass.
 type Accumulator struct {
-	nb      int
-	opt     StatsOptions
-	bands   []int
-	lab     Labeler
-	pm      pixelMask
-	mom     []*moments
-	rep     MaskReport
-	idx     [][]int32 // per label, pixels of the current block
-	buf     []float64 // gathered rows u, chunk × B
+	nb    int
+	opt   StatsOptions
+	bands []int
+	lab   Labeler
+	pm    pixelMask
+	mom   []*moments
+	rep   MaskReport
+	idx   [][]int32 // per label, pixels of the current block
+	buf   []float64 // gathered rows u, chunk × B
+	// Scratch of the parallel path: per-part moments and gather buffers.
+	parts   [accParts]*moments
+	pbuf    [accParts][]float64
 	stride  int
 	minPix  int
 	dropped []DroppedBand
@@ -188,7 +193,7 @@ func (a *Accumulator) Add(blk *cube.Cube, exclude []bool) {
 			}
 			px := blk.Pix[y*blk.Stride+x*B : y*blk.Stride+x*B+B]
 			a.rep.Pixels++
-			if r := a.pm.test(px); r >= 0 {
+			if r := a.pm.screenTest(px); r >= 0 {
 				a.rep.Masked[r]++
 				continue
 			}
@@ -197,28 +202,99 @@ func (a *Accumulator) Add(blk *cube.Cube, exclude []bool) {
 		}
 	}
 	for l, idx := range a.idx {
-		for len(idx) > 0 {
-			n := min(len(idx), accChunk)
-			a.addRows(l, blk, idx[:n])
-			idx = idx[n:]
+		if len(idx) == 0 {
+			continue
+		}
+		m := a.mom[l]
+		if m == nil {
+			m = a.newMoments(blk, int(idx[0]))
+			a.mom[l] = m
+		}
+		if len(idx) < accParts*accMinPart {
+			a.addRows(m, a.buf, blk, idx)
+			continue
+		}
+		a.addParallel(m, blk, idx)
+	}
+}
+
+// Parallel accumulation: a label with at least accParts·accMinPart pixels in
+// a block is split into accParts equal parts, each summed into its own
+// moments (same shift) by a pool of GOMAXPROCS goroutines, then added to the
+// label's moments in part order. The parts do not depend on GOMAXPROCS, so
+// the float64 sums are the same on every machine.
+const (
+	accParts   = 4
+	accMinPart = 1024
+)
+
+func (a *Accumulator) newMoments(blk *cube.Cube, i int) *moments {
+	K := len(a.bands)
+	m := &moments{k: make([]float64, K), su: make([]float64, K), m2: make([]float64, K*K), s3: make([]float64, K)}
+	w := blk.Rect.Dx()
+	off := (i/w)*blk.Stride + (i%w)*blk.Bands
+	for j, b := range a.bands {
+		m.k[j] = float64(blk.Pix[off+b])
+	}
+	return m
+}
+
+func (a *Accumulator) addParallel(m *moments, blk *cube.Cube, idx []int32) {
+	K := len(a.bands)
+	if a.parts[0] == nil {
+		for p := range a.parts {
+			a.parts[p] = &moments{su: make([]float64, K), m2: make([]float64, K*K), s3: make([]float64, K)}
+			a.pbuf[p] = make([]float64, accChunk*K)
+		}
+	}
+	var wg sync.WaitGroup
+	next := make(chan int, accParts)
+	for p := range accParts {
+		next <- p
+	}
+	close(next)
+	for range min(runtime.GOMAXPROCS(0), accParts) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for p := range next {
+				pm := a.parts[p]
+				pm.k, pm.n, pm.s4 = m.k, 0, 0
+				clear(pm.su)
+				clear(pm.m2)
+				clear(pm.s3)
+				a.addRows(pm, a.pbuf[p], blk, idx[p*len(idx)/accParts:(p+1)*len(idx)/accParts])
+			}
+		}()
+	}
+	wg.Wait()
+	for _, pm := range a.parts {
+		m.n += pm.n
+		m.s4 += pm.s4
+		for j := range m.su {
+			m.su[j] += pm.su[j]
+			m.s3[j] += pm.s3[j]
+		}
+		for j, v := range pm.m2 {
+			m.m2[j] += v
 		}
 	}
 }
 
-func (a *Accumulator) addRows(l int, blk *cube.Cube, idx []int32) {
+// addRows accumulates the pixels idx of blk into m, gathering chunks of
+// rows into buf.
+func (a *Accumulator) addRows(m *moments, buf []float64, blk *cube.Cube, idx []int32) {
+	for len(idx) > 0 {
+		n := min(len(idx), accChunk)
+		a.addChunk(m, buf, blk, idx[:n])
+		idx = idx[n:]
+	}
+}
+
+func (a *Accumulator) addChunk(m *moments, buf []float64, blk *cube.Cube, idx []int32) {
 	K := len(a.bands)
 	w := blk.Rect.Dx()
-	m := a.mom[l]
-	if m == nil {
-		m = &moments{k: make([]float64, K), su: make([]float64, K), m2: make([]float64, K*K), s3: make([]float64, K)}
-		i := int(idx[0])
-		off := (i/w)*blk.Stride + (i%w)*blk.Bands
-		for j, b := range a.bands {
-			m.k[j] = float64(blk.Pix[off+b])
-		}
-		a.mom[l] = m
-	}
-	u := a.buf[:len(idx)*K]
+	u := buf[:len(idx)*K]
 	for r, i := range idx {
 		off := (int(i)/w)*blk.Stride + (int(i)%w)*blk.Bands
 		row := u[r*K : r*K+K]

@@ -89,3 +89,31 @@ func benchDot(b *testing.B, asm bool) {
 func BenchmarkDot(b *testing.B) { benchDot(b, useAsm) }
 
 func BenchmarkDotGeneric(b *testing.B) { benchDot(b, false) }
+
+// BenchmarkSubMinMax measures the centring and screening kernels on one
+// 128-band pixel and on a 256-pixel run (128 KiB, L2); GB/s counts bytes read.
+func BenchmarkSubMinMax(b *testing.B) {
+	for _, n := range []int{128, 256 * 128} {
+		x, y, d := make([]float32, n), make([]float32, n), make([]float32, n)
+		for i := range x {
+			x[i], y[i] = float32(i%97), float32(i%13)
+		}
+		b.Run(fmt.Sprintf("Sub/n=%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				Sub(d, x, y)
+			}
+			b.ReportMetric(8*float64(n)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GB/s")
+		})
+		b.Run(fmt.Sprintf("MinMax/n=%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			var s float32
+			for b.Loop() {
+				lo, hi, _ := MinMax(x)
+				s += lo + hi
+			}
+			b.ReportMetric(4*float64(n)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GB/s")
+			_ = s
+		})
+	}
+}

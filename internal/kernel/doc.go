@@ -12,6 +12,9 @@
 //   - Workspace, with methods Sgemm and SgemmSumSq: the same with
 //     caller-owned scratch memory (see below).
 //   - Dot(x, y): Σ x[i]·y[i] over len(x).
+//   - Sub(dst, x, y): dst = x − y (the detectors centre pixels with it).
+//   - MinMax(x): smallest and largest element and whether any is NaN (the
+//     detectors screen runs of pixels for masked values with it).
 //
 // # Invariants
 //
@@ -63,6 +66,12 @@
 // tiles: the last m mod 6 rows of A are copied into a zero-padded strip, a
 // last sliver narrower than 16 columns is always packed (zero-padded), and
 // edge tiles are computed into a scratch tile and copied or added into C.
+// Assembly Sub: 32 floats per iteration, then 8, then a Go tail. Assembly
+// MinMax: two sets of VMINPS/VMAXPS accumulators (their 3-cycle latency),
+// with NaN tracked by an unordered compare (VMINPS/VMAXPS return one operand
+// of a NaN pair, not the NaN), 16 floats per iteration; Sub and MinMax are
+// exact, so both paths give identical results (BenchmarkSubMinMax: 11–12 ns
+// for a 128-band pixel, 73–76 GB/s on a 128 KiB run).
 // Assembly Dot: eight 8-wide accumulators (64 floats per iteration; 2 FMA
 // pipes × 4-cycle latency need 8 independent chains), then an 8-wide loop and
 // a scalar tail.

@@ -1,5 +1,7 @@
 package kernel
 
+import "math"
+
 // The pure-Go kernels. They are the only path on architectures other than
 // amd64, with the noasm build tag, and on amd64 CPUs without AVX2+FMA; the
 // tests run them on every machine.
@@ -108,4 +110,30 @@ func dotGeneric(x, y []float32) float32 {
 		s0 += x[i] * y[i]
 	}
 	return (s0 + s1) + (s2 + s3)
+}
+
+// subGeneric sets dst[i] = x[i] − y[i] over len(dst).
+func subGeneric(dst, x, y []float32) {
+	x, y = x[:len(dst)], y[:len(dst)]
+	for i := range dst {
+		dst[i] = x[i] - y[i]
+	}
+}
+
+// minMaxGeneric returns the smallest and largest of x (+Inf and −Inf when x
+// is empty; unspecified when nan) and whether any element is NaN.
+func minMaxGeneric(x []float32) (lo, hi float32, nan bool) {
+	lo, hi = float32(math.Inf(1)), float32(math.Inf(-1))
+	for _, v := range x {
+		if v < lo {
+			lo = v
+		}
+		if v > hi {
+			hi = v
+		}
+		if v != v {
+			nan = true
+		}
+	}
+	return lo, hi, nan
 }

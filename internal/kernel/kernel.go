@@ -68,6 +68,31 @@ func Dot(x, y []float32) float32 {
 	return dot(useAsm, x, y)
 }
 
+// Sub sets dst[i] = x[i] − y[i] for every i < len(dst); x and y must be at
+// least as long. The detectors centre pixels with it (x − μ).
+func Sub(dst, x, y []float32) {
+	if len(x) < len(dst) || len(y) < len(dst) {
+		panic("kernel: Sub length mismatch")
+	}
+	if useAsm {
+		subAsm(dst, x, y)
+		return
+	}
+	subGeneric(dst, x, y)
+}
+
+// MinMax returns the smallest and largest element of x and whether x holds a
+// NaN (then lo and hi are unspecified). For an empty x it returns +Inf, −Inf,
+// false. ±Inf are ordinary values here: a caller testing for finite data
+// checks lo and hi as well. The detectors screen whole runs of pixels with it
+// (no NaN, lo and hi inside the valid range: no pixel of the run is masked).
+func MinMax(x []float32) (lo, hi float32, nan bool) {
+	if useAsm {
+		return minMaxAsm(x)
+	}
+	return minMaxGeneric(x)
+}
+
 // sgemm runs Sgemm (and the row sums of squares when sumsq, of length m, is
 // not nil) on checked shapes, with the assembly kernels when asm is true and
 // scratch memory w (nil: one from the pool). The tests call it with both

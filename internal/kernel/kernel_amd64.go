@@ -32,6 +32,39 @@ func dotAVX(x, y []float32) float32
 
 func dotAsm(x, y []float32) float32 { return dotAVX(x, y) }
 
+// subAVX sets dst[i] = x[i] − y[i] for i < 8·n8, n8 ≥ 1 (lengths checked by
+// the caller).
+//
+//go:noescape
+func subAVX(dst, x, y *float32, n8 int)
+
+// minMaxAVX returns the smallest and largest of x[0:8·n8], n8 ≥ 1, and
+// whether any of them is NaN (then lo and hi are unspecified).
+//
+//go:noescape
+func minMaxAVX(x *float32, n8 int) (lo, hi float32, nan bool)
+
+func subAsm(dst, x, y []float32) {
+	n8 := len(dst) / 8
+	if n8 > 0 {
+		subAVX(&dst[0], &x[0], &y[0], n8)
+	}
+	subGeneric(dst[n8*8:], x[n8*8:], y[n8*8:])
+}
+
+func minMaxAsm(x []float32) (lo, hi float32, nan bool) {
+	n8 := len(x) / 8
+	if n8 == 0 {
+		return minMaxGeneric(x)
+	}
+	lo, hi, nan = minMaxAVX(&x[0], n8)
+	if t := x[n8*8:]; len(t) > 0 {
+		l, h, n := minMaxGeneric(t)
+		lo, hi, nan = min(lo, l), max(hi, h), nan || n
+	}
+	return lo, hi, nan
+}
+
 // Register tile and cache blocks of the assembly GEMM (see doc.go).
 const (
 	mr = 6  // rows of the register tile: 6×2 YMM accumulators

@@ -230,3 +230,121 @@ ddone:
 	VMOVSS     X0, ret+48(FP)
 	VZEROUPPER
 	RET
+
+// func subAVX(dst, x, y *float32, n8 int)
+//
+// dst[i] = x[i] − y[i] for i < 8·n8 (n8 ≥ 1): 32 floats per iteration, then
+// 8 at a time. The caller does the last len mod 8 elements.
+TEXT ·subAVX(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ y+16(FP), DX
+	MOVQ n8+24(FP), CX
+	MOVQ CX, BX
+	SHRQ $2, BX
+	JZ   stail
+
+sloop32:
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y1
+	VMOVUPS 64(SI), Y2
+	VMOVUPS 96(SI), Y3
+	VSUBPS  (DX), Y0, Y0
+	VSUBPS  32(DX), Y1, Y1
+	VSUBPS  64(DX), Y2, Y2
+	VSUBPS  96(DX), Y3, Y3
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	ADDQ    $128, SI
+	ADDQ    $128, DX
+	ADDQ    $128, DI
+	DECQ    BX
+	JNZ     sloop32
+
+stail:
+	ANDQ $3, CX
+	JZ   sdone
+
+sloop8:
+	VMOVUPS (SI), Y0
+	VSUBPS  (DX), Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ    $32, SI
+	ADDQ    $32, DX
+	ADDQ    $32, DI
+	DECQ    CX
+	JNZ     sloop8
+
+sdone:
+	VZEROUPPER
+	RET
+
+// func minMaxAVX(x *float32, n8 int) (lo, hi float32, nan bool)
+//
+// The smallest and largest of x[0:8·n8] (n8 ≥ 1), and whether any is NaN
+// (VMINPS/VMAXPS do not propagate NaN reliably, so an unordered compare is
+// ORed into Y2/Y5). Two independent sets of accumulators (Y0–Y2, Y3–Y5)
+// halve the 3-cycle latency chains.
+TEXT ·minMaxAVX(SB), NOSPLIT, $0-25
+	MOVQ    x+0(FP), SI
+	MOVQ    n8+8(FP), CX
+	VMOVUPS (SI), Y0
+	VMOVAPS Y0, Y1
+	VCMPPS  $3, Y0, Y0, Y2
+	VMOVAPS Y0, Y3
+	VMOVAPS Y0, Y4
+	VXORPS  Y5, Y5, Y5
+	ADDQ    $32, SI
+	DECQ    CX
+	MOVQ    CX, BX
+	SHRQ    $1, BX
+	JZ      mtail
+
+mloop16:
+	VMOVUPS (SI), Y8
+	VMOVUPS 32(SI), Y9
+	VMINPS  Y8, Y0, Y0
+	VMAXPS  Y8, Y1, Y1
+	VCMPPS  $3, Y8, Y8, Y10
+	VORPS   Y10, Y2, Y2
+	VMINPS  Y9, Y3, Y3
+	VMAXPS  Y9, Y4, Y4
+	VCMPPS  $3, Y9, Y9, Y11
+	VORPS   Y11, Y5, Y5
+	ADDQ    $64, SI
+	DECQ    BX
+	JNZ     mloop16
+
+mtail:
+	ANDQ $1, CX
+	JZ   mreduce
+	VMOVUPS (SI), Y8
+	VMINPS  Y8, Y0, Y0
+	VMAXPS  Y8, Y1, Y1
+	VCMPPS  $3, Y8, Y8, Y10
+	VORPS   Y10, Y2, Y2
+
+mreduce:
+	VMINPS       Y3, Y0, Y0
+	VMAXPS       Y4, Y1, Y1
+	VORPS        Y5, Y2, Y2
+	VEXTRACTF128 $1, Y0, X3
+	VMINPS       X3, X0, X0
+	VMOVHLPS     X0, X0, X3
+	VMINPS       X3, X0, X0
+	VPSHUFD      $1, X0, X3
+	VMINSS       X3, X0, X0
+	VEXTRACTF128 $1, Y1, X4
+	VMAXPS       X4, X1, X1
+	VMOVHLPS     X1, X1, X4
+	VMAXPS       X4, X1, X1
+	VPSHUFD      $1, X1, X4
+	VMAXSS       X4, X1, X1
+	VMOVSS       X0, lo+16(FP)
+	VMOVSS       X1, hi+20(FP)
+	VPTEST       Y2, Y2
+	SETNE        nan+24(FP)
+	VZEROUPPER
+	RET

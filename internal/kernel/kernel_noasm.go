@@ -21,3 +21,11 @@ func sgemmAsm(w *Workspace, m, n, k int, a []float32, lda int, b []float32, ldb 
 func dotAsm(x, y []float32) float32 {
 	panic("kernel: no assembly kernels in this build")
 }
+
+func subAsm(dst, x, y []float32) {
+	panic("kernel: no assembly kernels in this build")
+}
+
+func minMaxAsm(x []float32) (lo, hi float32, nan bool) {
+	panic("kernel: no assembly kernels in this build")
+}

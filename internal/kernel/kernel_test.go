@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -364,6 +365,51 @@ func TestConcurrent(t *testing.T) {
 		for i := range want {
 			if got[g][i] != want[i] {
 				t.Fatalf("worker %d: C[%d] = %v, want %v", g, i, got[g][i], want[i])
+			}
+		}
+	}
+}
+
+// TestSubMinMax checks Sub and MinMax on every implementation and length
+// against a scalar loop, with NaN and ±Inf planted at every position class.
+func TestSubMinMax(t *testing.T) {
+	r := rand.New(rand.NewPCG(13, 14))
+	for _, im := range impls() {
+		sub, minMax := subGeneric, minMaxGeneric
+		if im.asm {
+			sub, minMax = subAsm, minMaxAsm
+		}
+		for n := range 150 {
+			x, y := randSlice(r, n+2), randSlice(r, n+1)
+			dst := make([]float32, n+1)
+			dst[n] = 42
+			sub(dst[:n], x, y)
+			for i := range n {
+				if dst[i] != x[i]-y[i] {
+					t.Fatalf("%s Sub n=%d: dst[%d] = %g, want %g", im.name, n, i, dst[i], x[i]-y[i])
+				}
+			}
+			if dst[n] != 42 {
+				t.Fatalf("%s Sub n=%d wrote past len(dst)", im.name, n)
+			}
+			lo, hi, nan := minMax(x[:n])
+			wlo, whi, _ := minMaxGeneric(x[:n])
+			if nan || lo != wlo || hi != whi || (n > 0 && (lo != slices.Min(x[:n]) || hi != slices.Max(x[:n]))) {
+				t.Fatalf("%s MinMax n=%d = %g, %g, %v; want %g, %g, false", im.name, n, lo, hi, nan, wlo, whi)
+			}
+			for i := 0; i < n; i += 1 + i/8 {
+				for _, v := range []float32{float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1))} {
+					old := x[i]
+					x[i] = v
+					lo, hi, nan := minMax(x[:n])
+					switch {
+					case v != v && !nan:
+						t.Fatalf("%s MinMax n=%d: NaN at %d not reported", im.name, n, i)
+					case v > 0 && (nan || hi != v), v < 0 && (nan || lo != v):
+						t.Fatalf("%s MinMax n=%d: %g at %d gave %g, %g, %v", im.name, n, v, i, lo, hi, nan)
+					}
+					x[i] = old
+				}
 			}
 		}
 	}
