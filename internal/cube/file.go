@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"unsafe"
 )
 
 // File is an open ENVI raster: its header and its data file.
@@ -291,6 +292,12 @@ func decodeLE(dst []float32, stride int, b []byte, t DataType, n int) {
 		}
 	case Float32:
 		b = b[:4*n]
+		if stride == 1 && nativeLittleEndian && uintptr(unsafe.Pointer(unsafe.SliceData(b)))%4 == 0 {
+			// Stored as the machine holds float32: a plain copy, which runs at
+			// memory speed where the loop below does about 1 ns a value.
+			copy(dst[:n], unsafe.Slice((*float32)(unsafe.Pointer(unsafe.SliceData(b))), n))
+			return
+		}
 		for i := 0; i < n; i++ {
 			dst[i*stride] = math.Float32frombits(le.Uint32(b[4*i:]))
 		}
@@ -313,3 +320,10 @@ func decodeLE(dst []float32, stride int, b []byte, t DataType, n int) {
 		panic("cube: decode of unsupported data type " + t.String())
 	}
 }
+
+// nativeLittleEndian is true on little-endian machines, where float32 data
+// in ENVI byte order 0 can be copied without conversion.
+var nativeLittleEndian = func() bool {
+	x := uint16(1)
+	return *(*byte)(unsafe.Pointer(&x)) == 1
+}()

@@ -26,32 +26,68 @@ const scoreSamples = 4_000_000
 // screenLines is about how many lines the band screen looks at.
 const screenLines = 2048
 
-// forBlocks reads the blocks of lines y ≡ 0 mod (block·every) … and calls fn
-// with each; every > 1 subsamples blocks. The block is reused.
+// forBlocks reads the blocks of lines starting at y = 0, block·every,
+// 2·block·every, … and calls fn with each; every > 1 subsamples blocks. The
+// next block is read while fn works on the current one (two buffers), so
+// reading and scoring overlap; fn must not keep the block.
 func (r *run) forBlocks(ctx context.Context, label string, every int, fn func(blk *cube.Cube) error) error {
 	h := r.h
-	buf := cube.New(image.Rect(0, 0, h.Samples, min(r.block, h.Lines)), h.Bands)
+	var starts []int
 	total := int64(0)
 	for y := 0; y < h.Lines; y += r.block * every {
+		starts = append(starts, y)
 		total += int64(min(r.block, h.Lines-y))
 	}
 	bar := r.cfg.NewBar(label, total)
 	defer bar.Done()
-	for y := 0; y < h.Lines; y += r.block * every {
+
+	type read struct {
+		blk *cube.Cube
+		err error
+	}
+	free := make(chan *cube.Cube, 2)
+	for range 2 {
+		free <- cube.New(image.Rect(0, 0, h.Samples, min(r.block, h.Lines)), h.Bands)
+	}
+	ready := make(chan read, 1)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		defer close(ready)
+		for _, y := range starts {
+			var buf *cube.Cube
+			select {
+			case buf = <-free:
+			case <-ctx.Done():
+				return
+			}
+			blk := &cube.Cube{Pix: buf.Pix, Stride: buf.Stride, Bands: buf.Bands, Rect: image.Rect(0, y, h.Samples, min(y+r.block, h.Lines))}
+			blk.Pix = blk.Pix[:blk.Rect.Dy()*blk.Stride]
+			err := r.f.ReadLines(blk)
+			select {
+			case ready <- read{blk, err}:
+			case <-ctx.Done():
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	for rd := range ready {
+		if rd.err != nil {
+			return rd.err
+		}
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		blk := &cube.Cube{Pix: buf.Pix, Stride: buf.Stride, Bands: buf.Bands, Rect: image.Rect(0, y, h.Samples, min(y+r.block, h.Lines))}
-		blk.Pix = blk.Pix[:blk.Rect.Dy()*blk.Stride]
-		if err := r.f.ReadLines(blk); err != nil {
+		if err := fn(rd.blk); err != nil {
 			return err
 		}
-		if err := fn(blk); err != nil {
-			return err
-		}
-		bar.Add(int64(blk.Rect.Dy()))
+		bar.Add(int64(rd.blk.Rect.Dy()))
+		free <- rd.blk
 	}
-	return nil
+	return ctx.Err()
 }
 
 func (r *run) needGas() bool {
@@ -79,7 +115,7 @@ func (r *run) detectAll(ctx context.Context) error {
 	// 1. Band screen on a subsample of lines.
 	t0 := time.Now()
 	screen := detect.NewBandScreen(h.Bands, mask)
-	every := max(1, h.Lines/(screenLines)/max(1, r.block)+1)
+	every := max(1, h.Lines/screenLines)
 	if err := r.forBlocks(ctx, "screen bands", every, func(b *cube.Cube) error { screen.Add(b); return nil }); err != nil {
 		return err
 	}
