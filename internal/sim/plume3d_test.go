@@ -310,3 +310,42 @@ func TestPlume3DTimeAverageIsMean(t *testing.T) {
 		}
 	}
 }
+
+// A field is safe for concurrent use and gives the same values as when
+// queried alone (run with -race).
+func TestPlume3DConcurrent(t *testing.T) {
+	turb, err := DefaultTurbulence("D")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := turbulentField(t, 8, turb), turbulentField(t, 8, turb)
+	e, n := a.at(60, 1)
+	e, n = e+100, n-100
+	const workers, per = 4, 200
+	got := make([]float64, workers*per)
+	done := make(chan struct{})
+	for w := range workers {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			out := []float64{0, 0}
+			for i := range per {
+				k := w*per + i
+				if a.PPM(epoch.Add(time.Duration(k)*370*time.Millisecond), e, n, 2, out) == nil {
+					got[k] = out[0]
+				}
+			}
+		}()
+	}
+	for range workers {
+		<-done
+	}
+	out := []float64{0, 0}
+	for k := len(got) - 1; k >= 0; k-- {
+		if err := b.PPM(epoch.Add(time.Duration(k)*370*time.Millisecond), e, n, 2, out); err != nil {
+			t.Fatal(err)
+		}
+		if out[0] != got[k] {
+			t.Fatalf("sample %d: %g concurrently, %g alone", k, got[k], out[0])
+		}
+	}
+}
