@@ -31,10 +31,10 @@ func NewRX(bg *Background) *RX {
 
 // Score writes the RX score of each pixel of blk into dst.
 func (d *RX) Score(dst []float32, blk *cube.Cube) MaskCounts {
-	return d.e.run(blk, [3][]float32{dst})
+	return d.e.run(blk, [][]float32{dst})
 }
 
-func (d *RX) block(ws *workspace, l, n int, idx []int32, out *[3][]float32) {
+func (d *RX) block(ws *workspace, l, n int, idx []int32, out [][]float32) {
 	K := d.e.K
 	st := d.e.bg.Stats[l]
 	// ‖y‖² of each whitened row, summed while the row is in cache.
@@ -135,13 +135,13 @@ func NewMatchedFilter(bg *Background, t []float64) (*MatchedFilter, error) {
 
 // Score writes the z-score ĉ/σ_c of each pixel into dst.
 func (d *MatchedFilter) Score(dst []float32, blk *cube.Cube) MaskCounts {
-	return d.e.run(blk, [3][]float32{nil, nil, dst})
+	return d.e.run(blk, [][]float32{nil, nil, dst})
 }
 
 // Retrieve writes ĉ (units of c), σ_c and the z-score ĉ/σ_c of each pixel;
 // any of the outputs may be nil.
 func (d *MatchedFilter) Retrieve(c, sigma, z []float32, blk *cube.Cube) MaskCounts {
-	return d.e.run(blk, [3][]float32{c, sigma, z})
+	return d.e.run(blk, [][]float32{c, sigma, z})
 }
 
 // Sigma returns σ_c of the background with label l (NaN if it has no
@@ -153,7 +153,7 @@ func (d *MatchedFilter) Sigma(l int) float64 {
 	return d.pl[l].sigma
 }
 
-func (d *MatchedFilter) block(ws *workspace, l, n int, idx []int32, out *[3][]float32) {
+func (d *MatchedFilter) block(ws *workspace, l, n int, idx []int32, out [][]float32) {
 	K := d.e.K
 	p := &d.pl[l]
 	// A dot product per pixel, (x−μ)·q with q = Σ⁻¹t: no whitening of the
@@ -313,10 +313,10 @@ func NewACE(bg *Background, s []float64) (*ACE, error) {
 
 // Score writes the ACE score of each pixel into dst.
 func (d *ACE) Score(dst []float32, blk *cube.Cube) MaskCounts {
-	return d.e.run(blk, [3][]float32{dst})
+	return d.e.run(blk, [][]float32{dst})
 }
 
-func (d *ACE) block(ws *workspace, l, n int, idx []int32, out *[3][]float32) {
+func (d *ACE) block(ws *workspace, l, n int, idx []int32, out [][]float32) {
 	K := d.e.K
 	st := d.e.bg.Stats[l]
 	p := &d.pl[l]
@@ -375,10 +375,10 @@ func NewCEM(bg *Background, t []float64) (*CEM, error) {
 
 // Score writes wᵀx for each pixel into dst.
 func (d *CEM) Score(dst []float32, blk *cube.Cube) MaskCounts {
-	return d.e.run(blk, [3][]float32{dst})
+	return d.e.run(blk, [][]float32{dst})
 }
 
-func (d *CEM) block(ws *workspace, l, n int, idx []int32, out *[3][]float32) {
+func (d *CEM) block(ws *workspace, l, n int, idx []int32, out [][]float32) {
 	K := d.e.K
 	p := &d.pl[l]
 	// wᵀx = wᵀ(x−μ) + wᵀμ: the centred product avoids cancelling the

@@ -38,7 +38,7 @@ type workspace struct {
 // blockFunc scores rows of ws.X (n centred pixels of label l, whose block
 // indices are idx) into out.
 type blockFunc interface {
-	block(ws *workspace, l, n int, idx []int32, out *[3][]float32)
+	block(ws *workspace, l, n int, idx []int32, out [][]float32)
 }
 
 // bandRun is a run of consecutive cube bands b0…b0+n−1 that land in
@@ -118,7 +118,7 @@ func (e *engine) put(ws *workspace) {
 	e.mu.Unlock()
 }
 
-func (e *engine) run(blk *cube.Cube, out [3][]float32) MaskCounts {
+func (e *engine) run(blk *cube.Cube, out [][]float32) MaskCounts {
 	if blk.Bands != e.bg.NBands {
 		panic(fmt.Sprintf("detect: block of %d bands scored against a background of %d", blk.Bands, e.bg.NBands))
 	}
@@ -133,7 +133,7 @@ func (e *engine) run(blk *cube.Cube, out [3][]float32) MaskCounts {
 	}
 	P := min(runtime.GOMAXPROCS(0), (N+minPerWorker-1)/minPerWorker)
 	if P <= 1 {
-		return e.rangeRun(blk, 0, N, &out)
+		return e.rangeRun(blk, 0, N, out)
 	}
 	// Equal ranges, rounded to whole chunks so that no worker ends with a
 	// short GEMM; the calling goroutine takes the last range.
@@ -144,10 +144,10 @@ func (e *engine) run(blk *cube.Cube, out [3][]float32) MaskCounts {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			cs[p] = e.rangeRun(blk, bound(p), bound(p+1), &out)
+			cs[p] = e.rangeRun(blk, bound(p), bound(p+1), out)
 		}()
 	}
-	cs[P-1] = e.rangeRun(blk, bound(P-1), N, &out)
+	cs[P-1] = e.rangeRun(blk, bound(P-1), N, out)
 	wg.Wait()
 	var c MaskCounts
 	for _, m := range cs {
@@ -187,7 +187,7 @@ func (e *engine) centre(row, px, mean []float32) {
 }
 
 // maskOut writes NaN to every output at pixel i.
-func maskOut(out *[3][]float32, i int) {
+func maskOut(out [][]float32, i int) {
 	for _, o := range out {
 		if o != nil {
 			o[i] = nan32
@@ -196,7 +196,7 @@ func maskOut(out *[3][]float32, i int) {
 }
 
 // rangeRun scores pixels i0 ≤ i < i1 (row-major over blk.Rect).
-func (e *engine) rangeRun(blk *cube.Cube, i0, i1 int, out *[3][]float32) MaskCounts {
+func (e *engine) rangeRun(blk *cube.Cube, i0, i1 int, out [][]float32) MaskCounts {
 	ws := e.get()
 	defer e.put(ws)
 	var mc MaskCounts
@@ -213,7 +213,7 @@ func (e *engine) rangeRun(blk *cube.Cube, i0, i1 int, out *[3][]float32) MaskCou
 // globalRun scores pixels i0 ≤ i < i1 against the one background: runs of
 // pixels along a line are screened together, clean pixels are centred
 // straight into X, and every full X goes to the detector.
-func (e *engine) globalRun(ws *workspace, blk *cube.Cube, i0, i1 int, out *[3][]float32, mc *MaskCounts) {
+func (e *engine) globalRun(ws *workspace, blk *cube.Cube, i0, i1 int, out [][]float32, mc *MaskCounts) {
 	w, B, K := blk.Rect.Dx(), blk.Bands, e.K
 	mean := e.bg.Stats[0].Mean32
 	X, idx := ws.X, ws.idx
@@ -260,7 +260,7 @@ func (e *engine) globalRun(ws *workspace, blk *cube.Cube, i0, i1 int, out *[3][]
 // spanRun scores pixels i0 ≤ i < i1, at most span of them, with a labeler:
 // label each clean pixel, group the span's pixels by label (counting sort),
 // then centre and score each label's pixels in chunks.
-func (e *engine) spanRun(ws *workspace, blk *cube.Cube, i0, i1 int, out *[3][]float32, mc *MaskCounts) {
+func (e *engine) spanRun(ws *workspace, blk *cube.Cube, i0, i1 int, out [][]float32, mc *MaskCounts) {
 	bg := e.bg
 	w, B, K := blk.Rect.Dx(), blk.Bands, e.K
 	n := i1 - i0

@@ -76,7 +76,7 @@ func (r *run) finish(dets []*detector) error {
 		t := Test{Method: d.method, Gas: gasName(d.gas), FARPerKm2: farEach, PixelProb: pix, TailXi: tail.Xi, Asymmetry: asym}
 		t.Threshold = tail.Threshold(pix / asym)
 		t.LowThresh = tail.Threshold(math.Min(0.01, pix*lowFactor/asym))
-		if d.mf != nil {
+		if d.mf {
 			t.SigmaPPMm = median(d.sigmaSamples)
 			t.MDCppmm = t.Threshold * t.SigmaPPMm
 		}
@@ -125,7 +125,7 @@ func (r *run) finish(dets []*detector) error {
 // never below 1, and plume pixels can only raise it, so the correction errs
 // towards fewer false alarms.
 func (r *run) fitTail(d *detector) (*detect.Tail, float64, error) {
-	if d.mf == nil {
+	if !d.mf {
 		t, err := detect.FitTail(d.samples, 0)
 		return t, 1, err
 	}
@@ -166,7 +166,7 @@ func (r *run) segment(d *detector, tail *detect.Tail, t Test) ([]Detection, erro
 	w, h := r.h.Samples, r.h.Lines
 	comps := plume.Segment(score, w, h, float32(t.Threshold), float32(t.LowThresh))
 	var ppmm, sigma []float32
-	if d.mf != nil && len(comps) > 0 {
+	if d.mf && len(comps) > 0 {
 		if ppmm, err = readBand(d.ppmmPath); err != nil {
 			return nil, err
 		}

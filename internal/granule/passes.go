@@ -169,11 +169,11 @@ func (r *run) detectAll(ctx context.Context) error {
 	r.res.Masked = bg.Report
 
 	// 4. Scoring.
-	dets, err := r.detectors(bg)
+	dets, jf, err := r.detectors(bg)
 	if err != nil {
 		return err
 	}
-	if err := r.score(ctx, dets); err != nil {
+	if err := r.score(ctx, dets, jf); err != nil {
 		return err
 	}
 
@@ -316,13 +316,36 @@ func (r *run) targets(bg *detect.Background) (*signatures, error) {
 	return s, nil
 }
 
-// matchedFilter returns gas i's matched filter: in the thermal infrared the
-// one whose retrieval follows each pixel's own thermal contrast.
-func (r *run) matchedFilter(bg *detect.Background, s *signatures, i int) (*detect.MatchedFilter, error) {
+// jointFilter returns the matched filter of all the gases together (so that
+// co-emitted gases do not read into each other's columns): in the thermal
+// infrared the one whose retrieval follows each pixel's own contrast.
+func (r *run) jointFilter(bg *detect.Background, s *signatures) (*detect.JointMatchedFilter, error) {
 	if s.thermal {
-		return detect.NewThermalMatchedFilter(bg, s.tau, s.planck, r.gases[i].k)
+		ks := make([][]float64, len(r.gases))
+		for i, g := range r.gases {
+			ks[i] = g.k
+		}
+		return detect.NewThermalJointMatchedFilter(bg, s.tau, s.planck, ks)
 	}
-	return detect.NewMatchedFilter(bg, s.targets[i])
+	return detect.NewJointMatchedFilter(bg, s.targets)
+}
+
+// perGas returns one slice of n float32 per gas.
+func perGas(g, n int) [][]float32 {
+	out := make([][]float32, g)
+	for i := range out {
+		out[i] = make([]float32, n)
+	}
+	return out
+}
+
+// prefix returns the first n values of each slice.
+func prefix(s [][]float32, n int) [][]float32 {
+	out := make([][]float32, len(s))
+	for i, v := range s {
+		out[i] = v[:n]
+	}
+	return out
 }
 
 // markPlumes scores the matched filter of every gas and marks the pixels
@@ -333,22 +356,20 @@ func (r *run) markPlumes(ctx context.Context, bg *detect.Background) ([]bool, in
 	if err != nil {
 		return nil, 0, err
 	}
-	mfs := make([]*detect.MatchedFilter, len(r.gases))
-	for i := range mfs {
-		if mfs[i], err = r.matchedFilter(bg, sg, i); err != nil {
-			return nil, 0, fmt.Errorf("matched filter for %s: %w", r.gases[i].name, err)
-		}
+	jf, err := r.jointFilter(bg, sg)
+	if err != nil {
+		return nil, 0, fmt.Errorf("matched filter: %w", err)
 	}
 	exclude := make([]bool, r.h.Samples*r.h.Lines)
 	nx := 0
-	z := make([]float32, r.block*r.h.Samples)
+	z := perGas(len(r.gases), r.block*r.h.Samples)
 	thr := float32(r.cfg.ExcludeZ)
 	err = r.forBlocks(ctx, "find plumes (1st pass)", 1, func(b *cube.Cube) error {
 		o := b.Rect.Min.Y * r.h.Samples
-		zz := z[:b.Pixels()]
-		for _, mf := range mfs {
-			mf.Score(zz, b)
-			for i, v := range zz {
+		zz := prefix(z, b.Pixels())
+		jf.Retrieve(nil, nil, zz, b)
+		for _, zg := range zz {
+			for i, v := range zg {
 				if v > thr && !exclude[o+i] {
 					exclude[o+i] = true
 					nx++
@@ -433,7 +454,8 @@ func dilate(m []bool, w, h, radius int) ([]bool, int) {
 type detector struct {
 	method string
 	gas    *gasTarget
-	mf     *detect.MatchedFilter
+	gi     int  // the gas's index in the joint matched filter
+	mf     bool // the matched filter: scores come from the joint retrieval
 	det    detect.Detector
 	// outputs: score, and for the matched filter ppm·m and σ.
 	score, ppmm, sigma *cube.Writer
@@ -448,13 +470,17 @@ type detector struct {
 // detectors builds every detector. The matched filter of each gas is always
 // among them: its z-score is the gas detection test (ACE and CEM write score
 // cubes, and ACE's value joins each detection's evidence).
-func (r *run) detectors(bg *detect.Background) ([]*detector, error) {
+func (r *run) detectors(bg *detect.Background) ([]*detector, *detect.JointMatchedFilter, error) {
 	var out []*detector
 	var sg *signatures
+	var jf *detect.JointMatchedFilter
 	if r.needGas() {
 		var err error
 		if sg, err = r.targets(bg); err != nil {
-			return nil, err
+			return nil, nil, err
+		}
+		if jf, err = r.jointFilter(bg, sg); err != nil {
+			return nil, nil, fmt.Errorf("matched filter: %w", err)
 		}
 		if !r.has(MethodMF) {
 			r.cfg.Methods = append([]string{MethodMF}, r.cfg.Methods...)
@@ -467,24 +493,21 @@ func (r *run) detectors(bg *detect.Background) ([]*detector, error) {
 		}
 		for i := range r.gases {
 			g := &r.gases[i]
-			d := &detector{method: m, gas: g, test: m == MethodMF}
+			d := &detector{method: m, gas: g, gi: i, test: m == MethodMF, mf: m == MethodMF}
 			var err error
 			switch m {
-			case MethodMF:
-				d.mf, err = r.matchedFilter(bg, sg, i)
-				d.det = d.mf
 			case MethodACE:
 				d.det, err = detect.NewACE(bg, sg.targets[i])
 			case MethodCEM:
 				d.det, err = detect.NewCEM(bg, sg.targets[i])
 			}
 			if err != nil {
-				return nil, fmt.Errorf("%s for %s: %w", m, g.name, err)
+				return nil, nil, fmt.Errorf("%s for %s: %w", m, g.name, err)
 			}
 			out = append(out, d)
 		}
 	}
-	return out, nil
+	return out, jf, nil
 }
 
 func (d *detector) name() string {
@@ -538,7 +561,7 @@ func (r *run) create(dets []*detector) error {
 	return nil
 }
 
-func (r *run) score(ctx context.Context, dets []*detector) error {
+func (r *run) score(ctx context.Context, dets []*detector, jf *detect.JointMatchedFilter) error {
 	t0 := time.Now()
 	if err := r.create(dets); err != nil {
 		return err
@@ -546,20 +569,23 @@ func (r *run) score(ctx context.Context, dets []*detector) error {
 	h := r.h
 	n := h.Samples * h.Lines
 	sampleEvery := max(1, (n+scoreSamples-1)/scoreSamples)
-	bufs := [3][]float32{}
-	for i := range bufs {
-		bufs[i] = make([]float32, r.block*h.Samples)
-	}
+	buf := make([]float32, r.block*h.Samples)
+	G := len(r.gases)
+	jc, js, jz := perGas(G, r.block*h.Samples), perGas(G, r.block*h.Samples), perGas(G, r.block*h.Samples)
 	one := func(pix []float32, rect image.Rectangle) *cube.Cube {
 		return &cube.Cube{Pix: pix, Stride: h.Samples, Bands: 1, Rect: rect}
 	}
 	err := r.forBlocks(ctx, "detect", 1, func(b *cube.Cube) error {
 		np := b.Pixels()
 		first := b.Rect.Min.Y * h.Samples
+		if jf != nil {
+			jf.Retrieve(prefix(jc, np), prefix(js, np), prefix(jz, np), b)
+		}
 		for _, d := range dets {
-			s, c, sg := bufs[0][:np], bufs[1][:np], bufs[2][:np]
-			if d.mf != nil {
-				d.mf.Retrieve(c, sg, s, b)
+			s := buf[:np]
+			var c, sg []float32
+			if d.mf {
+				s, c, sg = jz[d.gi][:np], jc[d.gi][:np], js[d.gi][:np]
 				if err := d.ppmm.WriteLines(one(c, b.Rect)); err != nil {
 					return err
 				}
@@ -574,7 +600,7 @@ func (r *run) score(ctx context.Context, dets []*detector) error {
 			}
 			for i := (sampleEvery - first%sampleEvery) % sampleEvery; i < np; i += sampleEvery {
 				d.samples = append(d.samples, s[i])
-				if d.mf != nil {
+				if d.mf {
 					d.sigmaSamples = append(d.sigmaSamples, sg[i])
 				}
 			}
@@ -596,7 +622,7 @@ func (r *run) score(ctx context.Context, dets []*detector) error {
 	}
 	for _, d := range dets {
 		r.res.Outputs = append(r.res.Outputs, Output{Kind: "score", Method: d.method, Gas: gasName(d.gas), Path: d.scorePath})
-		if d.mf != nil {
+		if d.mf {
 			r.res.Outputs = append(r.res.Outputs,
 				Output{Kind: "ppmm", Method: d.method, Gas: d.gas.name, Path: d.ppmmPath},
 				Output{Kind: "ppmm-sigma", Method: d.method, Gas: d.gas.name, Path: d.sigmaPath})
