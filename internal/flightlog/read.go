@@ -97,7 +97,7 @@ func (d *decoder) run() {
 		if end < pos {
 			continue
 		}
-		pos = d.segment(pos, end, i == len(ends)-1)
+		d.segment(pos, end, i == len(ends)-1)
 		pos = end // appended data starts exactly at the offset
 	}
 }
@@ -121,16 +121,16 @@ func (d *decoder) segments() []int64 {
 	return out
 }
 
-// segment reads messages from pos until end and returns where it stopped.
+// segment reads messages from pos until end.
 // A message that runs past end is, in a non-final segment, the unfinished
 // message the logger was writing when data got appended: it is dropped.
-func (d *decoder) segment(pos, end int64, final bool) int64 {
+func (d *decoder) segment(pos, end int64, final bool) {
 	for pos < end && !d.stop {
 		if end-pos < 3 {
 			if final {
 				d.log.problem(pos, ErrTruncated, "message header needs 3 bytes, have %d", end-pos)
 			}
-			return end
+			return
 		}
 		size := int64(binary.LittleEndian.Uint16(d.b[pos:]))
 		typ := d.b[pos+2]
@@ -138,7 +138,7 @@ func (d *decoder) segment(pos, end int64, final bool) int64 {
 			if final {
 				d.log.problem(pos, ErrTruncated, "message %q needs %d bytes, have %d", typ, size, end-pos-3)
 			}
-			return end
+			return
 		}
 		body := d.b[pos+3 : pos+3+size]
 		if d.message(pos, typ, body) {
@@ -149,11 +149,10 @@ func (d *decoder) segment(pos, end int64, final bool) int64 {
 		i := bytes.Index(d.b[pos+1:end], syncMagic[:])
 		if i < 0 {
 			d.log.problem(pos, ErrCorrupt, "no sync message after it; %d bytes not read", end-pos)
-			return end
+			return
 		}
 		pos += 1 + int64(i) + int64(len(syncMagic))
 	}
-	return pos
 }
 
 // message handles one message. It returns false if the framing looks lost

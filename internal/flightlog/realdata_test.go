@@ -1,6 +1,8 @@
 package flightlog
 
 import (
+	"errors"
+	"math"
 	"path/filepath"
 	"testing"
 )
@@ -37,6 +39,61 @@ func TestRealLogsParse(t *testing.T) {
 				case "vehicle_global_position", "vehicle_gps_position", "sensor_gps", "vehicle_attitude", "wind", "wind_estimate":
 					t.Logf("  %s/%d: %d", tp.Name, tp.MultiID, tp.Len())
 				}
+			}
+		})
+	}
+}
+
+// TestRealLogTracks extracts the track of every real log; the values come
+// from topics that TestRealLogsAgainstFoxglove checks field by field.
+func TestRealLogTracks(t *testing.T) {
+	want := map[string]string{
+		"sample_appended_multiple.ulg":                 "", // no position topic with data
+		"sample_log_small.ulg":                         "vehicle_gps_position",
+		"sample_logging_tagged_and_default_params.ulg": "vehicle_gps_position",
+		"sample_px4_events.ulg":                        "vehicle_global_position",
+	}
+	for _, path := range realLogs(t) {
+		base := filepath.Base(path)
+		t.Run(base, func(t *testing.T) {
+			l, err := ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tr, err := l.Track()
+			src, ok := want[base]
+			if !ok {
+				t.Fatalf("no expectation for %s", base)
+			}
+			if src == "" {
+				if !errors.Is(err, ErrNoPosition) {
+					t.Fatalf("Track: %v, want ErrNoPosition", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tr.Source != src {
+				t.Errorf("source %s, want %s", tr.Source, src)
+			}
+			att, wind := 0, 0
+			for i, s := range tr.Samples {
+				if math.Abs(s.Lat) > 90 || math.Abs(s.Lon) > 180 || s.Alt < -500 || s.Alt > 10000 {
+					t.Fatalf("sample %d: %+v", i, s)
+				}
+				if s.HasAttitude {
+					att++
+				}
+				if s.HasWind {
+					wind++
+				}
+			}
+			first, last := tr.Samples[0], tr.Samples[len(tr.Samples)-1]
+			t.Logf("%s: %d samples, UTC %v (%v … %v), attitude on %d, wind on %d; first %.7f %.7f %.2f m",
+				tr.Source, len(tr.Samples), tr.HasUTC, first.Time, last.Time, att, wind, first.Lat, first.Lon, first.Alt)
+			if att == 0 {
+				t.Error("no attitude attached")
 			}
 		})
 	}

@@ -32,10 +32,10 @@ const (
 	// MaxNesting is how deep nested types may go (PX4 uses 2 or 3).
 	MaxNesting = 16
 	// MaxFields caps the flattened fields of all topics of one log together
-	// (the largest real PX4 logs have a few tens of thousands).
-	MaxFields = 1 << 20
+	// (the real logs in shared/data have at most 4332).
+	MaxFields = 1 << 18
 	// MaxFieldNameBytes caps the bytes of all flattened field names of one log.
-	MaxFieldNameBytes = 64 << 20
+	MaxFieldNameBytes = 8 << 20
 	// MaxProblems is how many problems Log.Problems keeps.
 	MaxProblems = 64
 )

@@ -183,9 +183,9 @@ func NewWriter(w io.Writer, opt WriterOptions) (*Writer, error) {
 		k := fmt.Sprintf("char[%d] %s", len(val), key)
 		wr.msg('I', append(append([]byte{byte(len(k))}, k...), val...))
 	}
-	info("sys_name", cmp(opt.SysName, "Atalaya simulator"))
-	info("ver_sw", cmp(opt.VerSW, "atalaya"))
-	info("ver_hw", cmp(opt.VerHW, "ATALAYA_SIM"))
+	info("sys_name", orDefault(opt.SysName, "Atalaya simulator"))
+	info("ver_sw", orDefault(opt.VerSW, "atalaya"))
+	info("ver_hw", orDefault(opt.VerHW, "ATALAYA_SIM"))
 	if len(opt.GasChannels) > 0 {
 		info("atalaya_gas_channels", strings.Join(opt.GasChannels, ","))
 	}
@@ -219,7 +219,7 @@ func NewWriter(w io.Writer, opt WriterOptions) (*Writer, error) {
 	return wr, wr.err
 }
 
-func cmp(s, def string) string {
+func orDefault(s, def string) string {
 	if s == "" {
 		return def
 	}

@@ -226,4 +226,3 @@ func jsonFloat(raw []byte, v *float64) error {
 	*v = f
 	return err
 }
-
