@@ -96,12 +96,6 @@ func reflected(z, h, s float64) float64 {
 	return (math.Exp(-a*a/2) + math.Exp(-b*b/2)) / (math.Sqrt(2*math.Pi) * s)
 }
 
-// Emitter is a Source released at a height above ground.
-type Emitter struct {
-	Source
-	HeightM float64 // release height above ground, m (a window, a chimney)
-}
-
 // Turbulence sets how the instantaneous plume departs from the ensemble mean.
 // The zero value has no meander and no puffs: the instantaneous plume is the
 // mean plume.
@@ -162,6 +156,7 @@ type Field struct {
 }
 
 type fieldEmitter struct {
+	src         Source // for its schedule
 	name        string
 	east, north float64
 	h           float64
@@ -171,7 +166,7 @@ type fieldEmitter struct {
 
 // NewField prepares emitters under a weather for evaluation. epoch is the
 // instant of the field's time zero; the turbulence is generated from seed.
-func NewField(w Weather, turb Turbulence, emitters []Emitter, lib *spectra.Library, epoch time.Time, seed uint64) (*Field, error) {
+func NewField(w Weather, turb Turbulence, emitters []Source, lib *spectra.Library, epoch time.Time, seed uint64) (*Field, error) {
 	switch {
 	case !(w.WindSpeed > 0) || math.IsInf(w.WindSpeed, 0):
 		return nil, fmt.Errorf("%w: wind speed %g m/s must be positive", ErrScene, w.WindSpeed)
@@ -239,7 +234,7 @@ func NewField(w Weather, turb Turbulence, emitters []Emitter, lib *spectra.Libra
 		if !(e.HeightM >= 0) || math.IsInf(e.HeightM, 0) {
 			return nil, fmt.Errorf("%w: emitter %q: height %g m", ErrScene, e.Name, e.HeightM)
 		}
-		fe := fieldEmitter{name: e.Name, east: e.East, north: e.North, h: e.HeightM, rateKgS: make([]float64, len(f.gases))}
+		fe := fieldEmitter{src: e, name: e.Name, east: e.East, north: e.North, h: e.HeightM, rateKgS: make([]float64, len(f.gases))}
 		for i, g := range f.gases {
 			q, ok := e.Rates[g]
 			if !ok {
@@ -282,7 +277,8 @@ func (f *Field) frame(e *fieldEmitter, east, north float64) (x, y float64) {
 }
 
 // MeanKgM3 sets out[g] to the ensemble-mean concentration (kg/m³) of each gas
-// at a point alt metres above ground. out must have one element per gas.
+// at a point alt metres above ground, for sources emitting steadily (the
+// schedules are ignored). out must have one element per gas.
 func (f *Field) MeanKgM3(east, north, alt float64, out []float64) {
 	clear(out[:len(f.gases)])
 	if alt < 0 {
@@ -363,6 +359,55 @@ func (f *Field) KgM3(t time.Time, east, north, alt float64, out []float64) error
 	if alt < 0 {
 		return nil
 	}
+	return f.instant(t, east, north, func(e *fieldEmitter, y, sr, sz, factor float64) {
+		c := gauss(y, sr) * reflected(alt, e.h, sz) * factor / f.w.WindSpeed
+		for i, q := range e.rateKgS {
+			out[i] += q * c
+		}
+	})
+}
+
+// ColumnPPMm sets out[g] to the vertical column of each gas (ppm·m) at
+// instant t over a point, averaged across a pixel of width pixelM (the
+// crosswind Gaussian widened by the pixel's variance pixelM²/12, a box
+// convolved with it to second moment, so a plume narrower than a pixel keeps
+// its mass). A reflected plume's concentration integrates to one Gaussian
+// over z ≥ 0, so the column does not depend on the release height.
+func (f *Field) ColumnPPMm(t time.Time, east, north, pixelM float64, out []float64) error {
+	clear(out[:len(f.gases)])
+	w2 := pixelM * pixelM / 12
+	return f.instant(t, east, north, func(e *fieldEmitter, y, sr, _, factor float64) {
+		c := gauss(y, math.Sqrt(sr*sr+w2)) * factor / f.w.WindSpeed
+		for i, q := range e.rateKgS {
+			out[i] += q * c * f.ppmPerKg[i]
+		}
+	})
+}
+
+// MeanColumnPPMm is ColumnPPMm for the ensemble-mean plume: Q/(√(2π)·u·σ_y)
+// · exp(−y²/2σ_y²) with σ_y widened by the pixel.
+func (f *Field) MeanColumnPPMm(east, north, pixelM float64, out []float64) {
+	clear(out[:len(f.gases)])
+	w2 := pixelM * pixelM / 12
+	for k := range f.emitters {
+		e := &f.emitters[k]
+		x, y := f.frame(e, east, north)
+		if x <= 0 {
+			continue
+		}
+		sy, _, _ := Sigmas(f.class, math.Max(x, nearFieldM))
+		c := gauss(y, math.Sqrt(sy*sy+w2)) / f.w.WindSpeed
+		for i, q := range e.rateKgS {
+			out[i] += q * c * f.ppmPerKg[i]
+		}
+	}
+}
+
+// instant calls add for every emitter whose plume reaches the point at
+// instant t, with the point's crosswind distance from the meandering
+// centreline, the instantaneous crosswind width, the vertical width and the
+// puff factor (mean one).
+func (f *Field) instant(t time.Time, east, north float64, add func(e *fieldEmitter, y, sr, sz, factor float64)) error {
 	ts := f.seconds(t)
 	u := f.w.WindSpeed
 	var iNow float64
@@ -379,9 +424,14 @@ func (f *Field) KgM3(t time.Time, east, north, alt float64, out []float64) error
 		if x <= 0 {
 			continue
 		}
+		release := ts - x/u
+		// Air at x left the source x/u ago: it carries gas only if the
+		// source was emitting then (vapour sources switch on and off).
+		if len(e.src.Schedule) > 0 && !e.src.ActiveAt(f.epoch.Add(time.Duration(release*float64(time.Second)))) {
+			continue
+		}
 		xe := math.Max(x, nearFieldM)
 		sy, sz, _ := Sigmas(f.class, xe)
-		release := ts - x/u
 		d, sr := 0.0, sy
 		if f.meander != nil {
 			iThen, err := f.meander.integral(release)
@@ -398,18 +448,16 @@ func (f *Field) KgM3(t time.Time, east, north, alt float64, out []float64) error
 			}
 			sr = math.Sqrt(sy*sy - vm)
 		}
-		c := gauss(y-d, sr) * reflected(alt, e.h, sz) / u
+		factor := 1.0
 		if e.puff != nil {
 			xi, err := e.puff.value(release)
 			if err != nil {
 				return err
 			}
 			s := f.turb.PuffSigma
-			c *= math.Exp(s*xi - s*s/2)
+			factor = math.Exp(s*xi - s*s/2)
 		}
-		for i, q := range e.rateKgS {
-			out[i] += q * c
-		}
+		add(e, y-d, sr, sz, factor)
 	}
 	return nil
 }

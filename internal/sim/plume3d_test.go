@@ -39,7 +39,7 @@ func TestBriggsSigmaZ(t *testing.T) {
 // height h, in the given weather, without turbulence.
 func oneEmitter(t *testing.T, w Weather, gas string, q, h float64) *Field {
 	t.Helper()
-	f, err := NewField(w, Turbulence{}, []Emitter{{Source: Source{Name: "s", Rates: map[string]float64{gas: q}}, HeightM: h}}, defaultLibrary(t), epoch, 1)
+	f, err := NewField(w, Turbulence{}, []Source{{Name: "s", Rates: map[string]float64{gas: q}, HeightM: h}}, defaultLibrary(t), epoch, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,9 +103,10 @@ func TestPlume3DGroundCentreline(t *testing.T) {
 	}
 }
 
-// The vertical integral of the reflected plume is the column of scene.go,
-// Q/(√(2π) u σ_y) e^{−y²/2σ_y²}, with no reflection term: the image source
-// below ground puts into z ≥ 0 exactly the mass the real one puts below.
+// The vertical integral of the reflected plume is the column the images are
+// made of, Q/(√(2π) u σ_y) e^{−y²/2σ_y²}, with no reflection term: the
+// image source below ground puts into z ≥ 0 exactly the mass the real one
+// puts below.
 func TestPlume3DColumnMatchesScene(t *testing.T) {
 	lib := defaultLibrary(t)
 	e, err := lib.Get("toluene")
@@ -116,12 +117,8 @@ func TestPlume3DColumnMatchesScene(t *testing.T) {
 	w := Weather{WindSpeed: 3, WindFromDeg: 135, Stability: "C", AirTempK: 305, PressurePa: 98000}
 	cond := spectra.Conditions{PressurePa: w.PressurePa, TemperatureK: w.AirTempK}
 	src := Source{Name: "s", East: 40, North: -60, Rates: map[string]float64{"toluene": q}}
-	ps, err := newPlumeSource(src, []string{"toluene"}, []float64{e.MolarMass / 1000}, w)
-	if err != nil {
-		t.Fatal(err)
-	}
 	for _, h := range []float64{0, 10} {
-		f, err := NewField(w, Turbulence{}, []Emitter{{Source: src, HeightM: h}}, lib, epoch, 1)
+		f, err := NewField(w, Turbulence{}, []Source{withHeight(src, h)}, lib, epoch, 1)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -136,9 +133,8 @@ func TestPlume3DColumnMatchesScene(t *testing.T) {
 				sum += out[0] * dz
 			}
 			col := []float64{0}
-			// A pixel of 1 µm: the column of scene.go without its pixel
-			// averaging.
-			ps.column(east, north, 1e-6, col)
+			// A pixel of 1 µm: the column without its pixel averaging.
+			f.MeanColumnPPMm(east, north, 1e-6, col)
 			want := spectra.PPMmToKgPerM2(col[0], e.MolarMass, cond)
 			if rel := math.Abs(sum-want) / want; rel > 1e-9 {
 				t.Errorf("H = %g m, (x, y) = %v: ∫C dz = %.10g kg/m², scene column %.10g (rel. %.2g)", h, xy, sum, want, rel)
@@ -176,8 +172,8 @@ func TestPlume3DPPM(t *testing.T) {
 func turbulentField(t *testing.T, seed uint64, turb Turbulence) *Field {
 	t.Helper()
 	w := Weather{WindSpeed: 3, WindFromDeg: 300, Stability: "D", AirTempK: 300, PressurePa: 101325}
-	f, err := NewField(w, turb, []Emitter{
-		{Source: Source{Name: "lab", East: 100, North: -100, Rates: map[string]float64{"acetone": 20, "ammonia": 8}}, HeightM: 2},
+	f, err := NewField(w, turb, []Source{
+		{Name: "lab", East: 100, North: -100, Rates: map[string]float64{"acetone": 20, "ammonia": 8}, HeightM: 2},
 	}, defaultLibrary(t), epoch, seed)
 	if err != nil {
 		t.Fatal(err)
@@ -348,4 +344,9 @@ func TestPlume3DConcurrent(t *testing.T) {
 			t.Fatalf("sample %d: %g concurrently, %g alone", k, got[k], out[0])
 		}
 	}
+}
+
+func withHeight(s Source, h float64) Source {
+	s.HeightM = h
+	return s
 }

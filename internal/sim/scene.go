@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"strings"
+	"time"
 
 	"github.com/atalaya-project/atalaya/internal/cube"
 	"github.com/atalaya-project/atalaya/internal/spectra"
@@ -58,6 +59,30 @@ type Source struct {
 	North float64 `json:"north_m"`
 	// Rates maps a library gas name to its emission rate in kg/h.
 	Rates map[string]float64 `json:"rates_kg_h"`
+	// HeightM is the release height above ground (a window, a chimney), m.
+	HeightM float64 `json:"height_m,omitempty"`
+	// Schedule lists when the source emits; empty means always. Vapour
+	// signatures are transient: a laboratory emits while it cooks.
+	Schedule []Interval `json:"schedule,omitempty"`
+}
+
+// Interval is a span of time [From, To).
+type Interval struct {
+	From time.Time `json:"from"`
+	To   time.Time `json:"to"`
+}
+
+// ActiveAt reports whether the source emits at t.
+func (s Source) ActiveAt(t time.Time) bool {
+	if len(s.Schedule) == 0 {
+		return true
+	}
+	for _, iv := range s.Schedule {
+		if !t.Before(iv.From) && t.Before(iv.To) {
+			return true
+		}
+	}
+	return false
 }
 
 // Scene is a synthetic survey granule: ground, weather, sources and sensor.
@@ -72,16 +97,47 @@ type Scene struct {
 	Sensor         Sensor
 	Weather        Weather
 	Sources        []Source
+	// Start is when the first line is acquired; the sensor sweeps one line
+	// every GSD/SpeedMS seconds (pushbroom), so a plume moves and meanders
+	// during the acquisition. Zero: DefaultStart.
+	Start   time.Time
+	SpeedMS float64 // platform ground speed, m/s (default 10)
+	// Turbulence of the plumes; nil: DefaultTurbulence of the stability
+	// class. &Turbulence{} gives the ensemble-mean plume.
+	Turbulence     *Turbulence
 	Seed           uint64
 	TempContrastK  float64 // mean ground-minus-air temperature of bare ground
 	TextureK       float64 // standard deviation of ground temperature texture
-	gases          []string
-	k              [][]float64 // per gas, per band natural-log absorption per ppm·m
-	molarMassKgMol []float64
+	gases []string
+	k     [][]float64 // per gas, per band natural-log absorption per ppm·m
 }
 
-// Gases returns the library names of the gases the scene's sources emit, in
-// the order of the truth cube's bands.
+// DefaultStart is the acquisition time of scenes that do not say: late
+// morning in Colombia (UTC−5), when the ground has warmed.
+var DefaultStart = time.Date(2026, 3, 10, 15, 30, 0, 0, time.UTC)
+
+func (sc *Scene) start() time.Time {
+	if sc.Start.IsZero() {
+		return DefaultStart
+	}
+	return sc.Start
+}
+
+func (sc *Scene) lineSeconds() float64 {
+	v := sc.SpeedMS
+	if v <= 0 {
+		v = 10
+	}
+	return sc.GSD / v
+}
+
+// LineTime returns when line y is acquired.
+func (sc *Scene) LineTime(y int) time.Time {
+	return sc.start().Add(time.Duration(float64(y) * sc.lineSeconds() * float64(time.Second)))
+}
+
+// Gases returns the library names of the gases the scene's sources emit (at
+// any time), in the order of the truth cube's bands.
 func (sc *Scene) Gases() []string {
 	seen := map[string]bool{}
 	var out []string
@@ -189,7 +245,6 @@ func (sc *Scene) prepare(lib *spectra.Library) error {
 	centres, fwhm := sc.Sensor.Wavelengths()
 	sc.gases = sc.Gases()
 	sc.k = make([][]float64, len(sc.gases))
-	sc.molarMassKgMol = make([]float64, len(sc.gases))
 	for i, g := range sc.gases {
 		e, err := lib.Get(g)
 		if err != nil {
@@ -200,9 +255,29 @@ func (sc *Scene) prepare(lib *spectra.Library) error {
 			return fmt.Errorf("sim: resample %s to the sensor: %w", g, err)
 		}
 		sc.k[i] = k
-		sc.molarMassKgMol[i] = e.MolarMass / 1000
 	}
 	return nil
+}
+
+// field returns the gas field of the scene's sources (each emitting on its
+// own schedule), with every gas of the scene in the scene's order.
+func (sc *Scene) field(lib *spectra.Library) (*Field, error) {
+	active := append([]Source(nil), sc.Sources...)
+	// Zero-rate placeholders keep every gas in the field's order.
+	zero := Source{Name: "gases", Rates: map[string]float64{}}
+	for _, g := range sc.gases {
+		zero.Rates[g] = 0
+	}
+	active = append(active, zero)
+	turb := sc.Turbulence
+	if turb == nil {
+		t, err := DefaultTurbulence(sc.Weather.Stability)
+		if err != nil {
+			return nil, err
+		}
+		turb = &t
+	}
+	return NewField(sc.Weather, *turb, active, lib, sc.start(), sc.Seed)
 }
 
 // Render simulates the scene block by block (blockLines lines at a time),
@@ -226,13 +301,9 @@ func (sc *Scene) Render(lib *spectra.Library, blockLines int, emit func(radiance
 	for _, b := range sc.Sensor.BadBands {
 		bad[b] = true
 	}
-	plumes := make([]plumeSource, 0, len(sc.Sources))
-	for _, s := range sc.Sources {
-		ps, err := newPlumeSource(s, sc.gases, sc.molarMassKgMol, sc.Weather)
-		if err != nil {
-			return err
-		}
-		plumes = append(plumes, ps)
+	field, err := sc.field(lib)
+	if err != nil {
+		return err
 	}
 	bPlume := make([]float64, nb)
 	for b, lam := range centres {
@@ -253,13 +324,13 @@ func (sc *Scene) Render(lib *spectra.Library, blockLines int, emit func(radiance
 			// line, so any block size renders the same scene.
 			rng := rand.New(rand.NewPCG(sc.Seed, uint64(y)+1))
 			north := -(float64(y) + 0.5) * sc.GSD
+			tLine := sc.LineTime(y)
 			for x := 0; x < sc.Samples; x++ {
 				east := (float64(x) + 0.5) * sc.GSD
 				m, tex := ground.at(east, north)
 				tg := sc.Weather.AirTempK + mats[m].deltaK*sc.TempContrastK + sc.TextureK*tex
-				clear(col)
-				for _, p := range plumes {
-					p.column(east, north, sc.GSD, col)
+				if err := field.ColumnPPMm(tLine, east, north, sc.GSD, col); err != nil {
+					return err
 				}
 				tp := tru.Pix[tru.PixOffset(x, y):]
 				for g := 0; g < ng; g++ {
@@ -453,67 +524,6 @@ func (f noiseField) lattice(x, y float64, octave uint64) float64 {
 }
 
 func smooth(t float64) float64 { return t * t * (3 - 2*t) }
-
-// plumeSource is a source prepared for column evaluation.
-type plumeSource struct {
-	east, north float64
-	downE       float64 // unit vector of the wind's heading
-	downN       float64
-	u           float64
-	stability   string
-	// rate per gas index, kg/s, and conversion kg/m² → ppm·m
-	rateKgS   []float64
-	kgm2ToPPM []float64
-}
-
-func newPlumeSource(s Source, gases []string, molarKgMol []float64, w Weather) (plumeSource, error) {
-	heading := (w.WindFromDeg + 180) * math.Pi / 180
-	p := plumeSource{
-		east: s.East, north: s.North,
-		downE: math.Sin(heading), downN: math.Cos(heading),
-		u: w.WindSpeed, stability: strings.ToUpper(w.Stability),
-		rateKgS: make([]float64, len(gases)), kgm2ToPPM: make([]float64, len(gases)),
-	}
-	pressure := w.PressurePa
-	if pressure == 0 {
-		pressure = 101325
-	}
-	for i, g := range gases {
-		q, ok := s.Rates[g]
-		if !ok {
-			continue
-		}
-		if q < 0 || math.IsNaN(q) || math.IsInf(q, 0) {
-			return p, fmt.Errorf("%w: source %q: rate of %s = %g kg/h", ErrScene, s.Name, g, q)
-		}
-		p.rateKgS[i] = q / 3600
-		p.kgm2ToPPM[i] = spectra.KgPerM2ToPPMm(1, molarKgMol[i]*1000, spectra.Conditions{PressurePa: pressure, TemperatureK: w.AirTempK})
-	}
-	return p, nil
-}
-
-// column adds to col the pixel-averaged vertical column (ppm·m) of each gas
-// at a point. The plume is the vertically integrated Gaussian plume; the
-// crosswind Gaussian is widened by the pixel's own width (variance gsd²/12,
-// a box convolved with the Gaussian, to second moment) so that a plume
-// narrower than a pixel keeps its mass.
-func (p plumeSource) column(east, north, gsd float64, col []float64) {
-	de, dn := east-p.east, north-p.north
-	x := de*p.downE + dn*p.downN
-	if x <= -gsd/2 {
-		return
-	}
-	y := -de*p.downN + dn*p.downE
-	xe := math.Max(x, gsd/2)
-	sy, _ := briggsSigmaY(p.stability, xe)
-	s2 := sy*sy + gsd*gsd/12
-	base := math.Exp(-y*y/(2*s2)) / (math.Sqrt(2*math.Pi*s2) * p.u)
-	for i, q := range p.rateKgS {
-		if q > 0 {
-			col[i] += q * base * p.kgm2ToPPM[i]
-		}
-	}
-}
 
 // briggsSigmaY is the crosswind plume width (m) at downwind distance x (m)
 // for Briggs' (1973) rural fits to the Pasquill–Gifford curves, as tabulated

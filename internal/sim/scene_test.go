@@ -4,6 +4,7 @@ import (
 	"image"
 	"math"
 	"testing"
+	"time"
 
 	"github.com/atalaya-project/atalaya/internal/cube"
 	"github.com/atalaya-project/atalaya/internal/spectra"
@@ -20,7 +21,8 @@ func defaultLibrary(t *testing.T) *spectra.Library {
 
 // The crosswind integral of the vertical column of a Gaussian plume is Q/u
 // at every downwind distance (mass conservation: what the source emits per
-// second crosses each plane downwind at the wind speed).
+// second crosses each plane downwind at the wind speed), for the mean plume
+// and, with the pixel's widening, for any pixel size.
 func TestPlumeColumnIntegratesToQOverU(t *testing.T) {
 	lib := defaultLibrary(t)
 	e, err := lib.Get("ammonia")
@@ -29,44 +31,68 @@ func TestPlumeColumnIntegratesToQOverU(t *testing.T) {
 	}
 	const q, u = 5.0, 2.5 // kg/h, m/s
 	w := Weather{WindSpeed: u, WindFromDeg: 200, Stability: "C", AirTempK: 295, PressurePa: 95000}
-	p, err := newPlumeSource(Source{Name: "s", Rates: map[string]float64{"ammonia": q}}, []string{"ammonia"}, []float64{e.MolarMass / 1000}, w)
+	f, err := NewField(w, Turbulence{}, []Source{{Name: "s", Rates: map[string]float64{"ammonia": q}}}, lib, DefaultStart, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
 	cond := spectra.Conditions{PressurePa: w.PressurePa, TemperatureK: w.AirTempK}
 	for _, x := range []float64{20, 100, 700} {
-		const step = 0.05
-		sum := 0.0
-		for y := -500.0; y <= 500; y += step {
-			// A point x downwind and y crosswind of the source.
-			east := x*p.downE - y*p.downN
-			north := x*p.downN + y*p.downE
+		for _, pixel := range []float64{1e-6, 0.5, 3} {
+			const step = 0.05
+			sum := 0.0
 			col := []float64{0}
-			p.column(east, north, 0.5, col)
-			sum += spectra.PPMmToKgPerM2(col[0], e.MolarMass, cond) * step
-		}
-		want := q / 3600 / u // kg/m
-		if rel := math.Abs(sum-want) / want; rel > 1e-6 {
-			t.Errorf("x = %g m: crosswind integral %g kg/m, want Q/u = %g (rel. error %.2g)", x, sum, want, rel)
+			for y := -500.0; y <= 500; y += step {
+				east, north := f.at(x, y)
+				f.MeanColumnPPMm(east, north, pixel, col)
+				sum += spectra.PPMmToKgPerM2(col[0], e.MolarMass, cond) * step
+			}
+			want := q / 3600 / u // kg/m
+			if rel := math.Abs(sum-want) / want; rel > 1e-6 {
+				t.Errorf("x = %g m, pixel %g m: crosswind integral %g kg/m, want Q/u = %g (rel. error %.2g)", x, pixel, sum, want, rel)
+			}
 		}
 	}
 }
 
-// Upwind of the source there is no gas.
+// Upwind of the source there is no gas; downwind there is.
 func TestPlumeNothingUpwind(t *testing.T) {
 	w := Weather{WindSpeed: 3, WindFromDeg: 270, Stability: "D", AirTempK: 300}
-	p, err := newPlumeSource(Source{Name: "s", East: 100, North: -100, Rates: map[string]float64{"acetone": 10}}, []string{"acetone"}, []float64{0.058}, w)
+	f, err := NewField(w, Turbulence{}, []Source{{Name: "s", East: 100, North: -100, Rates: map[string]float64{"acetone": 10}}}, defaultLibrary(t), DefaultStart, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
 	col := []float64{0}
-	p.column(50, -100, 1, col) // 50 m west of a source with wind from the west
+	f.MeanColumnPPMm(50, -100, 1, col) // 50 m west of a source with wind from the west
 	if col[0] != 0 {
 		t.Errorf("column upwind = %g, want 0", col[0])
 	}
-	p.column(150, -100, 1, col) // 50 m east: downwind
+	f.MeanColumnPPMm(150, -100, 1, col) // 50 m east: downwind
 	if !(col[0] > 0) {
 		t.Errorf("column downwind = %g, want > 0", col[0])
+	}
+}
+
+// A source that stops emitting leaves clean air behind the last puff: gas
+// released before the stop is still downwind, but not near the source.
+func TestScheduledSourceStops(t *testing.T) {
+	stop := DefaultStart.Add(-30 * time.Second)
+	src := Source{Name: "s", Rates: map[string]float64{"acetone": 10},
+		Schedule: []Interval{{From: DefaultStart.Add(-time.Hour), To: stop}}}
+	w := Weather{WindSpeed: 2, WindFromDeg: 270, Stability: "D", AirTempK: 300}
+	f, err := NewField(w, Turbulence{}, []Source{src}, defaultLibrary(t), DefaultStart, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	col := []float64{0}
+	// 30 s after the stop at 2 m/s the last gas is 60 m downwind.
+	if err := f.ColumnPPMm(DefaultStart, 40, 0, 1, col); err != nil || col[0] != 0 {
+		t.Errorf("40 m downwind after the stop: %g ppm·m (%v), want 0", col[0], err)
+	}
+	if err := f.ColumnPPMm(DefaultStart, 80, 0, 1, col); err != nil || !(col[0] > 0) {
+		t.Errorf("80 m downwind, released before the stop: %g ppm·m (%v), want > 0", col[0], err)
+	}
+	if !src.ActiveAt(stop.Add(-time.Second)) || src.ActiveAt(stop) {
+		t.Error("ActiveAt: the interval is [from, to)")
 	}
 }
 
@@ -135,6 +161,7 @@ func TestRenderThinPlumeLimit(t *testing.T) {
 	with := renderAll(t, lib, sc)
 	clean := *sc
 	clean.Sources = []Source{{Name: "a", East: 10, North: -20, Rates: map[string]float64{"ammonia": 0}}}
+	sc.Turbulence, clean.Turbulence = &Turbulence{}, &Turbulence{}
 	without := renderAll(t, lib, &clean)
 	centres, fwhm := sc.Sensor.Wavelengths()
 	e, _ := lib.Get("ammonia")

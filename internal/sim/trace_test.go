@@ -147,8 +147,8 @@ func traceConfig(t *testing.T, seed uint64) TraceConfig {
 	}
 	w := Weather{WindSpeed: 3, WindFromDeg: 270, Stability: "D", AirTempK: 300, PressurePa: 101325}
 	start := time.Date(2025, 3, 14, 15, 0, 0, 0, time.UTC)
-	f, err := NewField(w, turb, []Emitter{
-		{Source: Source{Name: "meth-lab", East: 20, North: -30, Rates: map[string]float64{"acetone": 20, "ammonia": 8}}, HeightM: 2},
+	f, err := NewField(w, turb, []Source{
+		{Name: "meth-lab", East: 20, North: -30, Rates: map[string]float64{"acetone": 20, "ammonia": 8}, HeightM: 2},
 	}, defaultLibrary(t), start.Add(-time.Minute), seed)
 	if err != nil {
 		t.Fatal(err)
