@@ -90,13 +90,13 @@ type Scene struct {
 	Samples, Lines int
 	GSD            float64 // ground sample distance, m
 	// UTM of the upper-left corner of the upper-left pixel.
-	UTMZone        int
-	North          bool
-	Easting        float64
-	Northing       float64
-	Sensor         Sensor
-	Weather        Weather
-	Sources        []Source
+	UTMZone  int
+	North    bool
+	Easting  float64
+	Northing float64
+	Sensor   Sensor
+	Weather  Weather
+	Sources  []Source
 	// Start is when the first line is acquired; the sensor sweeps one line
 	// every GSD/SpeedMS seconds (pushbroom), so a plume moves and meanders
 	// during the acquisition. Zero: DefaultStart.
@@ -104,12 +104,12 @@ type Scene struct {
 	SpeedMS float64 // platform ground speed, m/s (default 10)
 	// Turbulence of the plumes; nil: DefaultTurbulence of the stability
 	// class. &Turbulence{} gives the ensemble-mean plume.
-	Turbulence     *Turbulence
-	Seed           uint64
-	TempContrastK  float64 // mean ground-minus-air temperature of bare ground
-	TextureK       float64 // standard deviation of ground temperature texture
-	gases []string
-	k     [][]float64 // per gas, per band natural-log absorption per ppm·m
+	Turbulence    *Turbulence
+	Seed          uint64
+	TempContrastK float64 // mean ground-minus-air temperature of bare ground
+	TextureK      float64 // standard deviation of ground temperature texture
+	gases         []string
+	k             [][]float64 // per gas, per band natural-log absorption per ppm·m
 }
 
 // DefaultStart is the acquisition time of scenes that do not say: late
