@@ -44,7 +44,7 @@ func TestEveryCommandHasHelpWithExample(t *testing.T) {
 
 func TestSimulateThenDetect(t *testing.T) {
 	dir := t.TempDir()
-	out, err := run(t, "-q", "simulate", "--out", filepath.Join(dir, "scene"), "--seed", "3")
+	out, err := run(t, "-q", "simulate", "--out", filepath.Join(dir, "survey"), "--seed", "3")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +52,7 @@ func TestSimulateThenDetect(t *testing.T) {
 		t.Errorf("simulate said %q", out)
 	}
 	res := filepath.Join(dir, "res")
-	out, err = run(t, "-q", "detect", filepath.Join(dir, "scene", "radiance.hdr"),
+	out, err = run(t, "-q", "detect", filepath.Join(dir, "survey", "pass-1", "radiance.hdr"),
 		"--method", "mf,ace,rx", "--gas", "ammonia,acetone", "--far", "1/km2", "--out", res)
 	if err != nil {
 		t.Fatal(err)

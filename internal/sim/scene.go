@@ -43,11 +43,11 @@ func (s Sensor) Wavelengths() (centres, fwhm []float64) {
 
 // Weather is the state of the atmosphere during a pass.
 type Weather struct {
-	WindSpeed   float64 // m/s at plume height
-	WindFromDeg float64 // direction the wind blows from, degrees clockwise from north
-	Stability   string  // Pasquill–Gifford class A (very unstable) to F (very stable)
-	AirTempK    float64 // air (and plume) temperature
-	PressurePa  float64 // surface pressure
+	WindSpeed   float64 `json:"wind_speed_ms"` // m/s at plume height
+	WindFromDeg float64 `json:"wind_from_deg"` // direction the wind blows from, degrees clockwise from north
+	Stability   string  `json:"stability"`     // Pasquill–Gifford class A (very unstable) to F (very stable)
+	AirTempK    float64 `json:"air_temp_k"`    // air (and plume) temperature
+	PressurePa  float64 `json:"pressure_pa"`   // surface pressure
 }
 
 // Source is an emitter of one or more gases.
@@ -104,8 +104,12 @@ type Scene struct {
 	SpeedMS float64 // platform ground speed, m/s (default 10)
 	// Turbulence of the plumes; nil: DefaultTurbulence of the stability
 	// class. &Turbulence{} gives the ensemble-mean plume.
-	Turbulence    *Turbulence
+	Turbulence *Turbulence
+	// Seed makes the noise, the turbulence and the ground's temperature
+	// texture; GroundSeed (default Seed) lays out the ground cover, so
+	// passes over the same area share it.
 	Seed          uint64
+	GroundSeed    uint64
 	TempContrastK float64 // mean ground-minus-air temperature of bare ground
 	TextureK      float64 // standard deviation of ground temperature texture
 	gases         []string
@@ -296,7 +300,11 @@ func (sc *Scene) Render(lib *spectra.Library, blockLines int, emit func(radiance
 	centres, _ := sc.Sensor.Wavelengths()
 	atm := newAtmosphere(centres, sc.Weather.AirTempK)
 	mats := materials(centres)
-	ground := newGroundModel(sc.Seed, sc.GSD)
+	gs := sc.GroundSeed
+	if gs == 0 {
+		gs = sc.Seed
+	}
+	ground := newGroundModel(gs, sc.Seed)
 	bad := make([]bool, nb)
 	for _, b := range sc.Sensor.BadBands {
 		bad[b] = true
@@ -448,19 +456,20 @@ type groundModel struct {
 	roofs          noiseField
 }
 
-func newGroundModel(seed uint64, gsd float64) groundModel {
+// The ground's scales are in metres, so passes at different altitudes see
+// the same ground: fields and patches of about 80 m, roofs of about 10 m,
+// temperature texture of about 12 m.
+func newGroundModel(coverSeed, textureSeed uint64) groundModel {
 	return groundModel{
-		cover:   newNoiseField(seed^0x9e3779b97f4a7c15, 80/gsd),
-		texture: newNoiseField(seed^0xbf58476d1ce4e5b9, 12/gsd),
-		roofs:   newNoiseField(seed^0x94d049bb133111eb, 10/gsd),
+		cover:   newNoiseField(coverSeed^0x9e3779b97f4a7c15, 80),
+		texture: newNoiseField(textureSeed^0xbf58476d1ce4e5b9, 12),
+		roofs:   newNoiseField(coverSeed^0x94d049bb133111eb, 10),
 	}
 }
 
 // at returns the material at a point and the temperature texture there, a
 // smooth field in [-1, 1].
 func (g groundModel) at(east, north float64) (int, float64) {
-	// Coordinates in pixels of the field's own scale are independent of GSD
-	// because the field scales were set in metres.
 	c := g.cover.at(east, -north)
 	r := g.roofs.at(east, -north)
 	var m int
@@ -491,8 +500,8 @@ type noiseField struct {
 	scale float64 // metres per lattice cell of the coarsest octave
 }
 
-func newNoiseField(seed uint64, scalePixels float64) noiseField {
-	return noiseField{seed: seed, scale: math.Max(scalePixels, 1)}
+func newNoiseField(seed uint64, scaleM float64) noiseField {
+	return noiseField{seed: seed, scale: scaleM}
 }
 
 func (f noiseField) at(x, y float64) float64 {
