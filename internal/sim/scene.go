@@ -6,6 +6,8 @@ import (
 	"image"
 	"math"
 	"math/rand/v2"
+	"runtime"
+	"sync"
 	"strings"
 	"time"
 
@@ -317,61 +319,138 @@ func (sc *Scene) Render(lib *spectra.Library, blockLines int, emit func(radiance
 	for b, lam := range centres {
 		bPlume[b] = spectra.PlanckWavelength(lam, sc.Weather.AirTempK)
 	}
+	// Ground temperatures lie within a few times the contrast and the
+	// texture of the air temperature.
+	span := 3*math.Abs(sc.TempContrastK) + 6*sc.TextureK + 5
+	planck := newPlanckTable(centres, sc.Weather.AirTempK-span, sc.Weather.AirTempK+span)
 	rad := cube.New(image.Rect(0, 0, sc.Samples, min(blockLines, sc.Lines)), nb)
 	tru := cube.New(image.Rect(0, 0, sc.Samples, min(blockLines, sc.Lines)), max(ng, 1))
-	col := make([]float64, max(ng, 1))
-	optDepth := make([]float64, nb)
 	for y0 := 0; y0 < sc.Lines; y0 += blockLines {
 		y1 := min(y0+blockLines, sc.Lines)
 		r := image.Rect(0, y0, sc.Samples, y1)
 		rad.Rect, tru.Rect = r, r
 		rad.Pix = rad.Pix[:r.Dy()*rad.Stride]
 		tru.Pix = tru.Pix[:r.Dy()*tru.Stride]
-		for y := y0; y < y1; y++ {
-			// The noise stream of each line depends only on the seed and the
-			// line, so any block size renders the same scene.
-			rng := rand.New(rand.NewPCG(sc.Seed, uint64(y)+1))
-			north := -(float64(y) + 0.5) * sc.GSD
-			tLine := sc.LineTime(y)
-			for x := 0; x < sc.Samples; x++ {
-				east := (float64(x) + 0.5) * sc.GSD
-				m, tex := ground.at(east, north)
-				tg := sc.Weather.AirTempK + mats[m].deltaK*sc.TempContrastK + sc.TextureK*tex
-				if err := field.ColumnPPMm(tLine, east, north, sc.GSD, col); err != nil {
-					return err
-				}
-				tp := tru.Pix[tru.PixOffset(x, y):]
-				for g := 0; g < ng; g++ {
-					tp[g] = float32(col[g])
-				}
-				clear(optDepth)
-				for g := 0; g < ng; g++ {
-					if col[g] == 0 {
-						continue
-					}
-					for b, kb := range sc.k[g] {
-						optDepth[b] += kb * col[g]
+		// Lines are independent: render them on every core.
+		workers := min(runtime.GOMAXPROCS(0), y1-y0)
+		errs := make([]error, workers)
+		var wg sync.WaitGroup
+		for w := 0; w < workers; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				col := make([]float64, max(ng, 1))
+				optDepth, bGround := make([]float64, nb), make([]float64, nb)
+				for y := y0 + w; y < y1; y += workers {
+					if err := sc.renderLine(y, rad, tru, ground, mats, atm, planck, field, bad, bPlume, col, optDepth, bGround); err != nil {
+						errs[w] = err
+						return
 					}
 				}
-				px := rad.Pix[rad.PixOffset(x, y):]
-				eps := mats[m].emissivity
-				for b := 0; b < nb; b++ {
-					if bad[b] {
-						px[b] = float32(atm.path[b] + 50*sc.Sensor.NESR*rng.NormFloat64())
-						continue
-					}
-					lg := eps[b]*spectra.PlanckWavelength(centres[b], tg) + (1-eps[b])*atm.down[b]
-					tr := math.Exp(-optDepth[b])
-					l := atm.tau[b]*(lg*tr+bPlume[b]*(1-tr)) + atm.path[b]
-					px[b] = float32(l + sc.Sensor.NESR*rng.NormFloat64())
-				}
-			}
+			}()
+		}
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			return err
 		}
 		if err := emit(rad, tru); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// renderLine renders line y into the radiance and truth blocks.
+func (sc *Scene) renderLine(y int, rad, tru *cube.Cube, ground groundModel, mats [numMaterials]material, atm atmosphere,
+	planck *planckTable, field *Field, bad []bool, bPlume, col, optDepth, bGround []float64) error {
+	nb, ng := sc.Sensor.Bands, len(sc.gases)
+	// The noise stream of each line depends only on the seed and the line,
+	// so any block size and any number of workers render the same scene.
+	rng := rand.New(rand.NewPCG(sc.Seed, uint64(y)+1))
+	north := -(float64(y) + 0.5) * sc.GSD
+	tLine := sc.LineTime(y)
+	for x := 0; x < sc.Samples; x++ {
+		east := (float64(x) + 0.5) * sc.GSD
+		m, tex := ground.at(east, north)
+		tg := sc.Weather.AirTempK + mats[m].deltaK*sc.TempContrastK + sc.TextureK*tex
+		if err := field.ColumnPPMm(tLine, east, north, sc.GSD, col); err != nil {
+			return err
+		}
+		tp := tru.Pix[tru.PixOffset(x, y):]
+		for g := 0; g < ng; g++ {
+			tp[g] = float32(col[g])
+		}
+		clear(optDepth)
+		for g := 0; g < ng; g++ {
+			if col[g] == 0 {
+				continue
+			}
+			for b, kb := range sc.k[g] {
+				optDepth[b] += kb * col[g]
+			}
+		}
+		px := rad.Pix[rad.PixOffset(x, y):]
+		eps := mats[m].emissivity
+		planck.fill(tg, bGround)
+		for b := 0; b < nb; b++ {
+			if bad[b] {
+				px[b] = float32(atm.path[b] + 50*sc.Sensor.NESR*rng.NormFloat64())
+				continue
+			}
+			lg := eps[b]*bGround[b] + (1-eps[b])*atm.down[b]
+			l := atm.tau[b]*lg + atm.path[b]
+			if od := optDepth[b]; od != 0 {
+				tr := math.Exp(-od)
+				l = atm.tau[b]*(lg*tr+bPlume[b]*(1-tr)) + atm.path[b]
+			}
+			px[b] = float32(l + sc.Sensor.NESR*rng.NormFloat64())
+		}
+	}
+	return nil
+}
+
+// planckTable tabulates Planck radiance per band on a fine temperature grid,
+// so that a scene's hundreds of millions of ground radiances cost a linear
+// interpolation each instead of an exponential. With 0.05 K steps the
+// interpolation error is ΔT²/8·∂²B/∂T², below 10⁻⁶ of B in 7–14 µm at
+// 250–350 K, three orders below any sensor's noise.
+type planckTable struct {
+	t0, dt  float64
+	nb      int
+	v       []float64 // [temperature step][band]
+	centres []float64
+}
+
+
+func newPlanckTable(centres []float64, tmin, tmax float64) *planckTable {
+	const dt = 0.05
+	n := int(math.Ceil((tmax-tmin)/dt)) + 2
+	p := &planckTable{t0: tmin, dt: dt, nb: len(centres), v: make([]float64, n*len(centres)), centres: centres}
+	for i := 0; i < n; i++ {
+		t := tmin + float64(i)*dt
+		for b, lam := range centres {
+			p.v[i*p.nb+b] = spectra.PlanckWavelength(lam, t)
+		}
+	}
+	return p
+}
+
+// fill sets dst[b] = B(λ_b, T), interpolated; outside the table it is
+// computed exactly.
+func (p *planckTable) fill(t float64, dst []float64) {
+	f := (t - p.t0) / p.dt
+	i := int(math.Floor(f))
+	if f < 0 || (i+2)*p.nb > len(p.v) {
+		for b := range dst {
+			dst[b] = spectra.PlanckWavelength(p.centres[b], t)
+		}
+		return
+	}
+	w := f - float64(i)
+	lo, hi := p.v[i*p.nb:(i+1)*p.nb], p.v[(i+1)*p.nb:(i+2)*p.nb]
+	for b := range dst {
+		dst[b] = lo[b] + w*(hi[b]-lo[b])
+	}
 }
 
 // atmosphere is a simple clear-sky model for a low-flying drone: high
