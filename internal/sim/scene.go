@@ -7,8 +7,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"runtime"
-	"sync"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/atalaya-project/atalaya/internal/cube"
@@ -420,7 +420,6 @@ type planckTable struct {
 	v       []float64 // [temperature step][band]
 	centres []float64
 }
-
 
 func newPlanckTable(centres []float64, tmin, tmax float64) *planckTable {
 	const dt = 0.05
