@@ -7,90 +7,30 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
-	"sync"
 	"testing"
+
+	"github.com/atalaya-project/atalaya/internal/flightlog/foxglove"
 )
 
-// The independent reader: npm @foxglove/ulog 2.3.2 (MIT), run by
-// testdata/node/foxglove_dump.mjs. Its package.json and package-lock.json
-// are committed; node_modules is installed on first use with
-// `npm ci --prefix testdata/node` (and git-ignored).
+// The independent reader: npm @foxglove/ulog 2.3.2 (MIT), run through
+// internal/flightlog/foxglove.
 
 var update = flag.Bool("update", false, "rewrite golden files in testdata/")
 
-const nodeDir = "testdata/node"
+type foxDump = foxglove.Dump
 
-var (
-	npmOnce sync.Once
-	npmErr  error
-)
-
-// foxglove installs the npm package if missing and fails the test (never
-// skips) if node or npm cannot.
-func foxglove(t testing.TB) {
-	t.Helper()
-	npmOnce.Do(func() {
-		pkg := filepath.Join(nodeDir, "node_modules", "@foxglove", "ulog", "package.json")
-		if _, err := os.Stat(pkg); err != nil {
-			out, err := exec.Command("npm", "ci", "--no-audit", "--no-fund", "--prefix", nodeDir).CombinedOutput()
-			if err != nil {
-				npmErr = fmt.Errorf("npm ci failed: %v\n%s", err, out)
-				return
-			}
-		}
-		b, err := os.ReadFile(pkg)
-		if err != nil {
-			npmErr = err
-			return
-		}
-		var p struct{ Version string }
-		if err := json.Unmarshal(b, &p); err != nil || p.Version != "2.3.2" {
-			npmErr = fmt.Errorf("@foxglove/ulog version %q (err %v), want 2.3.2", p.Version, err)
-		}
-	})
-	if npmErr != nil {
-		t.Fatalf("the independent reader @foxglove/ulog is not usable: %v\nto install it run (Node 20, npm):\n  npm ci --prefix internal/flightlog/testdata/node", npmErr)
-	}
-}
-
-type foxDump struct {
-	Version   int                        `json:"version"`
-	Timestamp string                     `json:"timestamp"`
-	Info      map[string]json.RawMessage `json:"info"`
-	Counts    map[string]int             `json:"counts"`
-	Logs      int                        `json:"logs"`
-	Topics    map[string]struct {
-		Timestamps []string                     `json:"timestamps"`
-		Fields     map[string][]json.RawMessage `json:"fields"`
-	} `json:"topics"`
-}
-
-// foxDumpFile runs the node script on a file; topics is a comma-separated
-// list or "*".
+// foxDumpFile runs the independent reader on a file (failing, never
+// skipping, when it cannot run); topics is a comma-separated list or "*".
 func foxDumpFile(t testing.TB, path, topics string) *foxDump {
 	t.Helper()
-	foxglove(t)
-	abs, err := filepath.Abs(path)
+	d, err := foxglove.DumpFile(path, topics)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command("node", "foxglove_dump.mjs", abs, topics)
-	cmd.Dir = nodeDir
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("node foxglove_dump.mjs %s: %v\n%s", path, err, stderr.String())
-	}
-	var d foxDump
-	if err := json.Unmarshal(out, &d); err != nil {
-		t.Fatalf("foxglove dump of %s: %v", path, err)
-	}
-	return &d
+	return d
 }
 
 func topicKeyString(tp *Topic) string { return fmt.Sprintf("%s/%d", tp.Name, tp.MultiID) }

@@ -1,15 +1,18 @@
 package sim
 
 import (
+	"encoding/json"
 	"errors"
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/atalaya-project/atalaya/internal/cube"
 	"github.com/atalaya-project/atalaya/internal/flightlog"
+	"github.com/atalaya-project/atalaya/internal/flightlog/foxglove"
 )
 
 func TestPresetsLoad(t *testing.T) {
@@ -167,5 +170,59 @@ func TestRunScenario(t *testing.T) {
 	}
 	if rms := math.Sqrt(diff / float64(n)); rms == 0 || rms > 1 {
 		t.Errorf("rms difference between passes %g W/(m²·sr·µm): want noise and texture, not another ground", rms)
+	}
+}
+
+// A flight log written by the simulator is read by an independent ULog
+// reader (npm @foxglove/ulog) with the positions the project's reader gets.
+func TestSimulatedFlightLogReadByFoxglove(t *testing.T) {
+	s, err := Preset("demo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Area.WidthM, s.Area.HeightM = 60, 40
+	s.Sensor.Bands, s.Sensor.BadBands, s.Sensor.SwathPixels = 8, nil, 20
+	s.Sources = s.Sources[:1]
+	s.Sources[0].East, s.Sources[0].North = 10, -20
+	s.PointSensors = nil
+	outs, err := RunScenario(t.TempDir(), s, defaultLibrary(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := outs[0].FlightLog
+	log, err := flightlog.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := log.Track()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := foxglove.DumpFile(path, "vehicle_global_position")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pos, ok := d.Topics["vehicle_global_position/0"]
+	if !ok {
+		t.Fatalf("foxglove sees no vehicle_global_position; topics %v", d.Counts)
+	}
+	if len(pos.Timestamps) != len(tr.Samples) {
+		t.Fatalf("foxglove reads %d positions, we read %d", len(pos.Timestamps), len(tr.Samples))
+	}
+	for i := 0; i < len(tr.Samples); i += 17 {
+		var lat, lon float64
+		if err := json.Unmarshal(pos.Fields["lat"][i], &lat); err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(pos.Fields["lon"][i], &lon); err != nil {
+			t.Fatal(err)
+		}
+		if lat != tr.Samples[i].Lat || lon != tr.Samples[i].Lon {
+			t.Errorf("sample %d: foxglove (%v, %v), ours (%v, %v)", i, lat, lon, tr.Samples[i].Lat, tr.Samples[i].Lon)
+		}
+		ts, _ := strconv.ParseUint(pos.Timestamps[i], 10, 64)
+		if ts != tr.Samples[i].T {
+			t.Errorf("sample %d: foxglove timestamp %d, ours %d", i, ts, tr.Samples[i].T)
+		}
 	}
 }
