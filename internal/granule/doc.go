@@ -20,12 +20,16 @@
 // # Targets
 //
 // For each gas the library's absorption coefficient k (natural log, per
-// ppm·m) is resampled to the cube's bands through Gaussian responses. In the
-// thermal infrared (band centres beyond 3 µm) the target is
+// ppm·m) is resampled to the cube's bands through Gaussian responses. All
+// the gases asked for are retrieved together (detect.JointMatchedFilter), so
+// the acetone and ammonia of one laboratory do not read into each other's
+// columns. In the thermal infrared (band centres beyond 3 µm) the target is
 // t = τ·(B(T_p) − μ)⊙k (detect.ThermalTarget) with T_p the plume (air)
 // temperature: from Config.PlumeTempK, else from the cube header's
 // "atalaya air temperature k", else an error, because ppm·m cannot be
-// retrieved without it. τ is Config.Transmittance (default 1). In the
+// retrieved without it. τ is Config.Transmittance (default 1). Each pixel's
+// retrieval then follows its own thermal contrast, and strong pixels are
+// solved with Beer–Lambert (detect.NewThermalJointMatchedFilter). In the
 // reflective range the target is −μ⊙k.
 //
 // # False alarms
