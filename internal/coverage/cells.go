@@ -278,3 +278,8 @@ faces:
 		}
 	}
 }
+
+// dir is a unit vector that can say its longitude and latitude.
+type dir r3.Vector
+
+func (d dir) lonLat() (lon, lat float64) { return xyzToLonLat(r3.Vector(d)) }
