@@ -15,7 +15,7 @@ import (
 // noise; invalid pixels are not.
 func TestRasterFootprint(t *testing.T) {
 	const w, h, px = 400, 200, 2.0 // 800 m × 400 m
-	e0, n0 := 440000.0, 4480000.0   // zone 30N, near Madrid
+	e0, n0 := 440000.0, 4480000.0  // zone 30N, near Madrid
 	hdr := &cube.Header{Samples: w, Lines: h, MapInfo: &cube.MapInfo{Projection: "UTM", RefX: 1, RefY: 1,
 		Easting: e0, Northing: n0, PixelX: px, PixelY: px, Zone: 30, North: true, Datum: "WGS-84", Units: "Meters"}}
 	g, err := hdr.Georef()

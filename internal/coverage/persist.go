@@ -116,4 +116,3 @@ func Read(r io.Reader) (*Index, error) {
 	}
 	return ix, nil
 }
-
