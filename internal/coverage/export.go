@@ -5,7 +5,6 @@ import (
 	"image"
 	"image/color"
 	"math"
-	"slices"
 
 	"github.com/paulmach/orb"
 	"github.com/paulmach/orb/geojson"
@@ -23,7 +22,7 @@ const maxExportFeatures = 200_000
 //	surveyed_frac    share of the coarse cell's area (inside b) surveyed
 //	passes_max       most passes over any of its cells
 //	best_mdl_kgh     smallest single-pass MDL of any of its cells
-//	acc_mdl_kgh      median accumulated MDL over its surveyed cells
+//	acc_mdl_kgh      geometric mean accumulated MDL over its surveyed area
 //	acc_mdl_max_kgh  largest accumulated MDL over its surveyed cells (where a source could hide best)
 //	last_look        latest pass time (RFC 3339)
 //	last_granule     that pass's granule
@@ -36,46 +35,52 @@ func (ix *Index) GeoJSON(b orb.Bound, level int) (*geojson.FeatureCollection, er
 		area, surveyed float64
 		passes         int
 		best, accMax   float64
-		accs           []float32
+		logAcc         float64 // Σ area·ln(acc MDL)
 		last           uint32
 	}
-	mask := ix.side - 1
 	aggs := map[blockKey]*agg{}
 	var keys []blockKey
-	err := ix.visit(Rect(b), func(f, i, j int) bool {
-		key := blockKey{f, i >> shift, j >> shift}
-		a := aggs[key]
-		if a == nil {
-			if len(aggs) >= 4*maxExportFeatures {
-				return false
+	full := false
+	err := ix.visitRuns(Rect(b), func(f, j, i0, i1 int, t *tile, k0 int) {
+		var a *agg
+		for i := i0; i <= i1 && !full; i++ {
+			if a == nil || i&(1<<shift-1) == 0 {
+				key := blockKey{f, i >> shift, j >> shift}
+				if a = aggs[key]; a == nil {
+					if len(aggs) >= 4*maxExportFeatures {
+						full = true
+						return
+					}
+					a = &agg{best: math.Inf(1)}
+					aggs[key] = a
+					keys = append(keys, key)
+				}
 			}
-			a = &agg{best: math.Inf(1)}
-			aggs[key] = a
-			keys = append(keys, key)
+			ca := ix.g.area(i, j)
+			a.area += ca
+			if t == nil {
+				continue
+			}
+			k := k0 + i - i0
+			if t.count[k] == 0 {
+				continue
+			}
+			a.surveyed += ca
+			a.passes = max(a.passes, int(t.count[k]))
+			a.best = math.Min(a.best, float64(t.best[k]))
+			acc := ix.opt.Threshold / math.Sqrt(float64(t.invVar[k]))
+			a.accMax = math.Max(a.accMax, acc)
+			a.logAcc += ca * math.Log(acc)
+			if l := t.last[k]; a.last == 0 || ix.times[l-1] > ix.times[a.last-1] {
+				a.last = l
+			}
 		}
-		ca := ix.g.area(i, j)
-		a.area += ca
-		t := ix.tileAt(f, i, j, false)
-		if t == nil {
-			return true
-		}
-		k := (j&mask)<<ix.shift + i&mask
-		if t.count[k] == 0 {
-			return true
-		}
-		a.surveyed += ca
-		a.passes = max(a.passes, int(t.count[k]))
-		a.best = math.Min(a.best, float64(t.best[k]))
-		acc := ix.opt.Threshold / math.Sqrt(float64(t.invVar[k]))
-		a.accMax = math.Max(a.accMax, acc)
-		a.accs = append(a.accs, float32(acc))
-		if l := t.last[k]; a.last == 0 || ix.times[l-1] > ix.times[a.last-1] {
-			a.last = l
-		}
-		return true
 	})
 	if err != nil {
 		return nil, err
+	}
+	if full {
+		return nil, fmt.Errorf("%w: more than %d cells at level %d: ask for a coarser level", ErrInput, 4*maxExportFeatures, level)
 	}
 	bg := newGrid(level)
 	fc := geojson.NewFeatureCollection()
@@ -87,7 +92,6 @@ func (ix *Index) GeoJSON(b orb.Bound, level int) (*geojson.FeatureCollection, er
 		if len(fc.Features) >= maxExportFeatures {
 			return nil, fmt.Errorf("%w: more than %d cells at level %d: ask for a coarser level", ErrInput, maxExportFeatures, level)
 		}
-		slices.Sort(a.accs)
 		id := bg.cellID(key.f, key.i, key.j)
 		ft := geojson.NewFeature(CellPolygon(id))
 		last := ix.passes[a.last-1]
@@ -96,7 +100,7 @@ func (ix *Index) GeoJSON(b orb.Bound, level int) (*geojson.FeatureCollection, er
 			"surveyed_frac":   round(a.surveyed/a.area, 4),
 			"passes_max":      a.passes,
 			"best_mdl_kgh":    round(a.best, 5),
-			"acc_mdl_kgh":     round(float64(a.accs[len(a.accs)/2]), 5),
+			"acc_mdl_kgh":     round(math.Exp(a.logAcc/a.surveyed), 5),
 			"acc_mdl_max_kgh": round(a.accMax, 5),
 			"last_look":       last.Time.UTC().Format("2006-01-02T15:04:05Z07:00"),
 			"last_granule":    last.Granule,

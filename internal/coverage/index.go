@@ -278,6 +278,25 @@ func (ix *Index) visit(area orb.Polygon, fn func(f, i, j int) bool) error {
 	return nil
 }
 
+// visitRuns calls fn for every run of cells whose centres lie in area, split
+// at tile edges: cells (f, i0…i1, j), their tile t (nil if never touched) and
+// the index in t of cell (i0, j).
+func (ix *Index) visitRuns(area orb.Polygon, fn func(f, j, i0, i1 int, t *tile, k0 int)) error {
+	sp, err := toSphere(area)
+	if err != nil {
+		return err
+	}
+	mask := ix.side - 1
+	ix.g.scan(sp, func(f, j, i0, i1 int) {
+		for i := i0; i <= i1; {
+			end := min(i1, i|mask)
+			fn(f, j, i, end, ix.tileAt(f, i, j, false), (j&mask)<<ix.shift+i&mask)
+			i = end + 1
+		}
+	})
+	return nil
+}
+
 // Cells calls fn with the record of every cell whose centre lies inside area
 // (surveyed or not) until fn returns false.
 func (ix *Index) Cells(area orb.Polygon, fn func(Record) bool) error {

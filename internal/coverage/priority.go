@@ -51,7 +51,8 @@ type Block struct {
 	// SiteTerm is the pull of the open sites.
 	SiteTerm float64
 	// Surveyed is the share of the block's area ever surveyed; AccMDL the
-	// median accumulated MDL (kg/h) over the surveyed part (+Inf if none);
+	// largest accumulated MDL (kg/h) over the surveyed part, where a source
+	// hides best (+Inf if none surveyed);
 	// LastLook the latest look at any of its cells.
 	Surveyed float64
 	AccMDL   float64
@@ -77,7 +78,7 @@ type blockKey struct{ f, i, j int }
 type blockAcc struct {
 	area, hidden, surveyed float64
 	last                   int64
-	mdls                   []float32
+	worst                  float64
 }
 
 // Priorities ranks the blocks of cells inside area by how much a new pass
@@ -106,32 +107,33 @@ func (ix *Index) Priorities(area orb.Polygon, o PriorityOptions) ([]Block, error
 	shift := ix.opt.Level - o.BlockLevel
 	mem := o.Memory.Seconds()
 	now := o.Now.UnixNano()
-	mask := ix.side - 1
 	blocks := map[blockKey]*blockAcc{}
-	err := ix.visit(area, func(f, i, j int) bool {
-		key := blockKey{f, i >> shift, j >> shift}
-		b := blocks[key]
-		if b == nil {
-			b = &blockAcc{last: math.MinInt64}
-			blocks[key] = b
-		}
-		a := ix.g.area(i, j)
-		b.area += a
-		sigma := math.Inf(1)
-		age := 0.0
-		if t := ix.tileAt(f, i, j, false); t != nil {
-			k := (j&mask)<<ix.shift + i&mask
-			if t.count[k] > 0 {
-				sigma = 1 / math.Sqrt(float64(t.invVar[k]))
-				lt := ix.times[t.last[k]-1]
-				age = float64(now-lt) / 1e9
-				b.surveyed += a
-				b.last = max(b.last, lt)
-				b.mdls = append(b.mdls, float32(ix.opt.Threshold*sigma))
+	err := ix.visitRuns(area, func(f, j, i0, i1 int, t *tile, k0 int) {
+		var b *blockAcc
+		for i := i0; i <= i1; i++ {
+			if b == nil || i&(1<<shift-1) == 0 {
+				key := blockKey{f, i >> shift, j >> shift}
+				if b = blocks[key]; b == nil {
+					b = &blockAcc{last: math.MinInt64}
+					blocks[key] = b
+				}
 			}
+			a := ix.g.area(i, j)
+			b.area += a
+			sigma := math.Inf(1)
+			age := 0.0
+			if t != nil {
+				if k := k0 + i - i0; t.count[k] > 0 {
+					sigma = 1 / math.Sqrt(float64(t.invVar[k]))
+					lt := ix.times[t.last[k]-1]
+					age = float64(now-lt) / 1e9
+					b.surveyed += a
+					b.last = max(b.last, lt)
+					b.worst = math.Max(b.worst, ix.opt.Threshold*sigma)
+				}
+			}
+			b.hidden += a * hiddenProb(o.SourceKgH, sigma, ix.opt.Threshold, age, mem)
 		}
-		b.hidden += a * hiddenProb(o.SourceKgH, sigma, ix.opt.Threshold, age, mem)
-		return true
 	})
 	if err != nil {
 		return nil, err
@@ -143,9 +145,8 @@ func (ix *Index) Priorities(area orb.Polygon, o PriorityOptions) ([]Block, error
 		lon, lat := xyzToLonLat(c)
 		blk := Block{Cell: bg.cellID(key.f, key.i, key.j), Lat: lat, Lon: lon, AreaM2: b.area,
 			Hidden: b.hidden / b.area, Surveyed: b.surveyed / b.area, AccMDL: math.Inf(1)}
-		if len(b.mdls) > 0 {
-			slices.Sort(b.mdls)
-			blk.AccMDL = float64(b.mdls[len(b.mdls)/2])
+		if b.surveyed > 0 {
+			blk.AccMDL = b.worst
 			blk.LastLook = time.Unix(0, b.last).UTC()
 		}
 		for _, s := range o.Sites {

@@ -50,30 +50,29 @@ func (ix *Index) Summary(area orb.Polygon) (Stats, error) {
 	var passes float64
 	oldest, newest := int64(math.MaxInt64), int64(math.MinInt64)
 	s.BestAccMDL = math.Inf(1)
-	mask := ix.side - 1
-	err := ix.visit(area, func(f, i, j int) bool {
-		a := ix.g.area(i, j)
-		s.Cells++
-		s.AreaKm2 += a
-		t := ix.tileAt(f, i, j, false)
-		if t == nil {
-			return true
+	err := ix.visitRuns(area, func(f, j, i0, i1 int, t *tile, k0 int) {
+		for i := i0; i <= i1; i++ {
+			a := ix.g.area(i, j)
+			s.Cells++
+			s.AreaKm2 += a
+			if t == nil {
+				continue
+			}
+			k := k0 + i - i0
+			n := t.count[k]
+			if n == 0 {
+				continue
+			}
+			s.SurveyedCells++
+			s.SurveyedKm2 += a
+			passes += float64(n) * a
+			s.MaxPasses = max(s.MaxPasses, int(n))
+			acc := ix.opt.Threshold / math.Sqrt(float64(t.invVar[k]))
+			s.BestAccMDL = math.Min(s.BestAccMDL, acc)
+			hist[histBin(acc)] += a
+			lt := ix.times[t.last[k]-1]
+			oldest, newest = min(oldest, lt), max(newest, lt)
 		}
-		k := (j&mask)<<ix.shift + i&mask
-		n := t.count[k]
-		if n == 0 {
-			return true
-		}
-		s.SurveyedCells++
-		s.SurveyedKm2 += a
-		passes += float64(n) * a
-		s.MaxPasses = max(s.MaxPasses, int(n))
-		acc := ix.opt.Threshold / math.Sqrt(float64(t.invVar[k]))
-		s.BestAccMDL = math.Min(s.BestAccMDL, acc)
-		hist[histBin(acc)] += a
-		lt := ix.times[t.last[k]-1]
-		oldest, newest = min(oldest, lt), max(newest, lt)
-		return true
 	})
 	if err != nil {
 		return Stats{}, err
