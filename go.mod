@@ -3,6 +3,7 @@ module github.com/atalaya-project/atalaya
 go 1.26.8
 
 require (
+	github.com/golang/geo v0.0.0-20260818125358-b200a1149890
 	github.com/paulmach/orb v0.14.0
 	github.com/spf13/cobra v1.10.2
 	golang.org/x/sys v0.50.0

@@ -1,0 +1,261 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/paulmach/orb"
+	"github.com/paulmach/orb/geojson"
+	"github.com/spf13/cobra"
+
+	"github.com/atalaya-project/atalaya/internal/coverage"
+)
+
+func newPlanCmd(g *app) *cobra.Command {
+	var (
+		o                          coverage.SurveyOptions
+		heading, radius, sourceKgH float64
+		out, geoOut, revisit, site string
+		home                       string
+		top, blockLevel            int
+		memory                     time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "plan [AREA.geojson]",
+		Short: "Plan a lawnmower survey (QGroundControl .plan) over an area, a site or the blocks most worth a revisit",
+		Long: `Plans survey lines whose swaths (altitude·2·tan(FOV/2) wide) cover the area with
+the given side overlap: each line is clipped to the area within its strip, so
+concave areas and holes are followed. The heading that needs the fewest lines
+is chosen unless --heading is given. The mission takes off at home, flies the
+lines with the camera trigger distance set on each line and off between them,
+and returns to launch.
+
+Writes --out (QGroundControl .plan, JSON; docs/coverage.md) and the planned
+lines and swath footprints as GeoJSON (--geojson, default: --out with
+.geojson).
+
+AREA.geojson is a Polygon or MultiPolygon geometry, Feature or
+FeatureCollection (longitude, latitude; holes are left out of the area).
+--site LAT,LON --radius R plans over a circle instead. --revisit COVERAGE
+(an index file written by internal/coverage) with --top N plans over the N
+blocks of AREA most worth a new pass (docs/coverage.md, "Revisit priority").`,
+		Example: `  atalaya plan area.geojson --altitude 300 --overlap 0.2 --fov 30 --speed 10 --out plan.plan
+  atalaya plan area.geojson --heading 45 --home 24.80,-107.39 --out plan.plan
+  atalaya plan --site 24.8061,-107.3940 --radius 250 --altitude 150 --out site.plan
+  atalaya plan area.geojson --revisit coverage.idx --top 5 --source-kgh 2 --out revisit.plan`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.HeadingDeg = math.NaN()
+			if cmd.Flags().Changed("heading") {
+				o.HeadingDeg = heading
+			}
+			if home != "" {
+				lat, lon, err := parseLatLon(home)
+				if err != nil {
+					return fmt.Errorf("--home: %w", err)
+				}
+				o.Home = &orb.Point{lon, lat}
+			}
+			var area orb.MultiPolygon
+			if len(args) == 1 {
+				a, err := readArea(args[0])
+				if err != nil {
+					return err
+				}
+				area = a
+			}
+			switch {
+			case site != "":
+				lat, lon, err := parseLatLon(site)
+				if err != nil {
+					return fmt.Errorf("--site: %w", err)
+				}
+				if !(radius > 0) {
+					return fmt.Errorf("--radius %g: want a positive radius in metres", radius)
+				}
+				area = orb.MultiPolygon{circle(lat, lon, radius)}
+			case revisit != "":
+				if area == nil {
+					return fmt.Errorf("--revisit needs AREA.geojson: the area to rank")
+				}
+				blocks, err := rankRevisit(revisit, area, coverage.PriorityOptions{SourceKgH: sourceKgH, Memory: memory, Now: time.Now(), BlockLevel: blockLevel})
+				if err != nil {
+					return err
+				}
+				if top < 1 {
+					return fmt.Errorf("--top %d: want at least 1", top)
+				}
+				area = nil
+				w := cmd.OutOrStdout()
+				for k, b := range blocks[:min(top, len(blocks))] {
+					fmt.Fprintf(w, "  %d. block %s at %.5f, %.5f: priority %.3f (hidden %.3f, surveyed %.0f %%, acc MDL %.3g kg/h)\n",
+						k+1, b.Cell.ToToken(), b.Lat, b.Lon, b.Priority, b.Hidden, 100*b.Surveyed, b.AccMDL)
+					area = append(area, coverage.CellPolygon(b.Cell))
+				}
+			}
+			if area == nil {
+				return fmt.Errorf("no area: give AREA.geojson or --site LAT,LON --radius R")
+			}
+			s, err := coverage.PlanSurvey(area, o)
+			if err != nil {
+				return err
+			}
+			f, err := os.Create(out)
+			if err != nil {
+				return err
+			}
+			if err := s.WriteQGC(f); err != nil {
+				f.Close()
+				return err
+			}
+			if err := f.Close(); err != nil {
+				return err
+			}
+			if geoOut == "" {
+				geoOut = strings.TrimSuffix(out, filepath.Ext(out)) + ".geojson"
+			}
+			b, err := s.GeoJSON().MarshalJSON()
+			if err != nil {
+				return err
+			}
+			if err := os.WriteFile(geoOut, b, 0o644); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%d lines at heading %.0f°, swath %.1f m, spacing %.1f m, trigger every %.1f m; %.1f km, %s at %g m/s\n%s\n%s\n",
+				len(s.Lines), s.HeadingDeg, s.SwathM, s.SpacingM, s.TriggerM, s.LengthM/1000, s.Duration.Round(time.Second), s.SpeedMS, out, geoOut)
+			return nil
+		},
+	}
+	fl := cmd.Flags()
+	fl.Float64Var(&o.AltitudeM, "altitude", 300, "flight altitude above home, m")
+	fl.Float64Var(&o.FOVDeg, "fov", 30, "sensor cross-track field of view, degrees")
+	fl.Float64Var(&o.Overlap, "overlap", 0.2, "side overlap of neighbouring swaths, 0-0.9")
+	fl.Float64Var(&o.SpeedMS, "speed", 10, "ground speed, m/s")
+	fl.Float64Var(&heading, "heading", 0, "line heading, degrees from north (default: fewest lines)")
+	fl.Float64Var(&o.TriggerM, "trigger", 0, "camera trigger distance, m (default: swath less overlap)")
+	fl.StringVar(&home, "home", "", "take-off and return point LAT,LON (default: start of the first line)")
+	fl.StringVar(&out, "out", "plan.plan", "QGroundControl plan file to write")
+	fl.StringVar(&geoOut, "geojson", "", "GeoJSON of lines and footprints to write (default: --out with .geojson)")
+	fl.StringVar(&site, "site", "", "plan over a circle around LAT,LON")
+	fl.Float64Var(&radius, "radius", 200, "radius of the --site circle, m")
+	fl.StringVar(&revisit, "revisit", "", "coverage index file: plan over the blocks of AREA most worth a revisit")
+	fl.IntVar(&top, "top", 5, "with --revisit: number of blocks")
+	fl.Float64Var(&sourceKgH, "source-kgh", 1, "with --revisit: emission rate of the source of interest, kg/h")
+	fl.DurationVar(&memory, "memory", 14*24*time.Hour, "with --revisit: how long a look stays informative (e-folding)")
+	fl.IntVar(&blockLevel, "block-level", 15, "with --revisit: S2 level of the ranked blocks (15 ≈ 280 m)")
+	return cmd
+}
+
+func rankRevisit(path string, area orb.MultiPolygon, po coverage.PriorityOptions) ([]coverage.Block, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	ix, err := coverage.Read(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	var all []coverage.Block
+	for _, p := range area {
+		bl, err := ix.Priorities(p, po)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, bl...)
+	}
+	// Polygons of a MultiPolygon are ranked separately; merge the lists.
+	for i := 1; i < len(all); i++ {
+		for j := i; j > 0 && all[j].Priority > all[j-1].Priority; j-- {
+			all[j], all[j-1] = all[j-1], all[j]
+		}
+	}
+	if len(all) == 0 {
+		return nil, fmt.Errorf("no cells inside the area")
+	}
+	return all, nil
+}
+
+func parseLatLon(s string) (lat, lon float64, err error) {
+	a, b, ok := strings.Cut(s, ",")
+	if ok {
+		lat, err = strconv.ParseFloat(strings.TrimSpace(a), 64)
+		if err == nil {
+			lon, err = strconv.ParseFloat(strings.TrimSpace(b), 64)
+		}
+	}
+	if !ok || err != nil || math.Abs(lat) > 90 || math.Abs(lon) > 180 {
+		return 0, 0, fmt.Errorf("%q: want LAT,LON in degrees", s)
+	}
+	return lat, lon, nil
+}
+
+// circle is a 72-gon of radius r metres around a point (local flat earth:
+// under 10⁻⁴ relative error for r below a few km).
+func circle(lat, lon, r float64) orb.Polygon {
+	const R = 6371008.8
+	var ring orb.Ring
+	for k := range 72 {
+		a := float64(k) * 2 * math.Pi / 72
+		dn, de := r*math.Cos(a), r*math.Sin(a)
+		ring = append(ring, orb.Point{lon + de/(R*math.Cos(lat*math.Pi/180))*180/math.Pi, lat + dn/R*180/math.Pi})
+	}
+	return orb.Polygon{append(ring, ring[0])}
+}
+
+// readArea reads a Polygon or MultiPolygon from a GeoJSON geometry, Feature
+// or FeatureCollection.
+func readArea(path string) (orb.MultiPolygon, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var probe struct {
+		Type string `json:"type"`
+	}
+	if err := json.Unmarshal(b, &probe); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	var geoms []orb.Geometry
+	switch probe.Type {
+	case "FeatureCollection":
+		fc, err := geojson.UnmarshalFeatureCollection(b)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		for _, f := range fc.Features {
+			geoms = append(geoms, f.Geometry)
+		}
+	case "Feature":
+		f, err := geojson.UnmarshalFeature(b)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		geoms = append(geoms, f.Geometry)
+	default:
+		g, err := geojson.UnmarshalGeometry(b)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		geoms = append(geoms, g.Geometry())
+	}
+	var mp orb.MultiPolygon
+	for _, g := range geoms {
+		switch g := g.(type) {
+		case orb.Polygon:
+			mp = append(mp, g)
+		case orb.MultiPolygon:
+			mp = append(mp, g...)
+		}
+	}
+	if len(mp) == 0 {
+		return nil, fmt.Errorf("%s: no Polygon or MultiPolygon", path)
+	}
+	return mp, nil
+}
