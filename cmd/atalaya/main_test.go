@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -122,5 +123,65 @@ func TestLibraryCommands(t *testing.T) {
 	}
 	if !strings.Contains(out, "test_gas") || !strings.Contains(out, "ammonia") {
 		t.Errorf("imported library lacks test_gas or the built-in gases:\n%s", out)
+	}
+}
+
+func TestPlanCommand(t *testing.T) {
+	dir := t.TempDir()
+	area := filepath.Join(dir, "area.geojson")
+	// An L-shaped field of about 600 m × 400 m near Puerto Asís, Colombia.
+	geo := `{"type":"Polygon","coordinates":[[[-76.500,0.500],[-76.4946,0.500],[-76.4946,0.4982],[-76.4973,0.4982],[-76.4973,0.4964],[-76.500,0.4964],[-76.500,0.500]]]}`
+	if err := os.WriteFile(area, []byte(geo), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	plan := filepath.Join(dir, "survey.plan")
+	if _, err := run(t, "plan", area, "--altitude", "120", "--fov", "30", "--overlap", "0.2", "--out", plan); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(plan)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p struct {
+		FileType string `json:"fileType"`
+		Version  int    `json:"version"`
+		Mission  struct {
+			Items []struct {
+				Command int       `json:"command"`
+				Params  []float64 `json:"params"`
+			} `json:"items"`
+		} `json:"mission"`
+	}
+	if err := json.Unmarshal(b, &p); err != nil {
+		t.Fatal(err)
+	}
+	if p.FileType != "Plan" || p.Version != 1 || len(p.Mission.Items) < 4 {
+		t.Fatalf("plan %s v%d with %d items", p.FileType, p.Version, len(p.Mission.Items))
+	}
+	first, last := p.Mission.Items[0], p.Mission.Items[len(p.Mission.Items)-1]
+	if first.Command != 22 || last.Command != 20 {
+		t.Errorf("mission starts with command %d and ends with %d, want takeoff (22) and return to launch (20)", first.Command, last.Command)
+	}
+	waypoints := 0
+	for _, it := range p.Mission.Items {
+		if it.Command == 16 {
+			waypoints++
+			if lat, lon := it.Params[4], it.Params[5]; lat < 0.495 || lat > 0.501 || lon < -76.501 || lon > -76.494 {
+				t.Errorf("waypoint (%g, %g) outside the area", lat, lon)
+			}
+		}
+	}
+	if waypoints < 4 {
+		t.Errorf("%d waypoints", waypoints)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "survey.geojson")); err != nil {
+		t.Errorf("no GeoJSON of the lines: %v", err)
+	}
+	bad := filepath.Join(dir, "bad.geojson")
+	if err := os.WriteFile(bad, []byte(`{"type":"Point","coordinates":[1,2]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := run(t, "plan", bad, "--out", filepath.Join(dir, "x.plan")); err == nil {
+		t.Error("a Point area was accepted")
 	}
 }
