@@ -81,7 +81,7 @@ type Record struct {
 
 // Packet is one frame node-mavlink's parser read.
 type Packet struct {
-	Magic         int    `json:"magic"` // start byte: 0xFE v1, 0xFD v2
+	STX           int    `json:"stx"` // start byte: 0xFE v1, 0xFD v2
 	PayloadLength int    `json:"payloadLength"`
 	Incompat      uint8  `json:"incompat"`
 	Compat        uint8  `json:"compat"`

@@ -92,7 +92,11 @@ for (let i = 0; i < 40; i++) {
   }
 }
 // A message whose payload is all zeros (node-mavlink then sends 0 bytes).
-emit(t0 + 40 * 200_000, 2, new common.MissionAck(), { sysid: 255, compid: 190 })
+// Its constructor sets enum fields to the enum's name ("ACCEPTED"), which
+// serialises as 0; set the numbers.
+const ack = new common.MissionAck()
+ack.targetSystem = 0; ack.targetComponent = 0; ack.type = 0; ack.missionType = 0; ack.opaqueId = 0
+emit(t0 + 40 * 200_000, 2, ack, { sysid: 255, compid: 190 })
 
 writeFileSync(out, Buffer.concat(chunks))
 process.stdout.write(JSON.stringify(records))

@@ -21,7 +21,7 @@ createReadStream(file).pipe(splitter).pipe(new MavLinkPacketParser())
     const h = packet.header
     const clazz = REGISTRY[h.msgid]
     const p = {
-      magic: h.magic, payloadLength: h.payloadLength, incompat: h.incompatibilityFlags, compat: h.compatibilityFlags,
+      stx: packet.buffer[0], payloadLength: h.payloadLength, incompat: h.incompatibilityFlags, compat: h.compatibilityFlags,
       seq: h.seq, sysid: h.sysid, compid: h.compid, msgid: h.msgid, crc: packet.crc, signed: packet.signature !== null,
     }
     if (clazz) {
