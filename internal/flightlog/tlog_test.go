@@ -124,7 +124,7 @@ func TestTlogWindDirection(t *testing.T) {
 func TestTlogGPSFallbackAndSystems(t *testing.T) {
 	const t0 = 1_700_000_000_000_000
 	var b []byte
-	b = appendRecord(t, b, t0, 1, 1, &mavlink.GPSRawInt{TimeUsec: 1_000_000, FixType: 1, Lat: 10, Lon: 20})           // no fix
+	b = appendRecord(t, b, t0, 1, 1, &mavlink.GPSRawInt{TimeUsec: 1_000_000, FixType: 1, Lat: 10, Lon: 20})             // no fix
 	b = appendRecord(t, b, t0+100, 1, 1, &mavlink.GPSRawInt{TimeUsec: 2_000_000, FixType: 3, Lat: 11, Lon: 21, Alt: 5}) // 3D fix
 	b = appendRecord(t, b, t0+150, 2, 2, &mavlink.GPSRawInt{TimeUsec: 2_000_000, FixType: 3, Lat: 99, Lon: 99})         // another vehicle
 	b = appendRecord(t, b, t0+200, 2, 1, &mavlink.GPSRawInt{TimeUsec: t0, FixType: 2, Lat: -12, Lon: -22})              // Unix time
