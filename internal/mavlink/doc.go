@@ -35,6 +35,17 @@
 // declaration order. CRC_EXTRA is computed from the same description, and a
 // test checks it against the values published with the generated C headers.
 //
+// # Streams and logs
+//
+// Decoder reads frames from a byte stream, resynchronising on the next
+// start byte after garbage, a bad checksum or an unsupported incompat flag
+// and counting what it skipped (Stats); frames of ids not defined here are
+// skipped whole, as node-mavlink's splitter does. SplitTlog splits a
+// telemetry log (.tlog: each frame preceded by its 8-byte big-endian
+// reception time in µs since the Unix epoch) the same way. Encoder writes
+// frames with its own sequence numbers; WriteMission and WriteWPL write
+// survey missions.
+//
 // # Units
 //
 // Fields keep MAVLink's units and scalings (latitude and longitude in
