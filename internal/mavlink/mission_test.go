@@ -3,6 +3,7 @@ package mavlink
 import (
 	"bytes"
 	"errors"
+	"io"
 	"math"
 	"strings"
 	"testing"
@@ -75,7 +76,7 @@ func TestWriteMissionFrames(t *testing.T) {
 			t.Errorf("frame %d: %T", i+1, m)
 		}
 	}
-	if _, err := d.Next(); !errors.Is(err, errEOF()) {
+	if _, err := d.Next(); !errors.Is(err, io.EOF) {
 		t.Errorf("after the mission: %v", err)
 	}
 }
