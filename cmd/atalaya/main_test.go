@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/spf13/cobra"
+
+	"github.com/atalaya-project/atalaya/internal/mavlink/nodemavlink"
 )
 
 // run executes the root command with args and returns its stdout.
@@ -176,6 +179,33 @@ func TestPlanCommand(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "survey.geojson")); err != nil {
 		t.Errorf("no GeoJSON of the lines: %v", err)
+	}
+	// The MAVLink mission, read by node-mavlink (software nobody here
+	// wrote): a MISSION_COUNT and one MISSION_ITEM_INT per .plan item, with
+	// the same commands and positions.
+	parsed, err := nodemavlink.Parse(filepath.Join(dir, "survey.mavlink"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if parsed.Invalid != 0 || len(parsed.Packets) != len(p.Mission.Items)+1 || parsed.Packets[0].Name != "MISSION_COUNT" {
+		t.Fatalf("node-mavlink: %d valid, %d invalid, %d packets for %d items", parsed.Valid, parsed.Invalid, len(parsed.Packets), len(p.Mission.Items))
+	}
+	for i, it := range p.Mission.Items {
+		pk := parsed.Packets[i+1]
+		var cmd int
+		var x int64
+		if err := json.Unmarshal(pk.Fields["command"], &cmd); err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(pk.Fields["x"], &x); err != nil {
+			t.Fatal(err)
+		}
+		if pk.Name != "MISSION_ITEM_INT" || cmd != it.Command {
+			t.Errorf("item %d: node-mavlink reads %s command %d, plan has %d", i, pk.Name, cmd, it.Command)
+		}
+		if it.Command == 16 && x != int64(math.Round(it.Params[4]*1e7)) {
+			t.Errorf("item %d: latitude %d·1e-7 in the mission, %g in the plan", i, x, it.Params[4])
+		}
 	}
 	bad := filepath.Join(dir, "bad.geojson")
 	if err := os.WriteFile(bad, []byte(`{"type":"Point","coordinates":[1,2]}`), 0o644); err != nil {

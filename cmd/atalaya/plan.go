@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -15,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/atalaya-project/atalaya/internal/coverage"
+	"github.com/atalaya-project/atalaya/internal/mavlink"
 )
 
 func newPlanCmd(g *app) *cobra.Command {
@@ -36,9 +38,10 @@ is chosen unless --heading is given. The mission takes off at home, flies the
 lines with the camera trigger distance set on each line and off between them,
 and returns to launch.
 
-Writes --out (QGroundControl .plan, JSON; docs/coverage.md) and the planned
-lines and swath footprints as GeoJSON (--geojson, default: --out with
-.geojson).
+Writes --out (QGroundControl .plan, JSON; docs/coverage.md), the same mission
+as MAVLink MISSION_COUNT + MISSION_ITEM_INT frames (<out>.mavlink) and as QGC
+WPL 110 text (<out>.waypoints), and the planned lines and swath footprints as
+GeoJSON (--geojson, default: --out with .geojson).
 
 AREA.geojson is a Polygon or MultiPolygon geometry, Feature or
 FeatureCollection (longitude, latitude; holes are left out of the area).
@@ -117,8 +120,26 @@ blocks of AREA most worth a new pass (docs/coverage.md, "Revisit priority").`,
 			if err := f.Close(); err != nil {
 				return err
 			}
+			base := strings.TrimSuffix(out, filepath.Ext(out))
 			if geoOut == "" {
-				geoOut = strings.TrimSuffix(out, filepath.Ext(out)) + ".geojson"
+				geoOut = base + ".geojson"
+			}
+			// The same mission as MAVLink: MISSION_COUNT and MISSION_ITEM_INT
+			// frames (to upload with any MAVLink link) and QGC WPL 110 text.
+			items := s.MissionItems()
+			var mission bytes.Buffer
+			if err := mavlink.WriteMission(&mission, items, 1, 1); err != nil {
+				return err
+			}
+			if err := os.WriteFile(base+".mavlink", mission.Bytes(), 0o644); err != nil {
+				return err
+			}
+			var wpl bytes.Buffer
+			if err := mavlink.WriteWPL(&wpl, items); err != nil {
+				return err
+			}
+			if err := os.WriteFile(base+".waypoints", wpl.Bytes(), 0o644); err != nil {
+				return err
 			}
 			b, err := s.GeoJSON().MarshalJSON()
 			if err != nil {
@@ -127,8 +148,8 @@ blocks of AREA most worth a new pass (docs/coverage.md, "Revisit priority").`,
 			if err := os.WriteFile(geoOut, b, 0o644); err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%d lines at heading %.0f°, swath %.1f m, spacing %.1f m, trigger every %.1f m; %.1f km, %s at %g m/s\n%s\n%s\n",
-				len(s.Lines), s.HeadingDeg, s.SwathM, s.SpacingM, s.TriggerM, s.LengthM/1000, s.Duration.Round(time.Second), s.SpeedMS, out, geoOut)
+			fmt.Fprintf(cmd.OutOrStdout(), "%d lines at heading %.0f°, swath %.1f m, spacing %.1f m, trigger every %.1f m; %.1f km, %s at %g m/s\n%s\n%s\n%s (MAVLink mission), %s (QGC WPL)\n",
+				len(s.Lines), s.HeadingDeg, s.SwathM, s.SpacingM, s.TriggerM, s.LengthM/1000, s.Duration.Round(time.Second), s.SpeedMS, out, geoOut, base+".mavlink", base+".waypoints")
 			return nil
 		},
 	}

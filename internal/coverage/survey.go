@@ -7,6 +7,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/atalaya-project/atalaya/internal/mavlink"
+
 	"github.com/paulmach/orb"
 
 	"github.com/atalaya-project/atalaya/internal/cube"
@@ -346,4 +348,25 @@ func orderSegments(segs [][2]xy, from xy) [][2]xy {
 
 func utmOf(p orb.Point, zone int, north bool) (e, n float64) {
 	return cube.LatLonToUTM(p[1], p[0], zone, north)
+}
+
+// MissionItems returns the survey as MAVLink MISSION_ITEM_INT items in
+// order, numbered from 0: positions as degrees × 10⁷, altitude in metres
+// relative to home, every item set to continue automatically.
+func (s *Survey) MissionItems() []mavlink.MissionItem {
+	out := make([]mavlink.MissionItem, len(s.Items))
+	for i, it := range s.Items {
+		m := mavlink.MissionItem{
+			Seq: uint16(i), Frame: it.Frame, Command: it.Command, Autocontinue: 1,
+			Param1: float32(it.Params[0]), Param2: float32(it.Params[1]),
+			Param3: float32(it.Params[2]), Param4: float32(it.Params[3]),
+			Z: float32(it.Params[6]),
+		}
+		if it.Positional() {
+			m.X = int32(math.Round(it.Params[4] * 1e7))
+			m.Y = int32(math.Round(it.Params[5] * 1e7))
+		}
+		out[i] = m
+	}
+	return out
 }

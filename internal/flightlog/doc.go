@@ -1,9 +1,11 @@
 // Package flightlog owns drone flight logs: it turns them into a time series
 // of positions, altitude, attitude and wind (a Track) that the rest of
 // Atalaya uses to place imaging-spectrometer pixels and point gas-sensor
-// samples on the ground. Today it reads and writes PX4 ULog files; MAVLink
-// telemetry (.tlog) and CSV track readers will join it and produce the same
-// Track.
+// samples on the ground. It reads and writes PX4 ULog files (ulog.go,
+// write.go), reads MAVLink telemetry logs (.tlog, tlog.go, framing in
+// internal/mavlink) and a documented CSV track (csvtrack.go,
+// docs/flight-track-csv.md), all into the same Track, and projects imaging
+// passes onto the ground (footprint.go).
 //
 // # ULog
 //
