@@ -81,7 +81,7 @@ func Open(ctx context.Context, url string, opt Options) (*DB, error) {
 			opt.MaxConns = 16
 		}
 	default:
-		return nil, fmt.Errorf("open store %q: want sqlite:PATH or postgres://...", redact(url))
+		return nil, fmt.Errorf("open store %q: want sqlite:PATH or a postgres:// URL", redact(url))
 	}
 	sdb, err := sql.Open(d.driver, dsn)
 	if err != nil {

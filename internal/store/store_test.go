@@ -50,6 +50,18 @@ var (
 // when the test ends.
 func newPostgres(t testing.TB, now func() time.Time) *store.DB {
 	t.Helper()
+	db, err := store.Open(context.Background(), postgresSchemaURL(t), store.Options{Now: now, MaxConns: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	return db
+}
+
+// postgresSchemaURL creates a fresh schema in the test cluster, dropped when
+// the test ends, and returns a URL whose search_path is that schema.
+func postgresSchemaURL(t testing.TB) string {
+	t.Helper()
 	base := postgresURL(t)
 	admin, err := sql.Open("pgx", base)
 	if err != nil {
@@ -80,12 +92,7 @@ func newPostgres(t testing.TB, now func() time.Time) *store.DB {
 	if strings.Contains(base, "?") {
 		sep = "&"
 	}
-	db, err := store.Open(ctx, base+sep+"search_path="+schema+",public", store.Options{Now: now, MaxConns: 4})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
-	return db
+	return base + sep + "search_path=" + schema + ",public"
 }
 
 func TestSQLite(t *testing.T) {
@@ -97,8 +104,69 @@ func TestPostgres(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, now func() time.Time) store.Store { return newPostgres(t, now) })
 }
 
-// both runs f against a fresh SQLite store and a fresh PostgreSQL one.
-func both(t *testing.T, f func(t *testing.T, db *store.DB)) {
-	t.Run("sqlite", func(t *testing.T) { f(t, newSQLite(t, time.Now)) })
-	t.Run("postgres", func(t *testing.T) { f(t, newPostgres(t, time.Now)) })
+// both runs f against a fresh SQLite store and a fresh PostgreSQL one,
+// given by URL.
+func both(t *testing.T, f func(t *testing.T, url string)) {
+	t.Run("sqlite", func(t *testing.T) { f(t, "sqlite:"+filepath.Join(t.TempDir(), "atalaya.db")) })
+	t.Run("postgres", func(t *testing.T) { f(t, postgresSchemaURL(t)) })
+}
+
+func open(t *testing.T, url string) *store.DB {
+	t.Helper()
+	db, err := store.Open(context.Background(), url, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	return db
+}
+
+func TestMigrations(t *testing.T) {
+	both(t, func(t *testing.T, url string) {
+		ctx := context.Background()
+		db := open(t, url)
+		site, err := db.CreateSite(ctx, store.Site{Lat: 1, Lon: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Opened again (as by a second process): nothing re-applied, data kept.
+		db2 := open(t, url)
+		var n, v int
+		if err := db2.SQL().QueryRowContext(ctx, `SELECT COUNT(*), MAX(version) FROM schema_migrations`).Scan(&n, &v); err != nil {
+			t.Fatal(err)
+		}
+		if n != store.SchemaVersion() || v != store.SchemaVersion() {
+			t.Fatalf("schema_migrations: %d rows, version %d; want %d, %d", n, v, store.SchemaVersion(), store.SchemaVersion())
+		}
+		if _, err := db2.Site(ctx, site.ID); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+func TestDecisionsAppendOnly(t *testing.T) {
+	both(t, func(t *testing.T, url string) {
+		ctx := context.Background()
+		db := open(t, url)
+		site, err := db.CreateSite(ctx, store.Site{Lat: 1, Lon: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := db.AppendDecision(ctx, store.Decision{SiteID: site.ID, Actor: "a", Action: store.ActionDismiss})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, q := range []string{
+			`UPDATE decisions SET action = 'confirm'`,
+			`DELETE FROM decisions`,
+		} {
+			if _, err := db.SQL().ExecContext(ctx, q); err == nil || !strings.Contains(err.Error(), "append-only") {
+				t.Fatalf("%s: %v, want an append-only error", q, err)
+			}
+		}
+		got, err := db.Decisions(ctx, site.ID)
+		if err != nil || len(got) != 1 || got[0] != d {
+			t.Fatalf("after refused changes: %+v %v", got, err)
+		}
+	})
 }
