@@ -52,6 +52,7 @@ false-alarm rates; it is not evidence on its own.`,
 		newSimulateCmd(g),
 		newBenchCmd(g),
 		newLibraryCmd(),
+		newBackupCmd(g),
 	)
 	return root
 }

@@ -28,6 +28,9 @@ type Options struct {
 	// BusyTimeout is how long an SQLite writer waits for another writer's
 	// lock before failing (default 10 s).
 	BusyTimeout time.Duration
+	// NoMigrate opens the store as it is, applying no migration (for tools
+	// such as backup that must not change what they read).
+	NoMigrate bool
 }
 
 // DB is a store on SQLite or PostgreSQL. Its methods are safe for
@@ -94,6 +97,9 @@ func Open(ctx context.Context, url string, opt Options) (*DB, error) {
 		return nil, fmt.Errorf("open store %s: %w", redact(url), err)
 	}
 	db := &DB{ops: ops{q: sdb, d: d, now: opt.Now}, db: sdb, dsn: path}
+	if opt.NoMigrate {
+		return db, nil
+	}
 	if err := db.migrate(ctx); err != nil {
 		_ = sdb.Close()
 		return nil, fmt.Errorf("open store %s: %w", redact(url), err)
