@@ -194,10 +194,11 @@ func (db *DB) PurgeGranules(ctx context.Context, olderThan time.Duration, popula
 				args[j] = p.ID
 			}
 			in := "(" + strings.Repeat("?, ", len(batch)-1) + "?)"
-			if _, err := t.exec(ctx, `DELETE FROM detections WHERE granule_id IN `+in, args...); err != nil {
+			// Unprepared (t.q): the text varies with the batch size.
+			if _, err := t.q.ExecContext(ctx, t.d.expand(`DELETE FROM detections WHERE granule_id IN `+in), args...); err != nil {
 				return err
 			}
-			if _, err := t.exec(ctx, `DELETE FROM granules WHERE id IN `+in, args...); err != nil {
+			if _, err := t.q.ExecContext(ctx, t.d.expand(`DELETE FROM granules WHERE id IN `+in), args...); err != nil {
 				return err
 			}
 		}

@@ -97,6 +97,9 @@ func Open(ctx context.Context, url string, opt Options) (*DB, error) {
 		return nil, fmt.Errorf("open store %s: %w", redact(url), err)
 	}
 	db := &DB{ops: ops{q: sdb, d: d, now: opt.Now}, db: sdb, dsn: path}
+	if d == sqliteDialect {
+		db.stmts = &stmtCache{db: sdb}
+	}
 	if opt.NoMigrate {
 		return db, nil
 	}
@@ -125,7 +128,12 @@ func redact(url string) string {
 func (db *DB) Dialect() string { return db.d.name }
 
 // Close closes the store.
-func (db *DB) Close() error { return db.db.Close() }
+func (db *DB) Close() error {
+	if db.stmts != nil {
+		db.stmts.close()
+	}
+	return db.db.Close()
+}
 
 // Begin starts a transaction.
 func (db *DB) Begin(ctx context.Context) (Tx, error) {
@@ -137,7 +145,7 @@ func (db *DB) begin(ctx context.Context) (*tx, error) {
 	if err != nil {
 		return nil, fmt.Errorf("begin: %w", err)
 	}
-	return &tx{ops: ops{q: t, d: db.d, now: db.now, inTx: true}, t: t}, nil
+	return &tx{ops: ops{q: t, d: db.d, now: db.now, inTx: true, tx: t, stmts: db.stmts}, t: t}, nil
 }
 
 // InTx runs fn in a transaction: it commits if fn returns nil, and rolls
@@ -196,22 +204,75 @@ type querier interface {
 // ops are the reads and writes, on a pool (reads only: the DB wraps each
 // write in a transaction) or on a transaction.
 type ops struct {
-	q    querier
-	d    *dialect
-	now  func() time.Time
-	inTx bool
+	q     querier
+	d     *dialect
+	now   func() time.Time
+	inTx  bool
+	tx    *sql.Tx    // when inTx
+	stmts *stmtCache // nil: no prepared statements
 }
 
 func (o *ops) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if st := o.stmt(ctx, query); st != nil {
+		return st.ExecContext(ctx, args...)
+	}
 	return o.q.ExecContext(ctx, o.d.sql(query), args...)
 }
 
 func (o *ops) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if st := o.stmt(ctx, query); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
 	return o.q.QueryContext(ctx, o.d.sql(query), args...)
 }
 
 func (o *ops) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	if st := o.stmt(ctx, query); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
 	return o.q.QueryRowContext(ctx, o.d.sql(query), args...)
+}
+
+// stmt returns the query prepared once per connection (SQLite, where
+// preparing a statement costs as much as running it; pgx caches prepared
+// statements itself), or nil to run it unprepared. A statement from a
+// transaction is closed with it.
+func (o *ops) stmt(ctx context.Context, query string) *sql.Stmt {
+	if o.stmts == nil {
+		return nil
+	}
+	var st *sql.Stmt
+	if v, ok := o.stmts.m.Load(query); ok {
+		st = v.(*sql.Stmt)
+	} else {
+		p, err := o.stmts.db.PrepareContext(ctx, o.d.sql(query))
+		if err != nil {
+			return nil // run unprepared: the error, if any, shows there
+		}
+		if v, loaded := o.stmts.m.LoadOrStore(query, p); loaded {
+			_ = p.Close()
+			st = v.(*sql.Stmt)
+		} else {
+			st = p
+		}
+	}
+	if o.tx != nil {
+		return o.tx.StmtContext(ctx, st)
+	}
+	return st
+}
+
+// stmtCache holds a DB's prepared statements, by query text.
+type stmtCache struct {
+	db *sql.DB
+	m  sync.Map
+}
+
+func (c *stmtCache) close() {
+	c.m.Range(func(_, v any) bool {
+		_ = v.(*sql.Stmt).Close()
+		return true
+	})
 }
 
 // dialect is what differs between the databases.
@@ -284,6 +345,13 @@ func (d *dialect) sql(q string) string {
 	if v, ok := d.cache.Load(q); ok {
 		return v.(string)
 	}
+	s := d.expand(q)
+	d.cache.Store(q, s)
+	return s
+}
+
+// expand is sql without the cache, for text built at run time.
+func (d *dialect) expand(q string) string {
 	s := d.macros.Replace(q)
 	if d.dollar {
 		var b strings.Builder
@@ -299,7 +367,6 @@ func (d *dialect) sql(q string) string {
 		}
 		s = b.String()
 	}
-	d.cache.Store(q, s)
 	return s
 }
 

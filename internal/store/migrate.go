@@ -189,6 +189,7 @@ func SchemaVersion() int { return migrations[len(migrations)-1].version }
 func (db *DB) migrate(ctx context.Context) error {
 	for _, m := range migrations {
 		err := db.inTx(ctx, func(t *tx) error {
+			t.stmts = nil // the schema is changing: nothing prepared
 			if db.d.name == "postgres" {
 				// 0x61746c79 is "atly": any constant shared by all
 				// Atalaya processes.
