@@ -53,6 +53,7 @@ false-alarm rates; it is not evidence on its own.`,
 		newBenchCmd(g),
 		newLibraryCmd(),
 		newPlanCmd(g),
+		newBackupCmd(g),
 	)
 	return root
 }
