@@ -9,6 +9,16 @@ if ! [ -d ../shared/data ]; then
   exit 1
 fi
 ./scripts/lint.sh
+# The store's shared test suite runs against real PostgreSQL + PostGIS too:
+# start a throwaway cluster (installing Debian's postgresql-15-postgis-3 if
+# missing) unless one is given, and stop it when the tests end.
+if [ -z "${ATALAYA_TEST_POSTGRES_URL:-}" ]; then
+  pgdir=$(mktemp -d)
+  ATALAYA_TEST_POSTGRES_URL=$(./scripts/postgres.sh 2>"$pgdir.log") || { cat "$pgdir.log" >&2; exit 1; }
+  export ATALAYA_TEST_POSTGRES_URL
+  pgcluster=$(sed -n 's/.*cluster in \([^ ]*\) (stop.*/\1/p' "$pgdir.log")
+  trap '[ -n "${pgcluster:-}" ] && ./scripts/postgres.sh stop "$pgcluster" >/dev/null 2>&1 || true' EXIT
+fi
 echo "== go test -race ./..."
 go test -race -count=1 -timeout 20m ./...
 echo "== go test -tags noasm (pure-Go kernels)"
