@@ -3,6 +3,7 @@ package granule
 import (
 	"encoding/json"
 	"fmt"
+	"image"
 	"math"
 	"os"
 	"path/filepath"
@@ -164,6 +165,9 @@ func (r *run) segment(d *detector, tail *detect.Tail, t Test) ([]Detection, erro
 		return nil, err
 	}
 	w, h := r.h.Samples, r.h.Lines
+	if err := r.writePValues(d, tail, t.Asymmetry, score); err != nil {
+		return nil, err
+	}
 	comps := plume.Segment(score, w, h, float32(t.Threshold), float32(t.LowThresh))
 	var ppmm, sigma []float32
 	if d.mf && len(comps) > 0 {
@@ -213,6 +217,32 @@ func (r *run) segment(d *detector, tail *detect.Tail, t Test) ([]Detection, erro
 		out = append(out, det)
 	}
 	return out, nil
+}
+
+// writePValues writes DIR/pvalue-<test>.hdr: per pixel, the probability
+// that a background pixel scores at least as high (the fitted tail, scaled
+// by the tails' asymmetry for the matched filter, at most 1); NaN where the
+// score is NaN. A pixel's p-value is what its score means whatever the
+// false-alarm rate asked for.
+func (r *run) writePValues(d *detector, tail *detect.Tail, asym float64, score []float32) error {
+	pv := make([]float32, len(score))
+	for i, s := range score {
+		pv[i] = float32(math.Min(1, asym*tail.Survival(float64(s))))
+	}
+	w, path, err := r.oneBand("pvalue-"+d.name(), "p-value of the "+d.name()+" score")
+	if err != nil {
+		return err
+	}
+	c := &cube.Cube{Pix: pv, Stride: r.h.Samples, Bands: 1, Rect: image.Rect(0, 0, r.h.Samples, r.h.Lines)}
+	if err := w.WriteLines(c); err != nil {
+		w.Close()
+		return err
+	}
+	if err := w.Close(); err != nil {
+		return err
+	}
+	r.res.Outputs = append(r.res.Outputs, Output{Kind: "pvalue", Method: d.method, Gas: gasName(d.gas), Path: path})
+	return nil
 }
 
 // readBand reads a one-band cube written by this package.

@@ -73,10 +73,23 @@ func TestProcessRecoversSimulatedPlume(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"mf-ammonia", "ace-ammonia", "cem-ammonia", "rx", "ppmm-ammonia", "ppmm-sigma-ammonia"} {
+	for _, name := range []string{"mf-ammonia", "ace-ammonia", "cem-ammonia", "rx", "ppmm-ammonia", "ppmm-sigma-ammonia", "pvalue-mf-ammonia", "pvalue-rx"} {
 		c := readAll(t, filepath.Join(out, name+".hdr"))
 		if c.Rect.Dx() != sc.Samples || c.Rect.Dy() != sc.Lines || c.Bands != 1 {
 			t.Errorf("%s: %v × %d bands", name, c.Rect, c.Bands)
+		}
+	}
+	// p-values: in [0, 1], and the detections' peaks below the per-pixel
+	// false-alarm probability of their test.
+	pv := readAll(t, filepath.Join(out, "pvalue-mf-ammonia.hdr"))
+	for i, p := range pv.Pix {
+		if !(p >= 0 && p <= 1) {
+			t.Fatalf("p-value %g at pixel %d", p, i)
+		}
+	}
+	for _, d := range res.Detections {
+		if d.Method == "mf" && float64(pv.Pix[d.PeakY*sc.Samples+d.PeakX]) > res.Tests[0].PixelProb*1.0001 {
+			t.Errorf("detection %s: peak p-value %g above the test's %g", d.ID, pv.Pix[d.PeakY*sc.Samples+d.PeakX], res.Tests[0].PixelProb)
 		}
 	}
 	if res.PlumeTempK != sc.Weather.AirTempK {

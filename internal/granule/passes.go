@@ -518,19 +518,23 @@ func (d *detector) name() string {
 }
 
 // create opens the output cubes of every detector.
-func (r *run) create(dets []*detector) error {
-	mk := func(name, desc string) (*cube.Writer, string, error) {
-		p := filepath.Join(r.cfg.OutDir, name+".hdr")
-		h := &cube.Header{
-			Samples: r.h.Samples, Lines: r.h.Lines, Bands: 1,
-			DataType: cube.Float32, Interleave: cube.BSQ,
-			MapInfo: r.h.MapInfo, CoordinateSystemString: r.h.CoordinateSystemString,
-			Description: desc + " of " + filepath.Base(r.f.HdrPath) + " (Atalaya); NaN = masked",
-			BandNames:   []string{name},
-		}
-		w, err := cube.Create(p, h)
-		return w, p, err
+// oneBand creates DIR/<name>.hdr, a float32 one-band cube over the input's
+// pixels with its map info.
+func (r *run) oneBand(name, desc string) (*cube.Writer, string, error) {
+	p := filepath.Join(r.cfg.OutDir, name+".hdr")
+	h := &cube.Header{
+		Samples: r.h.Samples, Lines: r.h.Lines, Bands: 1,
+		DataType: cube.Float32, Interleave: cube.BSQ,
+		MapInfo: r.h.MapInfo, CoordinateSystemString: r.h.CoordinateSystemString,
+		Description: desc + " of " + filepath.Base(r.f.HdrPath) + " (Atalaya); NaN = masked",
+		BandNames:   []string{name},
 	}
+	w, err := cube.Create(p, h)
+	return w, p, err
+}
+
+func (r *run) create(dets []*detector) error {
+	mk := r.oneBand
 	for _, d := range dets {
 		var err error
 		switch d.method {
