@@ -66,6 +66,13 @@ func (r *run) finish(dets []*detector) error {
 	}
 	farEach := r.cfg.FARPerKm2 / float64(ntests)
 	pix := detect.PixelProbability(farEach, r.area)
+	if len(r.residualSamples) > 0 {
+		rt, err := detect.FitTail(r.residualSamples, 0)
+		if err != nil {
+			return fmt.Errorf("residual fit: %w", err)
+		}
+		r.residualLimit = float32(rt.Threshold(unexplainedP))
+	}
 	for _, d := range dets {
 		if !d.test {
 			continue
@@ -81,7 +88,7 @@ func (r *run) finish(dets []*detector) error {
 			t.SigmaPPMm = median(d.sigmaSamples)
 			t.MDCppmm = t.Threshold * t.SigmaPPMm
 		}
-		found, err := r.segment(d, tail, t)
+		found, err := r.segment(d, tail, &t)
 		if err != nil {
 			return err
 		}
@@ -120,16 +127,26 @@ func (r *run) finish(dets []*detector) error {
 // And clutter need not be symmetric: a material whose emissivity feature
 // overlaps the gas's bands (quartz soils at 8–9 µm against acetone) pushes
 // more pixels up than down. So the upper tail is measured directly where it
-// is still populated — at the level where the mirrored tail holds
-// asymmetryCount scores — and the mirrored tail is scaled by the ratio R of
-// the two counts there: the threshold is the mirrored tail's for p/R. R is
-// never below 1, and plume pixels can only raise it, so the correction errs
-// towards fewer false alarms.
+// is still populated — at the levels where the mirrored tail holds
+// asymmetryLevels scores — and the mirrored tail is scaled by the largest
+// ratio R of the two counts there: the threshold is the mirrored tail's for
+// p/R. R is never below 1, and plume pixels can only raise it, so the
+// correction errs towards fewer false alarms (a strong plume raises its own
+// threshold a little and stays far above it).
 func (r *run) fitTail(d *detector) (*detect.Tail, float64, error) {
 	if !d.mf {
 		t, err := detect.FitTail(d.samples, 0)
 		return t, 1, err
 	}
+	// Unexplained anomalies are no evidence of gas either way: leave them
+	// out of both tails.
+	kept := d.samples[:0:0]
+	for i, v := range d.samples {
+		if !r.unexplained(v, r.residualSamples[i]) {
+			kept = append(kept, v)
+		}
+	}
+	d.samples = kept
 	s := make([]float32, len(d.samples))
 	for i, v := range d.samples {
 		s[i] = -v
@@ -139,27 +156,51 @@ func (r *run) fitTail(d *detector) (*detect.Tail, float64, error) {
 		return nil, 1, err
 	}
 	t = t.NotLighterThanExponential()
-	u := float32(t.Threshold(math.Min(0.01, asymmetryCount/float64(len(s)))))
-	up, low := 0, 0
-	for _, v := range d.samples {
-		if v > u {
-			up++
-		} else if v < -u {
-			low++
+	ratio := 1.0
+	for _, level := range asymmetryLevels {
+		if level > float64(len(s))/10 {
+			continue
 		}
+		u := float32(t.Threshold(level / float64(len(s))))
+		up, low := 0, 0
+		for _, v := range d.samples {
+			if v > u {
+				up++
+			} else if v < -u {
+				low++
+			}
+		}
+		ratio = max(ratio, float64(up+1)/float64(low+1))
 	}
-	return t, max(1, float64(up)/float64(max(low, 1))), nil
+	return t, ratio, nil
 }
 
-// asymmetryCount is the number of scores in the mirrored tail at the level
-// where the two tails of a matched-filter score are compared: enough for a
-// ratio good to about ±15% (Poisson), as close to the thresholds as that
-// allows.
-const asymmetryCount = 100
+// unexplainedP is the share of background pixels whose residual (whitened
+// energy the gases do not explain) is called an unexplained anomaly: the
+// top 1%: hot roofs, odd materials, mixed pixels at their edges, sensor
+// artefacts.
+const unexplainedP = 1e-2
+
+// unexplained reports whether a pixel with gas z-score z and residual res
+// is an anomaly the gases do not explain: a residual in the background's top
+// unexplainedP that is larger than what the gas accounts for (z²). A pixel
+// whose gas signal dominates its anomaly (a strong plume, even with the
+// residual a thick plume leaves) is not.
+func (r *run) unexplained(z, res float32) bool {
+	return r.residualLimit > 0 && res > r.residualLimit && z*z < res
+}
+
+// asymmetryLevels are the numbers of scores in the mirrored tail at the
+// levels where the two tails of a matched-filter score are compared. Clutter
+// that mimics a gas makes the upper tail heavier the further out one looks
+// (on the simulated clean scenes the ratio grows from 1.7 at 1500 scores to
+// 150 at a few), so the largest ratio measured is used, down to 30 scores
+// (counts good to about ±25%, with one added to each against empty tails).
+var asymmetryLevels = []float64{300, 100, 30}
 
 // segment reads a test's score map back and groups the pixels above the
 // thresholds into detections.
-func (r *run) segment(d *detector, tail *detect.Tail, t Test) ([]Detection, error) {
+func (r *run) segment(d *detector, tail *detect.Tail, t *Test) ([]Detection, error) {
 	score, err := readBand(d.scorePath)
 	if err != nil {
 		return nil, err
@@ -167,6 +208,20 @@ func (r *run) segment(d *detector, tail *detect.Tail, t Test) ([]Detection, erro
 	w, h := r.h.Samples, r.h.Lines
 	if err := r.writePValues(d, tail, t.Asymmetry, score); err != nil {
 		return nil, err
+	}
+	if d.mf && r.residualPath != "" {
+		res, err := readBand(r.residualPath)
+		if err != nil {
+			return nil, err
+		}
+		for i, z := range score {
+			if r.unexplained(z, res[i]) {
+				if float64(z) >= t.Threshold {
+					t.Unexplained++
+				}
+				score[i] = float32(math.NaN())
+			}
+		}
 	}
 	comps := plume.Segment(score, w, h, float32(t.Threshold), float32(t.LowThresh))
 	var ppmm, sigma []float32

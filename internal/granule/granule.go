@@ -101,8 +101,11 @@ type Test struct {
 	TailXi    float64 `json:"tail_xi"`
 	// Asymmetry is how many times more background pixels lie in the upper
 	// tail than in the mirrored lower one (matched filter; ≥ 1).
-	Asymmetry  float64 `json:"tail_asymmetry"`
-	Detections int     `json:"detections"`
+	Asymmetry float64 `json:"tail_asymmetry"`
+	// Unexplained counts the pixels above the threshold that were left out
+	// as unexplained anomalies (their residual dwarfs their gas signal).
+	Unexplained int `json:"unexplained_pixels"`
+	Detections  int `json:"detections"`
 	// SigmaPPMm is the median 1σ of the ppm·m retrieval (matched filter only),
 	// and MDCppmm the minimum detectable column at this test's threshold.
 	SigmaPPMm float64 `json:"sigma_ppmm,omitempty"`
@@ -220,6 +223,11 @@ type run struct {
 	geo    *cube.Georef
 	area   float64 // pixel area, m²
 	gases  []gasTarget
+	// The residual cube and its subsample (aligned with every detector's
+	// samples), and the level above which a pixel is an unexplained anomaly.
+	residualPath    string
+	residualSamples []float32
+	residualLimit   float32
 }
 
 type gasTarget struct {

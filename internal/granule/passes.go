@@ -173,7 +173,7 @@ func (r *run) detectAll(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := r.score(ctx, dets, jf); err != nil {
+	if err := r.score(ctx, dets, jf, bg); err != nil {
 		return err
 	}
 
@@ -565,10 +565,26 @@ func (r *run) create(dets []*detector) error {
 	return nil
 }
 
-func (r *run) score(ctx context.Context, dets []*detector, jf *detect.JointMatchedFilter) error {
+func (r *run) score(ctx context.Context, dets []*detector, jf *detect.JointMatchedFilter, bg *detect.Background) error {
 	t0 := time.Now()
 	if err := r.create(dets); err != nil {
 		return err
+	}
+	// The residual: the whitened energy of each pixel that the gases do not
+	// explain, RX − Σ z². A hot metal roof scores a few σ for a gas whose
+	// bands its emissivity slope touches, but its residual is enormous; a
+	// gas pixel's residual is that of the background. finish uses it to
+	// tell the two apart.
+	var rxDet *detect.RX
+	var resW *cube.Writer
+	var rxb []float32
+	if jf != nil {
+		rxDet = detect.NewRX(bg)
+		rxb = make([]float32, r.block*r.h.Samples)
+		var err error
+		if resW, r.residualPath, err = r.oneBand("residual", "whitened energy not explained by the gases (RX minus the sum of squared z-scores)"); err != nil {
+			return err
+		}
 	}
 	h := r.h
 	n := h.Samples * h.Lines
@@ -584,6 +600,21 @@ func (r *run) score(ctx context.Context, dets []*detector, jf *detect.JointMatch
 		first := b.Rect.Min.Y * h.Samples
 		if jf != nil {
 			jf.Retrieve(prefix(jc, np), prefix(js, np), prefix(jz, np), b)
+			res := rxb[:np]
+			rxDet.Score(res, b)
+			for i := range res {
+				e := res[i]
+				for g := 0; g < G; g++ {
+					e -= jz[g][i] * jz[g][i]
+				}
+				res[i] = max(e, 0)
+			}
+			if err := resW.WriteLines(one(res, b.Rect)); err != nil {
+				return err
+			}
+			for i := (sampleEvery - first%sampleEvery) % sampleEvery; i < np; i += sampleEvery {
+				r.residualSamples = append(r.residualSamples, res[i])
+			}
 		}
 		for _, d := range dets {
 			s := buf[:np]
@@ -620,6 +651,12 @@ func (r *run) score(ctx context.Context, dets []*detector, jf *detect.JointMatch
 				err = cerr
 			}
 		}
+	}
+	if resW != nil {
+		if cerr := resW.Close(); cerr != nil && err == nil {
+			err = cerr
+		}
+		r.res.Outputs = append(r.res.Outputs, Output{Kind: "residual", Path: r.residualPath})
 	}
 	if err != nil {
 		return err
