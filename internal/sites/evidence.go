@@ -41,6 +41,22 @@ type GridConfig struct {
 	// and fades into the noise within a few tens of metres; see
 	// docs/sites.md). Negative PlumeLengthM turns footprints off.
 	PlumeLengthM, PlumeWidthM float64
+	// Differential makes a footprint measurement the downwind rectangle's
+	// mean less the mean of the same rectangle upwind of the cell: a
+	// source's plume lies only downwind, while ground clutter that extends
+	// across the cell (a field, a roof whose emissivity mimics the gas)
+	// cancels. It costs √2 in noise and removes the clutter that the same
+	// ground puts into every pass.
+	// nil means on (the default); point at false to turn it off.
+	Differential *bool
+	// LocalMeanM, if positive, removes extended clutter before a pass is
+	// combined: each pixel's ĉ less the inverse-variance mean of ĉ over a
+	// square of side 2·LocalMeanM+1 pixels' worth of metres around it. A
+	// surface whose emissivity mimics a gas offsets the retrieval over its
+	// whole extent on every pass, and would grow as √n like a source; a
+	// plume's near field is a few metres wide and barely moves the mean of
+	// the square. 0: off (default); the evaluation in docs/sites.md uses 20.
+	LocalMeanM float64
 	// SeenZ is the single-pass cell z-score at or above which a pass counts
 	// as having seen gas in a cell (default 3, a one-sided p of 1.3·10⁻³ per
 	// cell: a sighting for the history, not a detection).
@@ -62,6 +78,10 @@ func (c *GridConfig) defaults() error {
 	}
 	if c.PlumeWidthM == 0 {
 		c.PlumeWidthM = 3
+	}
+	if c.Differential == nil {
+		on := true
+		c.Differential = &on
 	}
 	switch {
 	case c.Zone < 1 || c.Zone > 60:
@@ -154,6 +174,10 @@ func (g *Grid) AddPass(ctx context.Context, p Pass) (PassReport, error) {
 	if p.W <= 0 || p.H <= 0 || len(p.C) != p.W*p.H || len(p.Sigma) != p.W*p.H {
 		return rep, fmt.Errorf("%w: pass %s: %d and %d values for %d×%d pixels", ErrConfig, p.ID, len(p.C), len(p.Sigma), p.W, p.H)
 	}
+	if g.cfg.LocalMeanM > 0 {
+		dx, dy := p.Geo.PixelSizeMeters()
+		p.C = localMeanRemoved(p.C, p.Sigma, p.W, p.H, max(1, int(math.Round(g.cfg.LocalMeanM/math.Min(dx, dy)))))
+	}
 	meas, perCell := g.resample(p)
 	if len(meas) == 0 {
 		return rep, nil
@@ -235,6 +259,47 @@ func (g *Grid) AddPass(ctx context.Context, p Pass) (PassReport, error) {
 	}
 	rep.Tiles = len(keys)
 	return rep, nil
+}
+
+// localMeanRemoved returns c less its inverse-variance weighted mean over
+// the (2r+1)² box around each pixel (clipped at the edges), from summed-area
+// tables of w and w·c (float64).
+func localMeanRemoved(c, sigma []float32, w, h, r int) []float32 {
+	sw := make([]float64, (w+1)*(h+1))
+	sc := make([]float64, (w+1)*(h+1))
+	for y := range h {
+		var rw, rc float64
+		for x := range w {
+			k := y*w + x
+			cv, sv := float64(c[k]), float64(sigma[k])
+			if !math.IsNaN(cv) && !math.IsInf(cv, 0) && sv > 0 && !math.IsInf(sv, 0) {
+				wt := 1 / (sv * sv)
+				rw += wt
+				rc += wt * cv
+			}
+			i := (y+1)*(w+1) + x + 1
+			sw[i] = sw[i-(w+1)] + rw
+			sc[i] = sc[i-(w+1)] + rc
+		}
+	}
+	box := func(t []float64, x0, y0, x1, y1 int) float64 {
+		return t[y1*(w+1)+x1] - t[y0*(w+1)+x1] - t[y1*(w+1)+x0] + t[y0*(w+1)+x0]
+	}
+	out := make([]float32, len(c))
+	for y := range h {
+		y0, y1 := max(0, y-r), min(h, y+r+1)
+		for x := range w {
+			x0, x1 := max(0, x-r), min(w, x+r+1)
+			bw := box(sw, x0, y0, x1, y1)
+			k := y*w + x
+			if bw > 0 {
+				out[k] = c[k] - float32(box(sc, x0, y0, x1, y1)/bw)
+			} else {
+				out[k] = c[k]
+			}
+		}
+	}
+	return out
 }
 
 // toGrid returns a function mapping a pass's pixel coordinates to the
@@ -336,19 +401,29 @@ func (g *Grid) footprint(p Pass, toGrid func(x, y float64) (float64, float64), p
 		de, dn := e-e0, n-n0
 		return (d*de - b*dn) / det, (a*dn - cc*de) / det
 	}
-	seen := map[[2]int]bool{}
-	var offs [][2]int
-	step := px / 2
-	for a := -cell / 2; a <= g.cfg.PlumeLengthM; a += step {
-		for b := -width / 2; b <= width/2; b += step {
-			e, n := e0+a*de+b*dn, n0+a*dn-b*de
-			x, y := inv(e, n)
-			o := [2]int{int(math.Floor(cx+x)) - int(math.Floor(cx)), int(math.Floor(cy+y)) - int(math.Floor(cy))}
-			if !seen[o] {
-				seen[o] = true
-				offs = append(offs, o)
+	// offsets returns the distinct pixel offsets of the rectangle from a to
+	// a1 metres along the wind.
+	offsets := func(a0, a1 float64) [][2]int {
+		seen := map[[2]int]bool{}
+		var offs [][2]int
+		step := px / 2
+		for a := a0; a <= a1; a += step {
+			for b := -width / 2; b <= width/2; b += step {
+				e, n := e0+a*de+b*dn, n0+a*dn-b*de
+				x, y := inv(e, n)
+				o := [2]int{int(math.Floor(cx+x)) - int(math.Floor(cx)), int(math.Floor(cy+y)) - int(math.Floor(cy))}
+				if !seen[o] {
+					seen[o] = true
+					offs = append(offs, o)
+				}
 			}
 		}
+		return offs
+	}
+	down := offsets(-cell/2, g.cfg.PlumeLengthM)
+	var up [][2]int
+	if *g.cfg.Differential {
+		up = offsets(-cell/2-g.cfg.PlumeLengthM-cell/2, -cell/2-step1(px))
 	}
 	minI, minJ, maxI, maxJ := int64(math.MaxInt64), int64(math.MaxInt64), int64(math.MinInt64), int64(math.MinInt64)
 	for _, q := range [][2]float64{{0, 0}, {float64(p.W), 0}, {0, float64(p.H)}, {float64(p.W), float64(p.H)}} {
@@ -364,28 +439,50 @@ func (g *Grid) footprint(p Pass, toGrid func(x, y float64) (float64, float64), p
 				continue // the cell itself must be in the pass
 			}
 			x0, y0 := int(math.Floor(x)), int(math.Floor(y))
-			m := cellMeas{i: i, j: j}
-			for _, o := range offs {
-				xx, yy := x0+o[0], y0+o[1]
-				if xx < 0 || yy < 0 || xx >= p.W || yy >= p.H {
+			m := p.boxMean(x0, y0, down)
+			if m.n == 0 {
+				continue
+			}
+			if up != nil {
+				u := p.boxMean(x0, y0, up)
+				if u.n == 0 {
 					continue
 				}
-				k := yy*p.W + xx
-				cv, sv := float64(p.C[k]), float64(p.Sigma[k])
-				if math.IsNaN(cv) || math.IsInf(cv, 0) || !(sv > 0) || math.IsInf(sv, 0) {
-					continue
-				}
-				w := 1 / (sv * sv)
-				m.sw += w
-				m.sc += w * cv
-				m.n++
+				// ĉ = ĉ_down − ĉ_up, var = 1/Σw_down + 1/Σw_up.
+				c := m.sc/m.sw - u.sc/u.sw
+				w := 1 / (1/m.sw + 1/u.sw)
+				m = cellMeas{sw: w, sc: w * c, n: m.n + u.n}
 			}
-			if m.n > 0 {
-				out = append(out, m)
-			}
+			m.i, m.j = i, j
+			out = append(out, m)
 		}
 	}
-	return out, float64(len(offs))
+	return out, float64(len(down) + len(up))
+}
+
+// step1 is one pixel's step back from the footprint, so the upwind and
+// downwind rectangles share no pixel.
+func step1(px float64) float64 { return px }
+
+// boxMean sums w and w·ĉ over the valid pixels at the offsets from (x0, y0).
+func (p *Pass) boxMean(x0, y0 int, offs [][2]int) cellMeas {
+	var m cellMeas
+	for _, o := range offs {
+		xx, yy := x0+o[0], y0+o[1]
+		if xx < 0 || yy < 0 || xx >= p.W || yy >= p.H {
+			continue
+		}
+		k := yy*p.W + xx
+		cv, sv := float64(p.C[k]), float64(p.Sigma[k])
+		if math.IsNaN(cv) || math.IsInf(cv, 0) || !(sv > 0) || math.IsInf(sv, 0) {
+			continue
+		}
+		w := 1 / (sv * sv)
+		m.sw += w
+		m.sc += w * cv
+		m.n++
+	}
+	return m
 }
 
 func (g *Grid) sample(p Pass, toGrid func(x, y float64) (float64, float64)) []cellMeas {

@@ -234,30 +234,37 @@ func TestGridGeometryAndForgetting(t *testing.T) {
 }
 
 // With the wind known, a cell's footprint reaches downwind: a plume line
-// starting in a cell and running east puts its evidence in that cell.
+// starting in a cell and running east puts its evidence in that cell. The
+// differential footprint (downwind less upwind) cancels clutter that
+// extends across the cell, at √2 in noise.
 func TestGridFootprint(t *testing.T) {
 	ctx := context.Background()
-	rng := rand.New(rand.NewPCG(7, 8))
 	const w, h = 200, 100
 	geo := georef(t, 512000, 250000, 1, w, h)
-	g := newGrid(t, GridConfig{CellM: 5, PlumeLengthM: 15, PlumeWidthM: 3})
-	line := func(x, y int) float64 {
+	scene := func(x, y int) float64 {
+		v := 2.0 // a uniform clutter offset over the whole ground, ⅓σ
 		if y == 52 && x >= 100 && x < 115 {
-			return 15 // z ≈ 2.5 per pixel: Σz ≈ 37 over a footprint of ≈ 90 pixels
+			v += 20 // z ≈ 3.3 per pixel: Σz ≈ 50 over a footprint of ≈ 90 pixels
 		}
-		return 0
+		return v
 	}
-	p := noisePass(rng, "f", 0, w, h, geo, line)
-	p.Wind = &Wind{FromDeg: 270}
-	if _, err := g.AddPass(ctx, p); err != nil {
-		t.Fatal(err)
-	}
-	i, j := g.CellAt(512101, 250000-52.5)
-	ev, _, _ := g.Evidence(ctx, "dichloromethane", i, j)
-	up, _, _ := g.Evidence(ctx, "dichloromethane", i-3, j)
-	t.Logf("source cell z %.2f, 15 m upwind z %.2f", ev.Z, up.Z)
-	if ev.Z < 3 || up.Z > 3 {
-		t.Errorf("footprint: source cell z %.2f (want > 3), upwind %.2f (want noise)", ev.Z, up.Z)
+	for _, diff := range []bool{false, true} {
+		g := newGrid(t, GridConfig{CellM: 5, PlumeLengthM: 15, PlumeWidthM: 3, Differential: &diff})
+		p := noisePass(rand.New(rand.NewPCG(7, 8)), "f", 0, w, h, geo, scene)
+		p.Wind = &Wind{FromDeg: 270}
+		if _, err := g.AddPass(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+		i, j := g.CellAt(512101, 250000-52.5)
+		ev, _, _ := g.Evidence(ctx, "dichloromethane", i, j)
+		far, _, _ := g.Evidence(ctx, "dichloromethane", i-8, j+8)
+		t.Logf("differential %v: source cell z %.2f, a cell 40 m away z %.2f", diff, ev.Z, far.Z)
+		if ev.Z < 3 {
+			t.Errorf("differential %v: source cell z %.2f, want > 3", diff, ev.Z)
+		}
+		if clutter := far.Z; diff && math.Abs(clutter) > 3 || !diff && clutter < 2 {
+			t.Errorf("differential %v: uniform clutter gives z %.2f away from the plume", diff, clutter)
+		}
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/atalaya-project/atalaya/internal/cube"
+	"github.com/atalaya-project/atalaya/internal/granule"
 )
 
 // Kind says where a detection comes from.
@@ -51,11 +52,12 @@ func (d *Detection) z() float64 {
 }
 
 // FromGrid turns a grid detection into a Detection; t is the time of the
-// grid's latest pass.
+// grid's latest pass. Its z is the calibrated one (from its p-value under
+// the grid's fitted background), not the raw combined z.
 func FromGrid(d GridDetection, t time.Time) Detection {
 	return Detection{
 		ID: d.ID, Kind: KindGrid, Gas: d.Gas, Lat: d.Lat, Lon: d.Lon, SigmaM: d.SigmaM,
-		Z: d.PeakZ, PValue: d.PValue, PPMm: d.PeakPPMm, SigmaPPMm: d.PeakSigmaPPMm, Time: t,
+		Z: zFromP(d.PValue, d.PeakZ), PValue: d.PValue, PPMm: d.PeakPPMm, SigmaPPMm: d.PeakSigmaPPMm, Time: t,
 	}
 }
 
@@ -253,7 +255,10 @@ func current(s *Site) []Detection {
 	return out
 }
 
-// refresh recomputes a site's position, times and detected-gas evidence.
+// refresh recomputes a site's position, times and detected-gas evidence:
+// per gas, the Stouffer combination of the independent lines (the grid's
+// latest detection, or else the single passes' best z per pass; the point
+// sensors').
 func (c *Catalog) refresh(s *Site) {
 	cur := current(s)
 	var sw, se, sn float64
@@ -284,7 +289,8 @@ func (c *Catalog) refresh(s *Site) {
 	// Detected gases: Stouffer over independent lines.
 	type lines struct {
 		grid             *Detection
-		img, pt          []float64
+		img              map[string]float64 // best z per pass
+		pt               []float64
 		ppmm, sig, q, nq float64
 	}
 	by := map[string]*lines{}
@@ -299,7 +305,17 @@ func (c *Catalog) refresh(s *Site) {
 		case KindGrid:
 			l.grid = d
 		case KindImaging:
-			l.img = append(l.img, d.z())
+			// Fragments of one plume in one pass are one measurement.
+			if l.img == nil {
+				l.img = map[string]float64{}
+			}
+			key := d.PassID
+			if key == "" {
+				key = d.ID
+			}
+			if z, ok := l.img[key]; !ok || d.z() > z {
+				l.img[key] = d.z()
+			}
 		default:
 			l.pt = append(l.pt, d.z())
 		}
@@ -318,7 +334,12 @@ func (c *Catalog) refresh(s *Site) {
 		if l.grid != nil {
 			zs = append(zs, l.grid.z())
 		} else if len(l.img) > 0 {
-			zs = append(zs, stouffer(l.img))
+			var zi []float64
+			for _, z := range l.img {
+				zi = append(zi, z)
+			}
+			slices.Sort(zi)
+			zs = append(zs, stouffer(zi))
 		}
 		if len(l.pt) > 0 {
 			zs = append(zs, stouffer(l.pt))
@@ -372,7 +393,10 @@ func (c *Catalog) score(s *Site) {
 // that saw gas there (the most over the gases). Passes that surveyed the
 // site and saw nothing already lower its grid z (their ĉ ≈ 0 enters the
 // inverse-variance mean); they are reported, not counted twice.
-func (c *Catalog) UpdateFromGrid(ctx context.Context, g *Grid, gases []string) error {
+//
+// The grid's z at a cell is calibrated by res (the grid's latest Detect:
+// its fitted background tails), so clutter-heavy gases count for less.
+func (c *Catalog) UpdateFromGrid(ctx context.Context, g *Grid, res *GridResult, gases []string) error {
 	for _, s := range c.sites {
 		e, n := cube.LatLonToUTM(s.Lat, s.Lon, g.cfg.Zone, g.cfg.North)
 		i, j := g.CellAt(e, n)
@@ -392,9 +416,13 @@ func (c *Catalog) UpdateFromGrid(ctx context.Context, g *Grid, gases []string) e
 			if ge := s.Gases[gas]; ge != nil && ge.Detected {
 				continue
 			}
+			z := ev.Z
+			if res != nil {
+				z = res.CalibratedZ(gas, z)
+			}
 			s.Gases[gas] = &GasEvidence{
-				Z: ev.Z, PPMm: ev.PPMm, SigmaPPMm: ev.SigmaPPMm,
-				LogBF: GasLogBF(ev.Z, c.cfg.TypicalPPMm/ev.SigmaPPMm),
+				Z: z, PPMm: ev.PPMm, SigmaPPMm: ev.SigmaPPMm,
+				LogBF: GasLogBF(z, c.cfg.TypicalPPMm/ev.SigmaPPMm),
 			}
 		}
 		c.score(s)
@@ -407,5 +435,21 @@ func (c *Catalog) UpdateFromGrid(ctx context.Context, g *Grid, gases []string) e
 func (c *Catalog) Rescore() {
 	for _, s := range c.sites {
 		c.score(s)
+	}
+}
+
+var cubeLatLonToUTM = cube.LatLonToUTM
+
+// FromGranule turns one pass's detection by internal/granule into a
+// Detection, its z calibrated from its p-value (the granule's fitted
+// tail). Its location error is taken as the radius of a disc of the
+// detection's area (a plume's centroid lies downwind of its source by
+// about its size), at least 5 m.
+func FromGranule(d granule.Detection, passID string, t time.Time) Detection {
+	return Detection{
+		ID: passID + "/" + d.ID, Kind: KindImaging, Gas: d.Gas, Lat: d.Lat, Lon: d.Lon,
+		SigmaM: math.Max(5, math.Sqrt(d.AreaM2/math.Pi)),
+		Z:      zFromP(d.PValue, d.PeakScore), PValue: d.PValue, PPMm: d.PeakPPMm, SigmaPPMm: d.SigmaPPMm,
+		Time: t, PassID: passID,
 	}
 }

@@ -153,7 +153,7 @@ func TestCatalogUpdateFromGrid(t *testing.T) {
 	}
 	c := catalog(t)
 	c.Add(det(KindGrid, "dichloromethane", 512250, 249750, 5, 7, 2, ""))
-	if err := c.UpdateFromGrid(ctx, g, []string{"dichloromethane", "toluene"}); err != nil {
+	if err := c.UpdateFromGrid(ctx, g, nil, []string{"dichloromethane", "toluene"}); err != nil {
 		t.Fatal(err)
 	}
 	s := c.Sites()[0]

@@ -77,6 +77,38 @@ type GridDetection struct {
 type GridResult struct {
 	Tests      []GasTest       `json:"tests"`
 	Detections []GridDetection `json:"detections"`
+	tails      map[string]gasTail
+}
+
+type gasTail struct {
+	tail *detect.Tail
+	asym float64
+}
+
+// CalibratedZ converts a combined z of a gas into the z-score of a
+// standard normal with the same upper-tail probability under the grid's
+// fitted background (mirrored tail, asymmetry-corrected): where clutter
+// makes the grid's z heavy-tailed, a large z is worth less. A gas without
+// a test returns z unchanged.
+func (r *GridResult) CalibratedZ(gas string, z float64) float64 {
+	t, ok := r.tails[gas]
+	if !ok || math.IsNaN(z) {
+		return z
+	}
+	return zFromP(math.Min(0.5, t.asym*t.tail.Survival(z)), z)
+}
+
+// zFromP returns Φ⁻¹(1 − p), or fallback when p underflows to 0 or is
+// not a probability.
+func zFromP(p, fallback float64) float64 {
+	if !(p > 0 && p < 1) {
+		return fallback
+	}
+	z := -math.Sqrt2 * math.Erfinv(2*p-1)
+	if math.IsInf(z, 0) || math.IsNaN(z) {
+		return fallback
+	}
+	return z
 }
 
 // lowFactor sets the hysteresis low threshold at lowFactor times the
@@ -105,12 +137,18 @@ func (g *Grid) Detect(ctx context.Context, cfg DetectConfig) (*GridResult, error
 	res := &GridResult{}
 	far := cfg.FARPerKm2 / float64(len(cfg.Gases))
 	for _, gas := range cfg.Gases {
-		t, dets, err := g.detectGas(ctx, gas, far)
+		t, dets, tl, err := g.detectGas(ctx, gas, far)
 		if err != nil {
 			return nil, fmt.Errorf("grid test %s: %w", gas, err)
 		}
 		res.Tests = append(res.Tests, t)
 		res.Detections = append(res.Detections, dets...)
+		if tl != nil {
+			if res.tails == nil {
+				res.tails = map[string]gasTail{}
+			}
+			res.tails[gas] = *tl
+		}
 	}
 	slices.SortStableFunc(res.Detections, func(a, b GridDetection) int {
 		switch {
@@ -184,37 +222,61 @@ func (g *Grid) loadMosaic(ctx context.Context, gas string) (*mosaic, error) {
 }
 
 // fitMirroredTail fits the upper tail of background z from the mirrored
-// lower tail, never lighter than exponential, with the asymmetry of the two
-// tails measured where both are populated (the method of internal/granule's
-// fitTail: gas only raises z, so the negative half is background even where
-// gas is common).
-func fitMirroredTail(z []float32) (*detect.Tail, float64, error) {
+// lower tail, never lighter than exponential (the method of
+// internal/granule's fitTail: gas only raises z, so the negative half is
+// background even where gas is common).
+func fitMirroredTail(z []float32) (*detect.Tail, error) {
 	neg := make([]float32, len(z))
 	for i, v := range z {
 		neg[i] = -v
 	}
 	t, err := detect.FitTail(neg, 0)
 	if err != nil {
-		return nil, 1, err
+		return nil, err
 	}
-	t = t.NotLighterThanExponential()
-	u := float32(t.Threshold(math.Min(0.01, asymmetryCount/float64(len(neg)))))
-	up, low := 0, 0
-	for _, v := range z {
+	return t.NotLighterThanExponential(), nil
+}
+
+// asymmetry measures how many times more cells lie in the upper tail than
+// in the mirrored lower one, where the mirrored tail holds asymmetryCount
+// cells, leaving out the cells of components found at the symmetric
+// thresholds (and a 2-cell margin): on a grid of a few thousand cells one
+// real plume would otherwise fill the upper tail and raise the threshold
+// for everything else. R ≥ 1.
+func asymmetry(m *mosaic, tail *detect.Tail, high, low float64, n int) float64 {
+	skip := make([]bool, len(m.z))
+	for _, c := range plume.Segment(m.z, m.w, m.h, float32(high), float32(low)) {
+		for _, p := range c.Pixels {
+			x, y := p%m.w, p/m.w
+			for dy := -2; dy <= 2; dy++ {
+				for dx := -2; dx <= 2; dx++ {
+					if xx, yy := x+dx, y+dy; xx >= 0 && yy >= 0 && xx < m.w && yy < m.h {
+						skip[yy*m.w+xx] = true
+					}
+				}
+			}
+		}
+	}
+	u := float32(tail.Threshold(math.Min(0.01, asymmetryCount/float64(n))))
+	up, lo := 0, 0
+	for i, v := range m.z {
+		if skip[i] || math.IsNaN(float64(v)) {
+			continue
+		}
 		if v > u {
 			up++
 		} else if v < -u {
-			low++
+			lo++
 		}
 	}
-	return t, max(1, float64(up)/float64(max(low, 1))), nil
+	return max(1, float64(up)/float64(max(lo, 1)))
 }
 
-func (g *Grid) detectGas(ctx context.Context, gas string, far float64) (GasTest, []GridDetection, error) {
+func (g *Grid) detectGas(ctx context.Context, gas string, far float64) (GasTest, []GridDetection, *gasTail, error) {
 	gt := GasTest{Gas: gas, FARPerKm2: far}
 	m, err := g.loadMosaic(ctx, gas)
 	if err != nil || m == nil {
-		return gt, nil, err
+		return gt, nil, nil, err
 	}
 	var z []float32
 	var sig []float64
@@ -228,11 +290,12 @@ func (g *Grid) detectGas(ctx context.Context, gas string, far float64) (GasTest,
 	gt.AreaKm2 = float64(len(z)) * g.CellAreaM2() / 1e6
 	slices.Sort(sig)
 	gt.MedianSigmaPPMm = sig[len(sig)/2]
-	tail, asym, err := fitMirroredTail(z)
+	tail, err := fitMirroredTail(z)
 	if err != nil {
-		return gt, nil, err
+		return gt, nil, nil, err
 	}
 	gt.CellProb = detect.PixelProbability(far, g.CellAreaM2())
+	asym := asymmetry(m, tail, tail.Threshold(gt.CellProb), tail.Threshold(math.Min(0.01, gt.CellProb*lowFactor)), len(z))
 	gt.TailXi, gt.Asymmetry = tail.Xi, asym
 	gt.Threshold = tail.Threshold(gt.CellProb / asym)
 	gt.LowThresh = tail.Threshold(math.Min(0.01, gt.CellProb*lowFactor/asym))
@@ -243,7 +306,7 @@ func (g *Grid) detectGas(ctx context.Context, gas string, far float64) (GasTest,
 		dets = append(dets, g.gridDetection(m, gas, n, &c, tail, asym))
 	}
 	gt.Detections = len(dets)
-	return gt, dets, nil
+	return gt, dets, &gasTail{tail, asym}, nil
 }
 
 func (g *Grid) gridDetection(m *mosaic, gas string, n int, c *plume.Component, tail *detect.Tail, asym float64) GridDetection {
