@@ -21,7 +21,10 @@
 // by the pass's measured ratio of the spread of the cell z-scores to the
 // spread independent pixels would give (spatially correlated pixels are not
 // independent measurements). Pixels coarser than a cell are sampled at the
-// cell centres instead. A cell keeps Σw·ĉ, Σw and Σw² (w = 1/σ², times a
+// cell centres instead. When the pass's wind is known, a cell's measurement
+// is its source footprint instead: the pixels downwind of it, where a source
+// in the cell puts its plume, less the same rectangle upwind (Differential,
+// the default), which cancels ground clutter that extends across the cell. A cell keeps Σw·ĉ, Σw and Σw² (w = 1/σ², times a
 // forgetting factor λ ≤ 1 if a half-life is set), the number of passes that
 // covered it and saw it (single-pass cell z ≥ SeenZ), and the times of the
 // last pass and the last sighting. The combined estimate is ĉ = Σλwĉ/Σλw
