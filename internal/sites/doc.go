@@ -1,0 +1,46 @@
+// Package sites turns detections into candidate sites: it accumulates every
+// pass's gas retrieval on a geographic evidence grid, thresholds the
+// combined evidence at a fixed false-alarm rate per km², associates
+// detections of several passes, sensors and gases into sites, guesses each
+// site's type from its gas profile, and calibrates the probability that a
+// site is real from analysts' decisions.
+//
+// # Evidence grid
+//
+// One grid per survey region: square cells of CellM metres (default 5 m) in
+// one UTM zone and hemisphere (the grid's, whatever the zone of a pass), cell
+// (i, j) covering easting [i·CellM, (i+1)·CellM) and northing [j·CellM,
+// (j+1)·CellM). Cells are grouped in square tiles of TileCells² cells (default
+// 256², 1.28 km at 5 m), one tile per gas, and a tile exists only once a pass
+// has covered it (the grid is sparse). Tiles are persisted behind the small
+// TileStore interface (MemTileStore here; the database elsewhere).
+//
+// A pass adds, per cell, one measurement of the cell's mean
+// concentration-pathlength ĉ (ppm·m) with its 1σ: the pixels whose centres
+// fall in the cell are combined by inverse variance, and that σ is inflated
+// by the pass's measured ratio of the spread of the cell z-scores to the
+// spread independent pixels would give (spatially correlated pixels are not
+// independent measurements). Pixels coarser than a cell are sampled at the
+// cell centres instead. When the pass's wind is known, a cell's measurement
+// is its source footprint instead: the pixels downwind of it, where a source
+// in the cell puts its plume, less the same rectangle upwind (Differential,
+// the default), which cancels ground clutter that extends across the cell. A cell keeps Σw·ĉ, Σw and Σw² (w = 1/σ², times a
+// forgetting factor λ ≤ 1 if a half-life is set), the number of passes that
+// covered it and saw it (single-pass cell z ≥ SeenZ), and the times of the
+// last pass and the last sighting. The combined estimate is ĉ = Σλwĉ/Σλw
+// with variance Σλ²w/(Σλw)² (1/Σw without forgetting), so z = ĉ/σ stays
+// N(0,1) on background whatever the number of passes, while a persistent
+// source's z grows as √n.
+//
+// # Units and precision
+//
+// Concentration-pathlength in ppm·m, distances in metres, positions WGS-84
+// degrees or UTM metres (grid zone), times UTC. Pass maps are float32 (as
+// written by internal/granule); cell sums are float64.
+//
+// # Invariants
+//
+// A pass (its ID) is added to a tile at most once (ErrDuplicatePass): adding
+// a granule is idempotent. Detections flow in, sites flow out; nothing here
+// reaches into another package's storage.
+package sites

@@ -1,0 +1,357 @@
+package sites
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/atalaya-project/atalaya/internal/cube"
+	"github.com/atalaya-project/atalaya/internal/detect"
+	"github.com/atalaya-project/atalaya/internal/plume"
+)
+
+// DetectConfig sets the grid's detection tests.
+type DetectConfig struct {
+	// FARPerKm2 is the false-alarm rate per km² of grid for all the tests
+	// together; it is split equally among the gases.
+	FARPerKm2 float64
+	Gases     []string
+}
+
+// GasTest is the detection test of one gas on the combined grid.
+type GasTest struct {
+	Gas       string  `json:"gas"`
+	FARPerKm2 float64 `json:"far_per_km2"`
+	// CellProb is the false-alarm probability per cell, Threshold and
+	// LowThresh the hysteresis thresholds on the combined z.
+	CellProb  float64 `json:"cell_probability"`
+	Threshold float64 `json:"threshold"`
+	LowThresh float64 `json:"low_threshold"`
+	TailXi    float64 `json:"tail_xi"`
+	Asymmetry float64 `json:"tail_asymmetry"`
+	// Cells and AreaKm2 are the surveyed cells the test covers.
+	Cells      int     `json:"cells"`
+	AreaKm2    float64 `json:"area_km2"`
+	Detections int     `json:"detections"`
+	// MedianSigmaPPMm is the median combined 1σ over the cells, and
+	// MDCppmm the minimum detectable cell-mean column at the threshold.
+	MedianSigmaPPMm float64 `json:"median_sigma_ppmm"`
+	MDCppmm         float64 `json:"min_detectable_ppmm"`
+}
+
+// GridDetection is a connected group of cells above a gas test's threshold.
+type GridDetection struct {
+	ID     string  `json:"id"`
+	Gas    string  `json:"gas"`
+	Cells  int     `json:"cells"`
+	AreaM2 float64 `json:"area_m2"`
+	// PeakZ is the highest combined z, PValue its probability for a
+	// background cell (the fitted tail, asymmetry-corrected).
+	PeakZ  float64 `json:"peak_z"`
+	PValue float64 `json:"p_value"`
+	PeakI  int64   `json:"peak_i"`
+	PeakJ  int64   `json:"peak_j"`
+	// PeakPPMm and PeakSigmaPPMm are the combined ĉ and its σ at the peak.
+	PeakPPMm      float64 `json:"peak_ppmm"`
+	PeakSigmaPPMm float64 `json:"peak_sigma_ppmm"`
+	// East, North (grid zone) and Lat, Lon locate the ĉ-weighted centroid;
+	// SigmaM is its 1σ per axis (the cells' weighted spread and the cell
+	// size).
+	East   float64 `json:"east_m"`
+	North  float64 `json:"north_m"`
+	Lat    float64 `json:"lat"`
+	Lon    float64 `json:"lon"`
+	SigmaM float64 `json:"sigma_m"`
+	// Passes covered the peak cell, Seen of them saw gas there.
+	Passes   int       `json:"passes"`
+	Seen     int       `json:"seen"`
+	LastPass time.Time `json:"last_pass"`
+	LastSeen time.Time `json:"last_seen,omitzero"`
+	// CellsIJ lists the component's cells.
+	CellsIJ [][2]int64 `json:"-"`
+}
+
+// GridResult is a detection run over the grid.
+type GridResult struct {
+	Tests      []GasTest       `json:"tests"`
+	Detections []GridDetection `json:"detections"`
+	tails      map[string]gasTail
+}
+
+type gasTail struct {
+	tail *detect.Tail
+	asym float64
+}
+
+// CalibratedZ converts a combined z of a gas into the z-score of a
+// standard normal with the same upper-tail probability under the grid's
+// fitted background (mirrored tail, asymmetry-corrected): where clutter
+// makes the grid's z heavy-tailed, a large z is worth less. A gas without
+// a test returns z unchanged.
+func (r *GridResult) CalibratedZ(gas string, z float64) float64 {
+	t, ok := r.tails[gas]
+	if !ok || math.IsNaN(z) {
+		return z
+	}
+	return zFromP(math.Min(0.5, t.asym*t.tail.Survival(z)), z)
+}
+
+// zFromP returns Φ⁻¹(1 − p), or fallback when p underflows to 0 or is
+// not a probability.
+func zFromP(p, fallback float64) float64 {
+	if !(p > 0 && p < 1) {
+		return fallback
+	}
+	z := -math.Sqrt2 * math.Erfinv(2*p-1)
+	if math.IsInf(z, 0) || math.IsNaN(z) {
+		return fallback
+	}
+	return z
+}
+
+// lowFactor sets the hysteresis low threshold at lowFactor times the
+// high threshold's false-alarm probability (capped at 1%), as
+// internal/granule does: a component grows into its faint cells, while
+// isolated noise above it never starts one.
+const lowFactor = 100
+
+// asymmetryCount: the tails are compared where the mirrored one holds
+// this many cells (±10% Poisson), as in internal/granule.
+const asymmetryCount = 100
+
+// maxMosaicCells bounds the dense mosaic a gas is segmented on (256 Mi
+// cells, 1 GiB of float32): a region larger than that must be split.
+const maxMosaicCells = 1 << 28
+
+// Detect thresholds the combined grid of every gas at its share of the
+// false-alarm rate and groups the cells above it into detections.
+func (g *Grid) Detect(ctx context.Context, cfg DetectConfig) (*GridResult, error) {
+	if !(cfg.FARPerKm2 > 0) || math.IsInf(cfg.FARPerKm2, 0) {
+		return nil, fmt.Errorf("%w: false-alarm rate %g per km², want > 0", ErrConfig, cfg.FARPerKm2)
+	}
+	if len(cfg.Gases) == 0 {
+		return nil, fmt.Errorf("%w: no gases to test", ErrConfig)
+	}
+	res := &GridResult{}
+	far := cfg.FARPerKm2 / float64(len(cfg.Gases))
+	for _, gas := range cfg.Gases {
+		t, dets, tl, err := g.detectGas(ctx, gas, far)
+		if err != nil {
+			return nil, fmt.Errorf("grid test %s: %w", gas, err)
+		}
+		res.Tests = append(res.Tests, t)
+		res.Detections = append(res.Detections, dets...)
+		if tl != nil {
+			if res.tails == nil {
+				res.tails = map[string]gasTail{}
+			}
+			res.tails[gas] = *tl
+		}
+	}
+	slices.SortStableFunc(res.Detections, func(a, b GridDetection) int {
+		switch {
+		case a.PValue < b.PValue:
+			return -1
+		case a.PValue > b.PValue:
+			return 1
+		}
+		return 0
+	})
+	return res, nil
+}
+
+// mosaic is a gas's tiles laid out north-up: row 0 is the northernmost
+// cell row j1−1, column 0 the westernmost cell column i0.
+type mosaic struct {
+	i0, j1 int64
+	w, h   int
+	z      []float32
+	cells  []CellEvidence // by mosaic index; Passes 0 where not surveyed
+}
+
+func (m *mosaic) index(i, j int64) int { return int(m.j1-1-j)*m.w + int(i-m.i0) }
+func (m *mosaic) cell(idx int) (i, j int64) {
+	return m.i0 + int64(idx%m.w), m.j1 - 1 - int64(idx/m.w)
+}
+
+func (g *Grid) loadMosaic(ctx context.Context, gas string) (*mosaic, error) {
+	keys, err := g.store.Tiles(ctx, gas)
+	if err != nil {
+		return nil, err
+	}
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	T := int64(g.cfg.TileCells)
+	tx0, ty0, tx1, ty1 := keys[0].TX, keys[0].TY, keys[0].TX, keys[0].TY
+	for _, k := range keys {
+		tx0, ty0, tx1, ty1 = min(tx0, k.TX), min(ty0, k.TY), max(tx1, k.TX), max(ty1, k.TY)
+	}
+	m := &mosaic{i0: int64(tx0) * T, j1: int64(ty1+1) * T, w: int(int64(tx1-tx0+1) * T), h: int(int64(ty1-ty0+1) * T)}
+	if int64(m.w)*int64(m.h) > maxMosaicCells {
+		return nil, fmt.Errorf("%w: %d×%d cells to segment at once; split the region", ErrConfig, m.w, m.h)
+	}
+	m.z = make([]float32, m.w*m.h)
+	for i := range m.z {
+		m.z[i] = float32(math.NaN())
+	}
+	m.cells = make([]CellEvidence, m.w*m.h)
+	for _, k := range keys {
+		t, err := g.store.LoadTile(ctx, k)
+		if err != nil {
+			return nil, fmt.Errorf("load tile %s: %w", k, err)
+		}
+		for r := range t.Size {
+			for c := range t.Size {
+				idx := r*t.Size + c
+				if t.Passes[idx] == 0 {
+					continue
+				}
+				i, j := int64(k.TX)*T+int64(c), int64(k.TY)*T+int64(r)
+				ev := cellOf(t, idx)
+				ev.I, ev.J = i, j
+				mi := m.index(i, j)
+				m.cells[mi] = ev
+				m.z[mi] = float32(ev.Z)
+			}
+		}
+	}
+	return m, nil
+}
+
+// fitMirroredTail fits the upper tail of background z from the mirrored
+// lower tail, never lighter than exponential (the method of
+// internal/granule's fitTail: gas only raises z, so the negative half is
+// background even where gas is common).
+func fitMirroredTail(z []float32) (*detect.Tail, error) {
+	neg := make([]float32, len(z))
+	for i, v := range z {
+		neg[i] = -v
+	}
+	t, err := detect.FitTail(neg, 0)
+	if err != nil {
+		return nil, err
+	}
+	return t.NotLighterThanExponential(), nil
+}
+
+// asymmetry measures how many times more cells lie in the upper tail than
+// in the mirrored lower one, where the mirrored tail holds asymmetryCount
+// cells, leaving out the cells of components found at the symmetric
+// thresholds (and a 2-cell margin): on a grid of a few thousand cells one
+// real plume would otherwise fill the upper tail and raise the threshold
+// for everything else. R ≥ 1.
+func asymmetry(m *mosaic, tail *detect.Tail, high, low float64, n int) float64 {
+	skip := make([]bool, len(m.z))
+	for _, c := range plume.Segment(m.z, m.w, m.h, float32(high), float32(low)) {
+		for _, p := range c.Pixels {
+			x, y := p%m.w, p/m.w
+			for dy := -2; dy <= 2; dy++ {
+				for dx := -2; dx <= 2; dx++ {
+					if xx, yy := x+dx, y+dy; xx >= 0 && yy >= 0 && xx < m.w && yy < m.h {
+						skip[yy*m.w+xx] = true
+					}
+				}
+			}
+		}
+	}
+	u := float32(tail.Threshold(math.Min(0.01, asymmetryCount/float64(n))))
+	up, lo := 0, 0
+	for i, v := range m.z {
+		if skip[i] || math.IsNaN(float64(v)) {
+			continue
+		}
+		if v > u {
+			up++
+		} else if v < -u {
+			lo++
+		}
+	}
+	return max(1, float64(up)/float64(max(lo, 1)))
+}
+
+func (g *Grid) detectGas(ctx context.Context, gas string, far float64) (GasTest, []GridDetection, *gasTail, error) {
+	gt := GasTest{Gas: gas, FARPerKm2: far}
+	m, err := g.loadMosaic(ctx, gas)
+	if err != nil || m == nil {
+		return gt, nil, nil, err
+	}
+	var z []float32
+	var sig []float64
+	for i, v := range m.z {
+		if !math.IsNaN(float64(v)) {
+			z = append(z, v)
+			sig = append(sig, m.cells[i].SigmaPPMm)
+		}
+	}
+	gt.Cells = len(z)
+	gt.AreaKm2 = float64(len(z)) * g.CellAreaM2() / 1e6
+	slices.Sort(sig)
+	gt.MedianSigmaPPMm = sig[len(sig)/2]
+	tail, err := fitMirroredTail(z)
+	if err != nil {
+		return gt, nil, nil, err
+	}
+	gt.CellProb = detect.PixelProbability(far, g.CellAreaM2())
+	asym := asymmetry(m, tail, tail.Threshold(gt.CellProb), tail.Threshold(math.Min(0.01, gt.CellProb*lowFactor)), len(z))
+	gt.TailXi, gt.Asymmetry = tail.Xi, asym
+	gt.Threshold = tail.Threshold(gt.CellProb / asym)
+	gt.LowThresh = tail.Threshold(math.Min(0.01, gt.CellProb*lowFactor/asym))
+	gt.MDCppmm = gt.Threshold * gt.MedianSigmaPPMm
+	comps := plume.Segment(m.z, m.w, m.h, float32(gt.Threshold), float32(gt.LowThresh))
+	dets := make([]GridDetection, 0, len(comps))
+	for n, c := range comps {
+		dets = append(dets, g.gridDetection(m, gas, n, &c, tail, asym))
+	}
+	gt.Detections = len(dets)
+	return gt, dets, &gasTail{tail, asym}, nil
+}
+
+func (g *Grid) gridDetection(m *mosaic, gas string, n int, c *plume.Component, tail *detect.Tail, asym float64) GridDetection {
+	peak := m.cells[c.Peak]
+	d := GridDetection{
+		ID: fmt.Sprintf("grid-%s-%d", gas, n+1), Gas: gas,
+		Cells: len(c.Pixels), AreaM2: float64(len(c.Pixels)) * g.CellAreaM2(),
+		PeakZ: float64(c.PeakScore), PValue: math.Min(1, asym*tail.Survival(float64(c.PeakScore))),
+		PeakI: peak.I, PeakJ: peak.J, PeakPPMm: peak.PPMm, PeakSigmaPPMm: peak.SigmaPPMm,
+		Passes: peak.Passes, Seen: peak.Seen, LastPass: peak.LastPass, LastSeen: peak.LastSeen,
+	}
+	// ĉ-weighted centroid and spread of the cells with positive ĉ.
+	var sw, se, sn float64
+	for _, p := range c.Pixels {
+		i, j := m.cell(p)
+		d.CellsIJ = append(d.CellsIJ, [2]int64{i, j})
+		w := m.cells[p].PPMm
+		if !(w > 0) {
+			continue
+		}
+		e, nn := g.CellCentre(i, j)
+		sw += w
+		se += w * e
+		sn += w * nn
+	}
+	if sw == 0 {
+		d.East, d.North = g.CellCentre(peak.I, peak.J)
+	} else {
+		d.East, d.North = se/sw, sn/sw
+	}
+	var v float64
+	if sw > 0 {
+		for _, p := range c.Pixels {
+			w := m.cells[p].PPMm
+			if !(w > 0) {
+				continue
+			}
+			i, j := m.cell(p)
+			e, nn := g.CellCentre(i, j)
+			v += w * ((e-d.East)*(e-d.East) + (nn-d.North)*(nn-d.North)) / 2
+		}
+		v /= sw
+	}
+	// A uniform position within a cell has variance cell²/12 per axis.
+	d.SigmaM = math.Sqrt(v + g.CellAreaM2()/12)
+	d.Lat, d.Lon = cube.UTMToLatLon(g.cfg.Zone, g.cfg.North, d.East, d.North)
+	return d
+}
