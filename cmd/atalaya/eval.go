@@ -17,9 +17,9 @@ import (
 
 func newEvalCmd(g *app) *cobra.Command {
 	var (
-		presets, scenarios, gases, mdlGases, far, libPath, work, ueff string
-		cfg                                                           eval.Config
-		quick, noMDL                                                  bool
+		presets, scenarios, gases, mdlGases, far, libPath, work, ueff, from string
+		cfg                                                                 eval.Config
+		quick, noMDL                                                        bool
 	)
 	cmd := &cobra.Command{
 		Use:   "eval",
@@ -40,6 +40,17 @@ rate (unless --ueff gives it).`,
   atalaya eval --preset fentanyl --seeds 4 --far 0.1/km2 --no-mdl --out fentanyl-eval`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if from != "" {
+				rep, err := eval.ReadReport(from)
+				if err != nil {
+					return err
+				}
+				if err := rep.WriteFiles(cfg.OutDir); err != nil {
+					return err
+				}
+				printEval(cmd.OutOrStdout(), rep)
+				return nil
+			}
 			var err error
 			if cfg.FARPerKm2, err = parseFAR(far); err != nil {
 				return err
@@ -114,6 +125,7 @@ rate (unless --ueff gives it).`,
 	f.StringVar(&work, "work", "", "directory for the simulated cubes (default: a temporary one, removed)")
 	f.BoolVar(&cfg.Keep, "keep", false, "keep the simulated cubes and detection outputs in --work")
 	f.StringVar(&libPath, "library", "", "signature library file (default: built-in)")
+	f.StringVar(&from, "from", "", "redraw the plots and summary of an existing report.json into --out, evaluating nothing")
 	return cmd
 }
 

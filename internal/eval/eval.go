@@ -2,7 +2,6 @@ package eval
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -129,8 +128,9 @@ func (nopBar) Add(int64) {}
 func (nopBar) Done()     {}
 
 type evaluator struct {
-	cfg Config
-	rep *Report
+	cfg        Config
+	rep        *Report
+	granuleLog *slog.Logger
 }
 
 // Run evaluates and returns the report; with an OutDir it also writes
@@ -140,7 +140,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err := cfg.defaults(); err != nil {
 		return nil, err
 	}
-	e := &evaluator{cfg: cfg, rep: newReport(cfg)}
+	e := &evaluator{cfg: cfg, rep: newReport(cfg), granuleLog: slog.New(warnOnly{cfg.Log.Handler()})}
 	if err := os.MkdirAll(cfg.WorkDir, 0o755); err != nil {
 		return nil, err
 	}
@@ -176,17 +176,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	e.rep.Seconds = time.Since(start).Seconds()
 	if cfg.OutDir != "" {
-		if err := os.MkdirAll(cfg.OutDir, 0o755); err != nil {
-			return nil, err
-		}
-		if err := e.rep.writePlots(cfg.OutDir); err != nil {
-			return nil, err
-		}
-		b, err := json.MarshalIndent(e.rep, "", "  ")
-		if err != nil {
-			return nil, err
-		}
-		if err := os.WriteFile(filepath.Join(cfg.OutDir, "report.json"), append(b, '\n'), 0o644); err != nil {
+		if err := e.rep.WriteFiles(cfg.OutDir); err != nil {
 			return nil, err
 		}
 	}

@@ -3,6 +3,7 @@ package eval
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"math"
 	"os"
 	"path/filepath"
@@ -78,7 +79,7 @@ func (e *evaluator) runPass(ctx context.Context, dir, scenario, name string, sc 
 	}
 	res, err := granule.Process(ctx, granule.Config{
 		Cube: o.Radiance, OutDir: filepath.Join(dir, "detect"), Methods: []string{granule.MethodMF},
-		Gases: append([]string(nil), gases...), FARPerKm2: far, Library: e.cfg.Library, Log: e.cfg.Log,
+		Gases: append([]string(nil), gases...), FARPerKm2: far, Library: e.cfg.Library, Log: e.granuleLog,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("detect %s/%s: %w", scenario, name, err)
@@ -174,6 +175,17 @@ func (e *evaluator) runPass(ctx context.Context, dir, scenario, name string, sc 
 	}
 	return p, nil
 }
+
+// warnOnly passes on records of level Warn and above: the granule's
+// informational lines, once per pass, would bury an evaluation's log.
+type warnOnly struct{ slog.Handler }
+
+func (h warnOnly) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= slog.LevelWarn && h.Handler.Enabled(ctx, l)
+}
+
+func (h warnOnly) WithAttrs(a []slog.Attr) slog.Handler { return warnOnly{h.Handler.WithAttrs(a)} }
+func (h warnOnly) WithGroup(n string) slog.Handler      { return warnOnly{h.Handler.WithGroup(n)} }
 
 // cubeData returns the data file next to an ENVI header (.img, as
 // sim.WriteScene names it).

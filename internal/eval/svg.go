@@ -31,6 +31,9 @@ type figure struct {
 	series                []series
 	bars                  []bar    // histogram
 	notes                 []string // lines of text under the legend
+	// legendBottomRight puts the legend in the lower right corner, where
+	// rising curves leave room (default: upper left).
+	legendBottomRight bool
 }
 
 type bar struct{ x0, x1, y float64 }
@@ -159,7 +162,19 @@ func (f *figure) svg() []byte {
 			}
 		}
 	}
-	ly := y1 + 16
+	lines := len(f.notes)
+	for _, s := range f.series {
+		if s.name != "" {
+			lines++
+		}
+	}
+	lx, ly := x0+10, y1+16
+	if f.legendBottomRight {
+		lx, ly = x1-340, y0-10-16*float64(lines-1)
+	}
+	if lines > 0 {
+		fmt.Fprintf(&b, `<rect x="%.1f" y="%.1f" width="336" height="%d" fill="white" fill-opacity="0.85"/>`+"\n", lx-4, ly-13, 16*lines+2)
+	}
 	for i, s := range f.series {
 		if s.name == "" {
 			continue
@@ -168,12 +183,12 @@ func (f *figure) svg() []byte {
 		if c == "" {
 			c = palette[i%len(palette)]
 		}
-		fmt.Fprintf(&b, `<rect x="%.1f" y="%.1f" width="12" height="4" fill="%s"/>`+"\n", x0+10, ly-6, c)
-		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f">%s</text>`+"\n", x0+28, ly, html.EscapeString(s.name))
+		fmt.Fprintf(&b, `<rect x="%.1f" y="%.1f" width="12" height="4" fill="%s"/>`+"\n", lx, ly-6, c)
+		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f">%s</text>`+"\n", lx+18, ly, html.EscapeString(s.name))
 		ly += 16
 	}
 	for _, n := range f.notes {
-		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" fill="#444">%s</text>`+"\n", x0+10, ly, html.EscapeString(n))
+		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" fill="#444">%s</text>`+"\n", lx, ly, html.EscapeString(n))
 		ly += 16
 	}
 	b.WriteString("</svg>\n")
@@ -196,7 +211,7 @@ func (r *Report) writePlots(dir string) error {
 	}
 	if len(r.DetectionROC) > 0 {
 		f := &figure{title: "Detection ROC: sources detected vs false alarms", xlabel: "false alarms per km² (measured)",
-			ylabel: "probability of detection (source-passes)", xlog: true, xmin: 1e-2, xmax: 1e4, ymin: 0, ymax: 1.02}
+			ylabel: "probability of detection (source-passes)", xlog: true, xmin: 1e-2, xmax: 1e4, ymin: 0, ymax: 1.02, legendBottomRight: true}
 		var xs, ys, nx, ny []float64
 		for _, p := range r.DetectionROC {
 			x := math.Max(p.FARPerKm2, 1.5e-2) // zero false alarms drawn at the left edge
@@ -215,7 +230,7 @@ func (r *Report) writePlots(dir string) error {
 	}
 	if len(r.PixelROC) > 0 {
 		f := &figure{title: "Pixel ROC of the matched-filter z-score", xlabel: "false-positive rate (gas-free pixels)",
-			ylabel: "true-positive rate", xlog: true, xmin: 1e-7, xmax: 1, ymin: 0, ymax: 1.02}
+			ylabel: "true-positive rate", xlog: true, xmin: 1e-7, xmax: 1, ymin: 0, ymax: 1.02, legendBottomRight: true}
 		for _, p := range r.PixelROC {
 			var xs, ys []float64
 			for _, c := range p.Curve {
@@ -229,15 +244,18 @@ func (r *Report) writePlots(dir string) error {
 		}
 	}
 	if len(r.RetrievalScatter) > 0 {
-		f := &figure{title: "Retrieved vs true column (pixels with true SNR ≥ 1, a sample)", xlabel: "true ppm·m",
-			ylabel: "retrieved ppm·m", xlog: true, ylog: true, xmin: 10, xmax: 1e5, ymin: 10, ymax: 1e5}
 		var xs, ys []float64
+		hi := 100.0
 		for _, p := range r.RetrievalScatter {
 			xs = append(xs, float64(p[0]))
 			ys = append(ys, float64(p[1]))
+			hi = math.Max(hi, float64(p[0]))
 		}
+		hi = math.Pow(10, math.Ceil(math.Log10(hi*1.2)))
+		f := &figure{title: "Retrieved vs true column (pixels with true SNR ≥ 1, a sample)", xlabel: "true ppm·m",
+			ylabel: "retrieved ppm·m (≤ 0 not drawn)", xlog: true, ylog: true, xmin: 10, xmax: hi, ymin: 10, ymax: hi}
 		f.series = append(f.series, series{name: "pixels", xs: xs, ys: ys, points: true},
-			series{name: "1:1", xs: []float64{10, 1e5}, ys: []float64{10, 1e5}, line: true, dash: true, color: "#000"})
+			series{name: "1:1", xs: []float64{10, hi}, ys: []float64{10, hi}, line: true, dash: true, color: "#000"})
 		for _, s := range r.Retrieval {
 			if s.Gas == "all" {
 				f.notes = append(f.notes, fmt.Sprintf("SNR ≥ %g: bias %+.1f%%, RMSE %.1f%% (%d px)", s.MinSNR, 100*float64(s.RelBias), 100*float64(s.RelRMSE), s.Pixels))
@@ -289,7 +307,7 @@ func (r *Report) writePlots(dir string) error {
 	for _, m := range r.MDL {
 		f := &figure{title: fmt.Sprintf("Pd vs emission rate: %s, %g m/s, class %s", m.Gas, m.Weather.WindSpeed, m.Weather.Stability),
 			xlabel: "emission rate, kg/h", ylabel: "probability of detection", xlog: true,
-			xmin: m.RatesKgH[0], xmax: m.RatesKgH[len(m.RatesKgH)-1], ymin: 0, ymax: 1.02}
+			xmin: m.RatesKgH[0], xmax: m.RatesKgH[len(m.RatesKgH)-1], ymin: 0, ymax: 1.02, legendBottomRight: true}
 		for i, c := range m.Curves {
 			var ys []float64
 			for _, p := range c.Pd {
@@ -298,6 +316,7 @@ func (r *Report) writePlots(dir string) error {
 			col := palette[i%len(palette)]
 			f.series = append(f.series, series{name: fmt.Sprintf("%s: MDL50 %s, MDL90 %s kg/h", c.Label, fmtF(c.MDL50KgH), fmtF(c.MDL90KgH)),
 				color: col, xs: m.RatesKgH, ys: ys, points: true})
+			dash := i == 0 // the granule's single pass lies under the one-pass combination
 			if !math.IsNaN(float64(c.Mu)) {
 				var fx, fy []float64
 				for k := 0; k <= 100; k++ {
@@ -305,7 +324,7 @@ func (r *Report) writePlots(dir string) error {
 					fx = append(fx, q)
 					fy = append(fy, 0.5*math.Erfc(-(math.Log(q)-float64(c.Mu))/(float64(c.S)*math.Sqrt2)))
 				}
-				f.series = append(f.series, series{color: col, xs: fx, ys: fy, line: true})
+				f.series = append(f.series, series{color: col, xs: fx, ys: fy, line: true, dash: dash})
 			}
 		}
 		if err := put("mdl_"+m.Gas, "pd-vs-rate-"+m.Gas+".svg", f); err != nil {
