@@ -245,6 +245,8 @@ func (e *evaluator) scenarios(ctx context.Context) error {
 					switch {
 					case d.noGas:
 						sr.FalseAlarms++
+						e.cfg.Log.Debug("false alarm", "scenario", s.Name, "seed", s.Seed, "pass", fl.Name, "gas", p.gases[d.gas].gas,
+							"x", d.comp.Peak%p.w, "y", d.comp.Peak/p.w, "pixels", len(d.comp.Pixels), "z", d.comp.PeakScore)
 					case !d.onGas:
 						sr.CrossGas++
 					}

@@ -222,7 +222,7 @@ func (r *Report) writePlots(dir string) error {
 		}
 		f.series = append(f.series, series{name: "Pd vs measured false alarms/km²", xs: xs, ys: ys, line: true, points: true},
 			series{name: "Pd vs requested false alarms/km²", xs: nx, ys: ny, line: true, dash: true})
-		f.notes = append(f.notes, fmt.Sprintf("operating point: %.3g/km² requested, %.3g/km² measured, Pd %.2f",
+		f.notes = append(f.notes, fmt.Sprintf("at %.3g/km² requested: %.3g/km² measured, Pd %.2f",
 			r.Summary.FARPerKm2, r.Summary.FalseAlarmsPerKm2, float64(r.Summary.Pd)))
 		if err := put("detection_roc", "roc-detection.svg", f); err != nil {
 			return err

@@ -42,10 +42,12 @@ type UEff struct {
 	N int `json:"n"`
 }
 
-// DefaultUEff is the fit of `atalaya eval` to simulated plumes at 1 m pixels
-// and 0.01 W/(m²·sr·µm) NESR (docs/evaluation.md, "U_eff calibration").
-// Other sensors and masks should be fitted again.
-var DefaultUEff = UEff{A: 0.45, B: 0.45, RelRMS: 0.35}
+// DefaultUEff is the fit of `atalaya eval` to 24 simulated acetone plumes
+// (1.5-6 m/s, 8 and 25 kg/h, class D) at 1 m pixels and 0.01 W/(m²·sr·µm)
+// NESR, masked by the granule's thresholds at 0.1 false alarms/km²
+// (docs/evaluation.md, "U_eff"). Other sensors and masks should be fitted
+// again.
+var DefaultUEff = UEff{A: -0.19, B: 0.64, RelRMS: 0.40, N: 24}
 
 // At returns U_eff for a wind speed U (m/s), never below 0.1 m/s.
 func (u UEff) At(speed float64) float64 { return math.Max(0.1, u.A+u.B*speed) }

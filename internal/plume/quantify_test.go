@@ -107,7 +107,9 @@ func TestQuantifyGaussianPlume(t *testing.T) {
 		}
 		rel := qt.RateKgH/tc.q - 1
 		// Stated tolerance: 2.5× the calibration's relative scatter, at
-		// least 30% (Varon et al. 2018 report 15-30% for the IME method).
+		// least 30%: the fit is a line in U, while a plume's U_eff also
+		// depends on its rate through the mask's size (the 3% scatter of
+		// the fit is over the plumes it was fitted to).
 		tol := math.Max(0.3, 2.5*fit.RelRMS)
 		if math.Abs(rel) > tol {
 			t.Errorf("Q %g kg/h at %g m/s: got %.3g ± %.2g kg/h (%+.0f%%), want within %.0f%%", tc.q, tc.u, qt.RateKgH, qt.SigmaRateKgH, 100*rel, 100*tol)
