@@ -48,6 +48,7 @@ false-alarm rates; it is not evidence on its own.`,
 	root.Version = version()
 	root.AddCommand(
 		newDetectCmd(g),
+		newEvalCmd(g),
 		newDemoCmd(g),
 		newSimulateCmd(g),
 		newBenchCmd(g),
