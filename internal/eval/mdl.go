@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/atalaya-project/atalaya/internal/granule"
 	"github.com/atalaya-project/atalaya/internal/plume"
 	"github.com/atalaya-project/atalaya/internal/sim"
 )
@@ -297,7 +298,7 @@ func combinedDetect(ps []*pass, far float64) (bool, int, error) {
 			s := float64(g.sd[i])
 			c := float64(g.ppmm[i])
 			if !(s > 0) || c != c {
-				continue
+				continue // masked, or an anomaly the gas does not explain
 			}
 			num[i] += c / (s * s)
 			den[i] += 1 / (s * s)
@@ -317,7 +318,7 @@ func combinedDetect(ps []*pass, far float64) (bool, int, error) {
 		gm.truth[i] = float32(tr[i] / float64(len(ps)))
 	}
 	var err error
-	if gm.tail, gm.asym, err = fitMirrored(gm.z); err != nil {
+	if gm.tail, gm.asym, err = granule.MatchedFilterTail(gm.z); err != nil {
 		return false, 0, err
 	}
 	hi, lo := gm.thresholds(far * p0.pixArea / 1e6)

@@ -113,6 +113,16 @@ func (e *evaluator) runPass(ctx context.Context, dir, scenario, name string, sc 
 		band[g] = i
 	}
 	det := filepath.Join(dir, "detect")
+	// The granule's residual gate: pixels whose anomaly the gases do not
+	// explain are no evidence either way (granule.Unexplained).
+	residual, err := readBand(filepath.Join(det, "residual.hdr"))
+	if err != nil {
+		return nil, err
+	}
+	limit, err := granule.ResidualLimit(residual)
+	if err != nil {
+		return nil, err
+	}
 	for _, g := range gases {
 		gm := &gasMaps{gas: g}
 		ent, err := e.cfg.Library.Get(g)
@@ -137,7 +147,13 @@ func (e *evaluator) runPass(ctx context.Context, dir, scenario, name string, sc 
 		if b, ok := band[g]; ok {
 			gm.truth = truth.Band(b, nil)
 		}
-		if gm.tail, gm.asym, err = fitMirrored(gm.z); err != nil {
+		for i, z := range gm.z {
+			if granule.Unexplained(z, residual[i], limit) {
+				gm.z[i] = float32(math.NaN())
+				gm.ppmm[i] = float32(math.NaN())
+			}
+		}
+		if gm.tail, gm.asym, err = granule.MatchedFilterTail(gm.z); err != nil {
 			return nil, fmt.Errorf("%s/%s %s: %w", scenario, name, g, err)
 		}
 		p.gases = append(p.gases, gm)
@@ -191,38 +207,11 @@ func (h warnOnly) WithGroup(n string) slog.Handler      { return warnOnly{h.Hand
 // sim.WriteScene names it).
 func cubeData(hdr string) string { return hdr[:len(hdr)-len(filepath.Ext(hdr))] + ".img" }
 
-// fitMirrored fits the background tail of a matched-filter z-score map the
-// way the granule does: the mirrored negative tail, never lighter than
-// exponential, scaled by the ratio of the upper to the lower tail where the
-// lower still holds 100 scores.
-func fitMirrored(z []float32) (*detect.Tail, float64, error) {
-	s := make([]float32, len(z))
-	for i, v := range z {
-		s[i] = -v
-	}
-	t, err := detect.FitTail(s, 0)
-	if err != nil {
-		return nil, 1, err
-	}
-	t = t.NotLighterThanExponential()
-	u := float32(t.Threshold(math.Min(0.01, 100/float64(len(s)))))
-	up, low := 0, 0
-	for _, v := range z {
-		if v > u {
-			up++
-		} else if v < -u {
-			low++
-		}
-	}
-	return t, max(1, float64(up)/float64(max(low, 1))), nil
-}
-
 // thresholds returns the granule's hysteresis thresholds for a per-pixel
 // false-alarm probability (granule: low at 100× the probability, capped
 // at 1%).
 func (g *gasMaps) thresholds(pix float64) (high, low float32) {
-	hi := g.tail.Threshold(pix / g.asym)
-	lo := g.tail.Threshold(math.Min(0.01, pix*100/g.asym))
+	hi, lo := granule.Thresholds(g.tail, g.asym, pix)
 	if lo > hi {
 		lo = hi
 	}

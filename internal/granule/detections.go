@@ -67,11 +67,10 @@ func (r *run) finish(dets []*detector) error {
 	farEach := r.cfg.FARPerKm2 / float64(ntests)
 	pix := detect.PixelProbability(farEach, r.area)
 	if len(r.residualSamples) > 0 {
-		rt, err := detect.FitTail(r.residualSamples, 0)
-		if err != nil {
-			return fmt.Errorf("residual fit: %w", err)
+		var err error
+		if r.residualLimit, err = ResidualLimit(r.residualSamples); err != nil {
+			return err
 		}
-		r.residualLimit = float32(rt.Threshold(unexplainedP))
 	}
 	for _, d := range dets {
 		if !d.test {
@@ -82,8 +81,7 @@ func (r *run) finish(dets []*detector) error {
 			return fmt.Errorf("false-alarm fit for %s: %w", d.name(), err)
 		}
 		t := Test{Method: d.method, Gas: gasName(d.gas), FARPerKm2: farEach, PixelProb: pix, TailXi: tail.Xi, Asymmetry: asym}
-		t.Threshold = tail.Threshold(pix / asym)
-		t.LowThresh = tail.Threshold(math.Min(0.01, pix*lowFactor/asym))
+		t.Threshold, t.LowThresh = Thresholds(tail, asym, pix)
 		if d.mf {
 			t.SigmaPPMm = median(d.sigmaSamples)
 			t.MDCppmm = t.Threshold * t.SigmaPPMm
@@ -142,14 +140,25 @@ func (r *run) fitTail(d *detector) (*detect.Tail, float64, error) {
 	// out of both tails.
 	kept := d.samples[:0:0]
 	for i, v := range d.samples {
-		if !r.unexplained(v, r.residualSamples[i]) {
+		if !Unexplained(v, r.residualSamples[i], r.residualLimit) {
 			kept = append(kept, v)
 		}
 	}
 	d.samples = kept
-	s := make([]float32, len(d.samples))
-	for i, v := range d.samples {
-		s[i] = -v
+	return MatchedFilterTail(d.samples)
+}
+
+// MatchedFilterTail fits the background distribution of matched-filter
+// z-scores as Process does (see fitTail): the mirrored negative tail, never
+// lighter than exponential, and the largest asymmetry of the two tails at
+// asymmetryLevels. NaN scores are left out. Thresholds turns the result into
+// hysteresis thresholds.
+func MatchedFilterTail(z []float32) (*detect.Tail, float64, error) {
+	s := make([]float32, 0, len(z))
+	for _, v := range z {
+		if v == v {
+			s = append(s, -v)
+		}
 	}
 	t, err := detect.FitTail(s, 0)
 	if err != nil {
@@ -163,7 +172,7 @@ func (r *run) fitTail(d *detector) (*detect.Tail, float64, error) {
 		}
 		u := float32(t.Threshold(level / float64(len(s))))
 		up, low := 0, 0
-		for _, v := range d.samples {
+		for _, v := range z {
 			if v > u {
 				up++
 			} else if v < -u {
@@ -175,19 +184,37 @@ func (r *run) fitTail(d *detector) (*detect.Tail, float64, error) {
 	return t, ratio, nil
 }
 
+// Thresholds returns the hysteresis thresholds of a test for a per-pixel
+// false-alarm probability p: high at p (scaled by the tails' asymmetry),
+// low at lowFactor·p (at most 1%).
+func Thresholds(t *detect.Tail, asym, p float64) (high, low float64) {
+	return t.Threshold(p / asym), t.Threshold(math.Min(0.01, p*lowFactor/asym))
+}
+
+// ResidualLimit returns the residual (residual.hdr) above which a pixel is
+// an unexplained anomaly: the background's top unexplainedP.
+func ResidualLimit(residual []float32) (float32, error) {
+	rt, err := detect.FitTail(residual, 0)
+	if err != nil {
+		return 0, fmt.Errorf("residual fit: %w", err)
+	}
+	return float32(rt.Threshold(unexplainedP)), nil
+}
+
 // unexplainedP is the share of background pixels whose residual (whitened
 // energy the gases do not explain) is called an unexplained anomaly: the
 // top 1%: hot roofs, odd materials, mixed pixels at their edges, sensor
 // artefacts.
 const unexplainedP = 1e-2
 
-// unexplained reports whether a pixel with gas z-score z and residual res
-// is an anomaly the gases do not explain: a residual in the background's top
-// unexplainedP that is larger than what the gas accounts for (z²). A pixel
+// Unexplained reports whether a pixel with gas z-score z and residual res
+// is an anomaly the gases do not explain: a residual above limit (the
+// background's top unexplainedP, ResidualLimit) that is larger than what the
+// gas accounts for (z²). A pixel
 // whose gas signal dominates its anomaly (a strong plume, even with the
 // residual a thick plume leaves) is not.
-func (r *run) unexplained(z, res float32) bool {
-	return r.residualLimit > 0 && res > r.residualLimit && z*z < res
+func Unexplained(z, res, limit float32) bool {
+	return limit > 0 && res > limit && z*z < res
 }
 
 // asymmetryLevels are the numbers of scores in the mirrored tail at the
@@ -215,7 +242,7 @@ func (r *run) segment(d *detector, tail *detect.Tail, t *Test) ([]Detection, err
 			return nil, err
 		}
 		for i, z := range score {
-			if r.unexplained(z, res[i]) {
+			if Unexplained(z, res[i], r.residualLimit) {
 				if float64(z) >= t.Threshold {
 					t.Unexplained++
 				}
