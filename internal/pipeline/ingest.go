@@ -42,6 +42,9 @@ type Ingested struct {
 // error: the granule is recorded, and the reconciler will queue it.
 func (in *Ingester) Ingest(ctx context.Context, hdr string) (Ingested, error) {
 	var res Ingested
+	if in.Blobs == nil {
+		return res, errors.New("ingest: no blob store to keep the bytes in")
+	}
 	f, err := cube.Open(hdr)
 	if err != nil {
 		return res, fmt.Errorf("ingest %s: %w", hdr, err)

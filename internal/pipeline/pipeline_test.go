@@ -210,7 +210,7 @@ func TestReconcilerFinishesLostJobs(t *testing.T) {
 	eachStore(t, func(t *testing.T, db *store.DB) {
 		ctx := t.Context()
 		data := t.TempDir()
-		cfg := Config{Store: db, DataDir: data, Listen: "127.0.0.1:-1", Queue: QueueConfig{AckWait: 2 * time.Second}, Detect: detectCfg(t)}
+		cfg := Config{Store: db, DataDir: data, Listen: "127.0.0.1:-1", Blobs: "dir", Queue: QueueConfig{AckWait: 2 * time.Second}, Detect: detectCfg(t)}
 		s1, err := NewServer(cfg)
 		if err != nil {
 			t.Fatal(err)

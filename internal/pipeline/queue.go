@@ -48,6 +48,9 @@ type QueueConfig struct {
 	Duplicates time.Duration
 	// Replicas of the stream (default 1; 3 on a NATS cluster).
 	Replicas int
+	// PublishOnly leaves the consumer alone (ingest only publishes; the
+	// consumer's settings are the workers' to make).
+	PublishOnly bool
 }
 
 func (c *QueueConfig) defaults() {
@@ -103,7 +106,11 @@ func OpenQueue(ctx context.Context, nc *nats.Conn, cfg QueueConfig) (*Queue, err
 	if err != nil {
 		return nil, fmt.Errorf("job stream %s: %w", cfg.Stream, err)
 	}
-	cons, err := stream.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
+	q := &Queue{cfg: cfg, js: js, stream: stream}
+	if cfg.PublishOnly {
+		return q, nil
+	}
+	q.cons, err = stream.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
 		Durable:       cfg.Consumer,
 		Description:   "Atalaya workers",
 		FilterSubject: cfg.Subject + ".*",
@@ -117,7 +124,7 @@ func OpenQueue(ctx context.Context, nc *nats.Conn, cfg QueueConfig) (*Queue, err
 	if err != nil {
 		return nil, fmt.Errorf("job consumer %s: %w", cfg.Consumer, err)
 	}
-	return &Queue{cfg: cfg, js: js, stream: stream, cons: cons}, nil
+	return q, nil
 }
 
 // Config is the queue's configuration with defaults filled in.

@@ -24,8 +24,10 @@ type Config struct {
 	// embedded, listening on Listen.
 	NATSURL string
 	Listen  string // embedded server's client address (default 127.0.0.1:4222; port -1: any)
-	// Blobs is where ingested bytes go: "dir" (default: DATA/blobs) or
-	// "nats" (the JetStream object store, for workers on other machines).
+	// Blobs is where ingested bytes go: "dir" (DATA/blobs), "nats" (the
+	// JetStream object store, for workers on other machines), or "" for a
+	// process that ingests nothing (workers read the URI each granule
+	// records, whatever this says).
 	Blobs  string
 	Bucket ObjectStoreConfig
 	Queue  QueueConfig
@@ -74,9 +76,7 @@ func NewServer(cfg Config) (*Server, error) {
 		cfg.DataDir = "atalaya-data"
 	}
 	switch cfg.Blobs {
-	case "":
-		cfg.Blobs = "dir"
-	case "dir", "nats":
+	case "", "dir", "nats":
 	default:
 		return nil, fmt.Errorf("pipeline: blobs %q: want dir or nats", cfg.Blobs)
 	}
@@ -100,11 +100,11 @@ func (s *Server) Start(ctx context.Context) (err error) {
 			s.shutdown()
 		}
 	}()
-	if err := os.MkdirAll(s.cfg.DataDir, 0o750); err != nil {
-		return fmt.Errorf("data dir: %w", err)
-	}
 	url := s.cfg.NATSURL
 	if url == "" {
+		if err := os.MkdirAll(s.cfg.DataDir, 0o750); err != nil {
+			return fmt.Errorf("data dir: %w", err)
+		}
 		s.nats, err = StartNATS(NATSConfig{StoreDir: filepath.Join(s.cfg.DataDir, "nats"), Listen: s.cfg.Listen, Log: s.log})
 		if err != nil {
 			return err
@@ -121,9 +121,10 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	if s.queue, err = OpenQueue(ctx, s.nc, s.cfg.Queue); err != nil {
 		return err
 	}
-	if s.cfg.Blobs == "nats" {
+	switch s.cfg.Blobs {
+	case "nats":
 		s.blobs, err = NewObjectStore(ctx, s.queue.js, s.cfg.Bucket)
-	} else {
+	case "dir":
 		s.blobs, err = NewDir(filepath.Join(s.cfg.DataDir, "blobs"))
 	}
 	if err != nil {
@@ -220,7 +221,7 @@ func (s *Server) Conn() *nats.Conn { return s.nc }
 // Queue is the job queue.
 func (s *Server) Queue() *Queue { return s.queue }
 
-// Blobs is where ingested bytes go.
+// Blobs is where ingested bytes go (nil when Config.Blobs is "").
 func (s *Server) Blobs() Blobs { return s.blobs }
 
 // Workers are the worker goroutines' workers.

@@ -99,6 +99,9 @@ func (w *Worker) Completed() int64 { return w.done.Load() }
 // within Grace or naks it. It returns nil on a clean stop.
 func (w *Worker) Run(ctx context.Context) error {
 	cons := w.cfg.Queue.cons
+	if cons == nil {
+		return errors.New("worker: the queue was opened publish-only")
+	}
 	for ctx.Err() == nil {
 		fctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		msg, err := cons.Next(jetstream.FetchContext(fctx))
