@@ -338,7 +338,63 @@ func TestObjectStoreWorkerElsewhere(t *testing.T) {
 	if len(seen) != 2*len(ids) {
 		t.Errorf("worker materialised %v, want a header and a data file per granule in its own directory", seen)
 	}
-	if left, _ := filepath.Glob(filepath.Join(workerDir, "atalaya-granule-*")); len(left) != 0 {
-		t.Errorf("worker left %v behind", left)
+	// The temp dir goes after the commit and the ack.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		left, _ := filepath.Glob(filepath.Join(workerDir, "atalaya-granule-*"))
+		if len(left) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("worker left %v behind", left)
+		}
 	}
+}
+
+// A granule whose bytes are gone fails on every attempt: it is retried
+// with a delay, then dead-lettered in the store (failed, "dead: …", after
+// MaxAttempts attempts), its job leaves the stream, and the reconciler
+// leaves it alone.
+func TestDeadLetter(t *testing.T) {
+	ctx := t.Context()
+	hdrs := writeCubes(t, t.TempDir(), 1, 32, 32, 16)
+	db := openStore(t, "sqlite:"+filepath.Join(t.TempDir(), "atalaya.db"))
+	ns := startNATS(t)
+	qcfg := QueueConfig{AckWait: 2 * time.Second, MaxAttempts: 2}
+	_, q := connQueue(t, ns.ClientURL(), qcfg)
+	blobs, err := NewDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := (&Ingester{Store: db, Blobs: blobs, Queue: q}).Ingest(ctx, hdrs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(strings.TrimPrefix(r.Granule.URI, "file://")); err != nil {
+		t.Fatal(err)
+	}
+	runWorker(t, WorkerConfig{Name: "w", Queue: q, Store: db, Detect: detectCfg(t), WorkDir: t.TempDir()})
+	var g store.Granule
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if g, err = db.Granule(ctx, r.Granule.ID); err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasPrefix(g.Error, DeadPrefix) || time.Now().After(deadline) {
+			break
+		}
+	}
+	if g.Status != store.GranuleFailed || !strings.HasPrefix(g.Error, DeadPrefix) || g.Attempts != 2 {
+		t.Fatalf("granule %s, %d attempts, error %q: want failed, dead, after 2 attempts", g.Status, g.Attempts, g.Error)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if w, _ := q.Waiting(ctx); w == 0 {
+			break
+		} else if time.Now().After(deadline) {
+			t.Fatalf("%d jobs still in the stream", w)
+		}
+	}
+	rec := NewReconciler(ReconcilerConfig{Queue: q, Store: db, After: time.Nanosecond})
+	if n, err := rec.Once(ctx); n != 0 || err != nil {
+		t.Fatalf("reconciler republished %d (%v) dead granules", n, err)
+	}
+	t.Logf("dead-lettered after %d attempts: %s", g.Attempts, g.Error)
 }
