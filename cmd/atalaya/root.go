@@ -55,6 +55,9 @@ false-alarm rates; it is not evidence on its own.`,
 		newLibraryCmd(),
 		newPlanCmd(g),
 		newBackupCmd(g),
+		newServeCmd(g),
+		newWorkerCmd(g),
+		newIngestCmd(g),
 	)
 	return root
 }

@@ -1,0 +1,115 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+
+	"github.com/nats-io/nats.go"
+	"github.com/spf13/cobra"
+
+	"github.com/atalaya-project/atalaya/internal/pipeline"
+)
+
+func newIngestCmd(g *app) *cobra.Command {
+	var pf pipelineFlags
+	cmd := &cobra.Command{
+		Use:   "ingest CUBE.hdr...",
+		Short: "Record cubes in the store, keep their bytes and queue their jobs",
+		Long: `For each ENVI cube (header, with its data file beside it): stores the bytes
+(header and data as one tar stream, keyed by its SHA-256), records the granule
+in the store, and only then publishes its job. Prints each granule's id.
+
+Idempotent: the same bytes give the same granule and nothing new is stored or
+processed. If no queue is reachable the granule is still recorded, and the
+reconciler of a running ` + "`atalaya serve`" + ` queues it.
+
+The queue is --nats, or the URL a local ` + "`atalaya serve`" + ` wrote in DATA/nats.url.
+Bytes go to DATA/blobs (--blobs dir, the default without --nats) or to the
+JetStream object store (--blobs nats, the default with --nats), which workers
+on other machines can read.`,
+		Example: `  atalaya ingest survey/pass-01.hdr survey/pass-02.hdr        # beside a local atalaya serve
+  atalaya ingest pass-03.hdr --nats nats://atalaya-1:4222 --db postgres://atalaya@db/atalaya`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			url := pf.natsURL
+			if pf.blobs == "" {
+				pf.blobs = "dir"
+				if url != "" {
+					pf.blobs = "nats"
+				}
+			}
+			if url == "" {
+				url = pipeline.ReadURLFile(pf.dataDir)
+			}
+			db, err := pf.open(ctx)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			in := &pipeline.Ingester{Store: db}
+			if url != "" {
+				nc, q, err := publisher(ctx, url, pf.queue())
+				if err != nil && pf.blobs == "nats" {
+					return err
+				}
+				if err != nil {
+					g.log.Warn("no job queue: granules are recorded and the reconciler will queue them", "err", err)
+				} else {
+					defer nc.Close()
+					in.Queue = q
+				}
+			}
+			switch pf.blobs {
+			case "dir":
+				in.Blobs, err = pipeline.NewDir(filepath.Join(pf.dataDir, "blobs"))
+			case "nats":
+				if in.Queue == nil {
+					return fmt.Errorf("--blobs nats: no NATS server: pass --nats URL")
+				}
+				in.Blobs, err = pipeline.NewObjectStore(ctx, in.Queue.JetStream(), pipeline.ObjectStoreConfig{})
+			default:
+				return fmt.Errorf("--blobs %q: want dir or nats", pf.blobs)
+			}
+			if err != nil {
+				return err
+			}
+			for _, hdr := range args {
+				r, err := in.Ingest(ctx, hdr)
+				if err != nil {
+					return err
+				}
+				state := "new"
+				if !r.Created {
+					state = "already ingested, " + string(r.Granule.Status)
+				}
+				fmt.Fprintln(cmd.OutOrStdout(), r.Granule.ID)
+				g.log.Info("ingested", "cube", hdr, "granule", r.Granule.ID, "state", state, "queued", r.Queued, "uri", r.Granule.URI)
+				if r.QueueErr != nil {
+					g.log.Warn("job not queued: the reconciler will queue it", "granule", r.Granule.ID, "err", r.QueueErr)
+				}
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	pf.add(f)
+	f.StringVar(&pf.blobs, "blobs", "", "where the bytes go: dir (DATA/blobs) or nats (JetStream object store); default nats with --nats, else dir")
+	return cmd
+}
+
+// publisher connects to NATS and opens the queue for publishing only.
+func publisher(ctx context.Context, url string, qc pipeline.QueueConfig) (*nats.Conn, *pipeline.Queue, error) {
+	nc, err := nats.Connect(url, nats.Name("atalaya ingest"))
+	if err != nil {
+		return nil, nil, fmt.Errorf("connect to nats %s: %w", url, err)
+	}
+	qc.PublishOnly = true
+	q, err := pipeline.OpenQueue(ctx, nc, qc)
+	if err != nil {
+		nc.Close()
+		return nil, nil, err
+	}
+	return nc, q, nil
+}

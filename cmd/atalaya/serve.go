@@ -1,0 +1,163 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/atalaya-project/atalaya/internal/granule"
+	"github.com/atalaya-project/atalaya/internal/pipeline"
+	"github.com/atalaya-project/atalaya/internal/store"
+)
+
+// pipelineFlags are the flags serve, worker and ingest share.
+type pipelineFlags struct {
+	dataDir, dbURL, natsURL, blobs string
+	ackWait                        time.Duration
+	maxAttempts                    int
+}
+
+func (p *pipelineFlags) add(f *pflag.FlagSet) {
+	f.StringVar(&p.dataDir, "data", "atalaya-data", "data directory: SQLite store, embedded NATS streams, granule bytes")
+	f.StringVar(&p.dbURL, "db", "", "the store: sqlite:PATH or postgres://… (default sqlite:DATA/atalaya.db)")
+	f.StringVar(&p.natsURL, "nats", "", "an external NATS server or cluster, nats://host:4222")
+	f.DurationVar(&p.ackWait, "ack-wait", time.Minute, "a job not acknowledged (nor heartbeated) for this long is delivered again")
+	f.IntVar(&p.maxAttempts, "max-attempts", 5, "processing attempts per granule before it is marked failed for good")
+}
+
+func (p *pipelineFlags) db() string {
+	if p.dbURL != "" {
+		return p.dbURL
+	}
+	return "sqlite:" + filepath.Join(p.dataDir, "atalaya.db")
+}
+
+// open opens the store, creating the data directory for the default
+// SQLite file.
+func (p *pipelineFlags) open(ctx context.Context) (*store.DB, error) {
+	if p.dbURL == "" {
+		if err := os.MkdirAll(p.dataDir, 0o750); err != nil {
+			return nil, fmt.Errorf("--data: %w", err)
+		}
+	}
+	return store.Open(ctx, p.db(), store.Options{})
+}
+
+func (p *pipelineFlags) queue() pipeline.QueueConfig {
+	return pipeline.QueueConfig{AckWait: p.ackWait, MaxAttempts: p.maxAttempts}
+}
+
+// detectFlags say what workers run on each granule.
+type detectFlags struct {
+	methods, gases, far, libPath string
+}
+
+func (d *detectFlags) add(f *pflag.FlagSet) {
+	f.StringVar(&d.methods, "method", "mf", "detectors, comma-separated: mf, ace, rx, cem")
+	f.StringVar(&d.gases, "gas", "acetone,ammonia", "gases, comma-separated (atalaya library list)")
+	f.StringVar(&d.far, "far", "0.1/km2", "false alarms per km² surveyed, per granule")
+	f.StringVar(&d.libPath, "library", "", "signature library file (default: built-in)")
+}
+
+func (d *detectFlags) config() (pipeline.DetectConfig, error) {
+	var c pipeline.DetectConfig
+	var err error
+	if c.FARPerKm2, err = parseFAR(d.far); err != nil {
+		return c, err
+	}
+	c.Methods, c.Gases = splitList(d.methods), splitList(d.gases)
+	for _, m := range c.Methods {
+		switch m {
+		case granule.MethodMF, granule.MethodACE, granule.MethodCEM, granule.MethodRX:
+		default:
+			return c, fmt.Errorf("--method %q: want mf, ace, rx or cem", m)
+		}
+		if m != granule.MethodRX && len(c.Gases) == 0 {
+			return c, fmt.Errorf("--method %s needs --gas (see `atalaya library list`)", m)
+		}
+	}
+	if len(c.Gases) > 0 {
+		if c.Library, err = loadLibrary(d.libPath); err != nil {
+			return c, err
+		}
+	}
+	return c, nil
+}
+
+func newServeCmd(g *app) *cobra.Command {
+	var (
+		pf     pipelineFlags
+		df     detectFlags
+		listen string
+		cfg    pipeline.Config
+	)
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the pipeline: embedded NATS, reconciler and workers",
+		Long: `Runs Atalaya's long-running parts together until interrupted: an embedded NATS
+server with JetStream (unless --nats names one), the job queue, the reconciler
+(which republishes the jobs of granules the store says are unfinished and the
+queue has lost) and --workers worker goroutines. Granules come in with
+` + "`atalaya ingest`" + `; more workers can join from other machines with
+` + "`atalaya worker --nats URL`" + ` (then ingest with --blobs nats, so the bytes are in
+the JetStream object store rather than this machine's folder).
+
+Everything lives under --data by default: the SQLite store (atalaya.db), the
+NATS streams (nats/), the granule bytes (blobs/) and the server's URL (nats.url,
+for ingest to find). The embedded server syncs every write to disk before
+acknowledging it, and listens on 127.0.0.1 only unless --listen says otherwise
+(it has no authentication: keep it behind a firewall or VPN).
+
+On interrupt, workers stop taking jobs, in-flight jobs get --grace to finish,
+the rest go back to the queue. See docs/pipeline.md.`,
+		Example: `  atalaya serve                                   # everything under ./atalaya-data
+  atalaya serve --data /var/lib/atalaya --workers 4 --gas acetone,ammonia --far 0.1/km2
+  atalaya serve --listen 0.0.0.0:4222 --blobs nats  # remote workers may join
+  atalaya serve --db postgres://atalaya@db/atalaya --nats nats://nats1:4222`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			det, err := df.config()
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			db, err := pf.open(ctx)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			cfg.Store, cfg.DataDir, cfg.NATSURL, cfg.Listen = db, pf.dataDir, pf.natsURL, listen
+			cfg.Queue, cfg.Detect, cfg.Reconcile, cfg.Log = pf.queue(), det, true, g.log
+			cfg.Blobs = pf.blobs
+			s, err := pipeline.NewServer(cfg)
+			if err != nil {
+				return err
+			}
+			if err := s.Start(ctx); err != nil {
+				return err
+			}
+			g.log.Info("serving", "nats", s.NATSURL(), "db", pf.db(), "workers", cfg.Workers, "blobs", pf.blobs)
+			fmt.Fprintf(cmd.OutOrStdout(), "atalaya serve: NATS at %s, %d workers; ingest with: atalaya ingest CUBE.hdr --data %s\n", s.NATSURL(), cfg.Workers, pf.dataDir)
+			<-ctx.Done()
+			g.log.Info("stopping")
+			return s.Stop()
+		},
+	}
+	f := cmd.Flags()
+	pf.add(f)
+	df.add(f)
+	f.StringVar(&listen, "listen", "127.0.0.1:4222", "embedded NATS client address, host:port")
+	f.StringVar(&pf.blobs, "blobs", "dir", "where ingested bytes go: dir (DATA/blobs) or nats (JetStream object store)")
+	f.IntVar(&cfg.Workers, "workers", runtime.NumCPU(), "worker goroutines")
+	f.DurationVar(&cfg.Grace, "grace", 10*time.Second, "at shutdown, how long in-flight jobs may run on before going back to the queue")
+	f.DurationVar(&cfg.ReconcileEvery, "reconcile-every", 30*time.Second, "time between reconciler passes")
+	f.DurationVar(&cfg.ReconcileAfter, "reconcile-after", time.Minute, "an unfinished granule unchanged this long, with no job queued, is queued again")
+	f.StringVar(&cfg.WorkDir, "work-dir", "", "where workers unpack granules (default: the system temp dir)")
+	return cmd
+}
