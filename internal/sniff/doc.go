@@ -1,0 +1,2 @@
+// Package sniff turns point-sensor traces into located sources.
+package sniff
