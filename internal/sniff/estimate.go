@@ -230,7 +230,8 @@ func Estimate(p *Processed, o Options) (*Posterior, error) {
 	}
 
 	m := &model{
-		dat: dat, u: u, dE: dE, dN: dN, dirSigma: dirSigma * math.Pi / 180, k: k,
+		dat: dat, u: u, dE: dE, dN: dN, k: k,
+		dirs: []float64{0}, lnPD: []float64{0}, broaden: dirSigma * math.Pi / 180,
 		qs: qs, lnPQ: lnPQ, classes: classes, lnPC: lnPC, heights: o.HeightsM,
 		alpha: o.Intermittency, w: weight,
 	}
@@ -281,7 +282,7 @@ func Estimate(p *Processed, o Options) (*Posterior, error) {
 	var fine *gridResult
 	fnx, fny := (ix1-ix0+1)*r, (iy1-iy0+1)*r
 	if r > 1 {
-		fine = m.grid(minE+float64(ix0)*h, minN+float64(iy0)*h, h/float64(r), fnx, fny)
+		fine = m.withDirections(dirSigma*math.Pi/180, 0.5, 2.5).grid(minE+float64(ix0)*h, minN+float64(iy0)*h, h/float64(r), fnx, fny)
 	}
 
 	post := &Posterior{
@@ -429,14 +430,19 @@ func meanWind(s *Series, o Options) (u, from, sigma float64, err error) {
 
 // model is the forward model and likelihood of Estimate.
 type model struct {
-	dat         data
-	u, dE, dN   float64
-	dirSigma, k float64
-	qs, lnPQ    []float64
-	classes     []string
-	lnPC        []float64
-	heights     []float64
-	alpha, w    float64
+	dat       data
+	u, dE, dN float64 // mean wind speed and downwind unit vector
+	k         float64
+	// dirs are offsets of the wind direction (rad, clockwise) with log
+	// prior weights lnPD; broaden is an extra spread of the direction (rad)
+	// folded into the plume width instead.
+	dirs, lnPD []float64
+	broaden    float64
+	qs, lnPQ   []float64
+	classes    []string
+	lnPC       []float64
+	heights    []float64
+	alpha, w   float64
 	// Tables of the quasi-likelihood's two terms against ln(m/σ), sub steps
 	// per step of the rate grid (see quasi).
 	tabA, tabB []float64
@@ -477,6 +483,26 @@ func (m *model) tables(dlnQ float64) {
 
 func (m *model) nch() int { return len(m.classes) * len(m.heights) }
 
+// withDirections is a copy of m whose wind direction is marginalised over
+// offsets of step·σ up to ±span·σ under a normal prior of σ (rad), instead
+// of broadening the plume.
+func (m *model) withDirections(sigma, step, span float64) *model {
+	c := *m
+	c.dirs, c.lnPD, c.broaden = nil, nil, 0
+	n := int(math.Floor(span / step))
+	var w []float64
+	for k := -n; k <= n; k++ {
+		z := float64(k) * step
+		c.dirs = append(c.dirs, z*sigma)
+		w = append(w, -z*z/2)
+	}
+	lz := logSumExp(w)
+	for _, v := range w {
+		c.lnPD = append(c.lnPD, v-lz)
+	}
+	return &c
+}
+
 type gridResult struct {
 	lnZ  []float64 // per cell: ln of the likelihood ratio marginalised over Q, class and height
 	lnQ  []float64 // per cell, per Q (class and height marginalised), prior of Q included
@@ -498,7 +524,7 @@ func (m *model) grid(e0, n0, h float64, nx, ny int) *gridResult {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			sc := newScratch(len(m.dat.d), nq, nch)
+			sc := newScratch(len(m.dat.d), nq, nch*len(m.dirs))
 			for iy := range rows {
 				for ix := range nx {
 					i := iy*nx + ix
@@ -530,91 +556,108 @@ func (m *model) cell(es, ns float64, sc *scratch, lnQ, lnCH []float64, lnZ *floa
 	nq := len(m.qs)
 	clear(sc.ll)
 	d := &m.dat
-	for ci, c := range m.classes {
-		// Footprint: samples downwind of the cell within 5 σ of the axis.
-		sc.idx, sc.v, sc.sz, sc.y2 = sc.idx[:0], sc.v[:0], sc.sz[:0], sc.y2[:0]
-		for i := range d.e {
-			de, dn := d.e[i]-es, d.n[i]-ns
-			x := de*m.dE + dn*m.dN
-			if x <= 0 {
-				continue
-			}
-			y := -de*m.dN + dn*m.dE
-			xe := math.Max(x, 1)
-			sy, sz, _ := briggs(c, xe)
-			v := sy*sy + x*x*m.dirSigma*m.dirSigma + d.b2[i]
-			if y*y > 25*v {
-				continue
-			}
-			sc.idx = append(sc.idx, int32(i))
-			sc.v = append(sc.v, v)
-			sc.sz = append(sc.sz, sz)
-			sc.y2 = append(sc.y2, y*y)
-		}
-		for hi, hgt := range m.heights {
-			ll := sc.ll[(ci*len(m.heights)+hi)*nq : (ci*len(m.heights)+hi+1)*nq]
-			for k, i := range sc.idx {
-				v, sz := sc.v[k], sc.sz[k]
-				// ppm per kg/s at the sample: the Gaussian plume with
-				// ground reflection (DESIGN.md).
-				a := m.k / m.u * math.Exp(-sc.y2[k]/(2*v)) / math.Sqrt(2*math.Pi*v) * reflected(d.z[i], hgt, sz)
-				// The rate grid is log-spaced, so t_j = Q_j·a/σ walks the
-				// tables by a whole number of steps: one fractional
-				// weight serves every Q.
-				if a <= 0 {
+	nch := m.nch()
+	for di, th := range m.dirs {
+		// The wind turned clockwise by th.
+		sn, cs := math.Sin(th), math.Cos(th)
+		dE, dN := m.dE*cs+m.dN*sn, m.dN*cs-m.dE*sn
+		b2 := m.broaden * m.broaden
+		for ci, c := range m.classes {
+			// Footprint: samples downwind of the cell within 5 σ of the axis.
+			sc.idx, sc.v, sc.sz, sc.y2 = sc.idx[:0], sc.v[:0], sc.sz[:0], sc.y2[:0]
+			for i := range d.e {
+				de, dn := d.e[i]-es, d.n[i]-ns
+				x := de*dE + dn*dN
+				if x <= 0 {
 					continue
 				}
-				sig := math.Sqrt(d.s2[i])
-				pos := (math.Log(m.qs[0]*a/sig) - tabLo) / m.tabStep
-				if pos <= -float64((nq-1)*m.sub) {
-					continue // too faint at every rate
+				y := -de*dN + dn*dE
+				xe := math.Max(x, 1)
+				sy, sz, _ := briggs(c, xe)
+				v := sy*sy + x*x*b2 + d.b2[i]
+				if y*y > 25*v {
+					continue
 				}
-				k0 := int(math.Floor(pos))
-				f := pos - float64(k0)
-				delta := d.d[i] / sig
-				j0 := 0
-				if k0 < 0 {
-					// Rates whose mean is below e^tabLo·σ (10⁻³ σ) change
-					// the likelihood by less than 10⁻³: skip them.
-					j0 = (-k0 + m.sub - 1) / m.sub
-				}
-				for j := j0; j < nq; j++ {
-					k := k0 + j*m.sub
-					var ta, tb float64
-					if k+1 < len(m.tabA) {
-						ta = m.tabA[k] + f*(m.tabA[k+1]-m.tabA[k])
-						tb = m.tabB[k] + f*(m.tabB[k+1]-m.tabB[k])
-					} else {
-						ta, tb = m.quasiTail(tabLo + (float64(k)+f)*m.tabStep)
+				sc.idx = append(sc.idx, int32(i))
+				sc.v = append(sc.v, v)
+				sc.sz = append(sc.sz, sz)
+				sc.y2 = append(sc.y2, y*y)
+			}
+			for hi, hgt := range m.heights {
+				o := di*nch + ci*len(m.heights) + hi
+				ll := sc.ll[o*nq : (o+1)*nq]
+				for k, i := range sc.idx {
+					v, sz := sc.v[k], sc.sz[k]
+					// ppm per kg/s at the sample: the Gaussian plume with
+					// ground reflection (DESIGN.md).
+					a := m.k / m.u * math.Exp(-sc.y2[k]/(2*v)) / math.Sqrt(2*math.Pi*v) * reflected(d.z[i], hgt, sz)
+					// The rate grid is log-spaced, so t_j = Q_j·a/σ walks the
+					// tables by a whole number of steps: one fractional
+					// weight serves every Q.
+					if a <= 0 {
+						continue
 					}
-					ll[j] += m.w * (delta*ta - tb)
+					sig := math.Sqrt(d.s2[i])
+					pos := (math.Log(m.qs[0]*a/sig) - tabLo) / m.tabStep
+					if pos <= -float64((nq-1)*m.sub) {
+						continue // too faint at every rate
+					}
+					k0 := int(math.Floor(pos))
+					f := pos - float64(k0)
+					delta := d.d[i] / sig
+					j0 := 0
+					if k0 < 0 {
+						// Rates whose mean is below e^tabLo·σ (10⁻³ σ) change
+						// the likelihood by less than 10⁻³: skip them.
+						j0 = (-k0 + m.sub - 1) / m.sub
+					}
+					for j := j0; j < nq; j++ {
+						k := k0 + j*m.sub
+						var ta, tb float64
+						if k+1 < len(m.tabA) {
+							ta = m.tabA[k] + f*(m.tabA[k+1]-m.tabA[k])
+							tb = m.tabB[k] + f*(m.tabB[k+1]-m.tabB[k])
+						} else {
+							ta, tb = m.quasiTail(tabLo + (float64(k)+f)*m.tabStep)
+						}
+						ll[j] += m.w * (delta*ta - tb)
+					}
 				}
 			}
 		}
 	}
-	// Marginalise.
+	// Marginalise over direction, class and height for each Q, and over
+	// direction and Q for each class and height.
 	lnH := -math.Log(float64(len(m.heights)))
+	lw := func(di, ch int) float64 { return m.lnPD[di] + m.lnPC[ch/len(m.heights)] + lnH }
 	for j := range nq {
 		mx := math.Inf(-1)
-		for ch := range m.nch() {
-			v := sc.ll[ch*nq+j] + m.lnPC[ch/len(m.heights)] + lnH
-			mx = math.Max(mx, v)
+		for di := range m.dirs {
+			for ch := range nch {
+				mx = math.Max(mx, sc.ll[(di*nch+ch)*nq+j]+lw(di, ch))
+			}
 		}
 		var s float64
-		for ch := range m.nch() {
-			s += math.Exp(sc.ll[ch*nq+j] + m.lnPC[ch/len(m.heights)] + lnH - mx)
+		for di := range m.dirs {
+			for ch := range nch {
+				s += math.Exp(sc.ll[(di*nch+ch)*nq+j] + lw(di, ch) - mx)
+			}
 		}
 		lnQ[j] = mx + math.Log(s) + m.lnPQ[j]
 	}
 	*lnZ = logSumExp(lnQ)
-	for ch := range m.nch() {
+	for ch := range nch {
 		mx := math.Inf(-1)
-		for j := range nq {
-			mx = math.Max(mx, sc.ll[ch*nq+j]+m.lnPQ[j])
+		for di := range m.dirs {
+			for j := range nq {
+				mx = math.Max(mx, sc.ll[(di*nch+ch)*nq+j]+m.lnPQ[j]+m.lnPD[di])
+			}
 		}
 		var s float64
-		for j := range nq {
-			s += math.Exp(sc.ll[ch*nq+j] + m.lnPQ[j] - mx)
+		for di := range m.dirs {
+			for j := range nq {
+				s += math.Exp(sc.ll[(di*nch+ch)*nq+j] + m.lnPQ[j] + m.lnPD[di] - mx)
+			}
 		}
 		lnCH[ch] = mx + math.Log(s)
 	}

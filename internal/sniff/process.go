@@ -155,7 +155,7 @@ func Process(s *Series, o ProcessOptions) (*Processed, error) {
 	}
 
 	p := &Processed{Series: s, DT: dt, NoisePPM: sigma, SmoothS: o.SmoothS}
-	p.Baseline = runningBaseline(s, y, o.BaselineWindowS, o.BaselineQuantile, sigma)
+	p.Baseline = runningBaseline(s, y, valid, o.BaselineWindowS, o.BaselineQuantile, sigma, 3*tau+3*o.SmoothS+1)
 	r := make([]float64, n)
 	for k := range y {
 		r[k] = y[k] - p.Baseline[k]
@@ -246,51 +246,104 @@ func estimateNoise(y []float64, valid []bool) (sigma, step float64) {
 	return median(d) / 0.6745 / math.Sqrt2, step
 }
 
-// runningBaseline evaluates the q-quantile of y in windows of w seconds
-// centred every w/10 s, corrects it for the quantile's offset under Gaussian
-// noise of σ, and interpolates linearly between the centres.
-func runningBaseline(s *Series, y []float64, w, q, sigma float64) []float64 {
+// runningBaseline estimates the baseline in two passes. First the q-quantile
+// of y in windows of w seconds centred every w/10 s, corrected for the
+// quantile's offset under Gaussian noise of σ (−Φ⁻¹(q)·σ); a plume lifts it
+// only if it fills more than 1−q of a window. Quantised readings make that
+// quantile coarse (a step of 0.1 ppm against 0.05 ppm of noise biases it by
+// up to a step), so, second, the samples more than 3σ above it are masked
+// together with pad seconds either side (the lag's tail and the smoother),
+// and the baseline is the mean of the unmasked readings in each window:
+// noise and rounding average out. Windows with fewer than ten unmasked
+// readings keep the quantile. Values between window centres are linear.
+func runningBaseline(s *Series, y []float64, valid []bool, w, q, sigma, pad float64) []float64 {
 	n := len(y)
 	t0, t1 := s.Samples[0].T, s.Samples[n-1].T
 	step := w / 10
 	nc := int(math.Ceil((t1-t0)/step)) + 1
 	ct := make([]float64, nc)
-	cv := make([]float64, nc)
+	for c := range ct {
+		ct[c] = t0 + float64(c)*step
+	}
 	offset := -normQuantile(q) * sigma
 	buf := make([]float64, 0, n)
-	lo, hi := 0, 0
-	for c := range nc {
-		t := t0 + float64(c)*step
-		for lo < n && s.Samples[lo].T < t-w/2 {
-			lo++
+	windows := func(f func(c, lo, hi int) float64) []float64 {
+		cv := make([]float64, nc)
+		lo, hi := 0, 0
+		for c, t := range ct {
+			for lo < n && s.Samples[lo].T < t-w/2 {
+				lo++
+			}
+			for hi < n && s.Samples[hi].T <= t+w/2 {
+				hi++
+			}
+			cv[c] = f(c, lo, hi)
 		}
-		for hi < n && s.Samples[hi].T <= t+w/2 {
-			hi++
+		ok := make([]bool, nc)
+		for c := range cv {
+			ok[c] = !math.IsNaN(cv[c])
 		}
-		buf = append(buf[:0], y[lo:hi]...)
-		ct[c] = t
+		if slices.Contains(ok, true) {
+			fillGaps(cv, ok)
+		}
+		return cv
+	}
+	c1 := windows(func(_, lo, hi int) float64 {
+		buf = buf[:0]
+		for k := lo; k < hi; k++ {
+			if valid[k] {
+				buf = append(buf, y[k])
+			}
+		}
 		if len(buf) == 0 {
-			cv[c] = math.NaN()
-			continue
+			return math.NaN()
 		}
 		sort.Float64s(buf)
-		cv[c] = quantileSorted(buf, q) + offset
+		return quantileSorted(buf, q) + offset
+	})
+	b1 := interpAt(s, ct, c1)
+	// Mask the plume and its surroundings.
+	mask := make([]bool, n)
+	for k := range y {
+		if !valid[k] || y[k]-b1[k] <= 3*sigma {
+			continue
+		}
+		for j := k; j >= 0 && s.Samples[k].T-s.Samples[j].T <= pad; j-- {
+			mask[j] = true
+		}
+		for j := k; j < n && s.Samples[j].T-s.Samples[k].T <= pad; j++ {
+			mask[j] = true
+		}
 	}
-	// Fill empty windows from their neighbours.
-	ok := make([]bool, nc)
-	for c := range cv {
-		ok[c] = !math.IsNaN(cv[c])
-	}
-	fillGaps(cv, ok)
-	out := make([]float64, n)
+	c2 := windows(func(c, lo, hi int) float64 {
+		var sum float64
+		var m int
+		for k := lo; k < hi; k++ {
+			if valid[k] && !mask[k] {
+				sum += y[k]
+				m++
+			}
+		}
+		if m < 10 {
+			return c1[c]
+		}
+		return sum / float64(m)
+	})
+	return interpAt(s, ct, c2)
+}
+
+// interpAt interpolates values at times ct linearly to the samples' times.
+func interpAt(s *Series, ct, cv []float64) []float64 {
+	nc := len(ct)
+	out := make([]float64, len(s.Samples))
 	c := 0
 	for k, p := range s.Samples {
-		for c < nc-2 && ct[c+1] < p.T {
-			c++
-		}
 		if nc == 1 {
 			out[k] = cv[0]
 			continue
+		}
+		for c < nc-2 && ct[c+1] < p.T {
+			c++
 		}
 		w := math.Min(math.Max((p.T-ct[c])/(ct[c+1]-ct[c]), 0), 1)
 		out[k] = (1-w)*cv[c] + w*cv[c+1]
