@@ -34,8 +34,9 @@ type Options struct {
 	// [0.1, 1000 kg/h], evaluated at QPerDecade points a decade [10].
 	QMinKgH, QMaxKgH float64
 	QPerDecade       int
-	// CellM is the spacing of the coarse grid [5 m] and FineM of the grid
-	// laid over the 99.9 % region of the coarse posterior [1 m].
+	// CellM is the spacing of the coarse grid [10 m] and FineM of the grid
+	// laid over the 99.9 % region of the coarse posterior [2 m; CellM/FineM
+	// is rounded to a whole number].
 	CellM, FineM float64
 	// The search region is the flight's bounding box extended by UpwindM
 	// up the wind [300 m] and MarginM every way [50 m]. The position prior
@@ -235,6 +236,7 @@ func Estimate(p *Processed, o Options) (*Posterior, error) {
 		qs: qs, lnPQ: lnPQ, classes: classes, lnPC: lnPC, heights: o.HeightsM,
 		alpha: o.Intermittency, w: weight,
 	}
+	m.qhi = nq - 1
 	m.tables(math.Log(10) / float64(o.QPerDecade))
 
 	// Search region.
@@ -282,7 +284,25 @@ func Estimate(p *Processed, o Options) (*Posterior, error) {
 	var fine *gridResult
 	fnx, fny := (ix1-ix0+1)*r, (iy1-iy0+1)*r
 	if r > 1 {
-		fine = m.withDirections(dirSigma*math.Pi/180, 0.5, 2.5).grid(minE+float64(ix0)*h, minN+float64(iy0)*h, h/float64(r), fnx, fny)
+		fm := m.withDirections(dirSigma*math.Pi/180, 1, 2)
+		// Only the rates that carry mass in the coarse posterior.
+		lnQm := make([]float64, nq)
+		col := make([]float64, len(coarse.lnZ))
+		for j := range nq {
+			for i := range col {
+				col[i] = coarse.lnQ[i*nq+j]
+			}
+			lnQm[j] = logSumExp(col)
+		}
+		top := logSumExp(lnQm)
+		fm.qlo, fm.qhi = nq, -1
+		for j, v := range lnQm {
+			if v-top > math.Log(1e-9) {
+				fm.qlo, fm.qhi = min(fm.qlo, j), max(fm.qhi, j)
+			}
+		}
+		fm.qlo, fm.qhi = max(fm.qlo-3, 0), min(fm.qhi+3, nq-1)
+		fine = fm.grid(minE+float64(ix0)*h, minN+float64(iy0)*h, h/float64(r), fnx, fny)
 	}
 
 	post := &Posterior{
@@ -353,8 +373,8 @@ func (o *Options) defaults(s *Series) error {
 	if o.QPerDecade == 0 {
 		o.QPerDecade = 10
 	}
-	setDefault(&o.CellM, 5)
-	setDefault(&o.FineM, 1)
+	setDefault(&o.CellM, 10)
+	setDefault(&o.FineM, 2)
 	setDefault(&o.UpwindM, 300)
 	setDefault(&o.MarginM, 50)
 	setDefault(&o.Intermittency, 1)
@@ -443,6 +463,9 @@ type model struct {
 	lnPC       []float64
 	heights    []float64
 	alpha, w   float64
+	// qlo, qhi bound the rates evaluated (indices into qs); the others
+	// have no posterior mass.
+	qlo, qhi int
 	// Tables of the quasi-likelihood's two terms against ln(m/σ), sub steps
 	// per step of the rate grid (see quasi).
 	tabA, tabB []float64
@@ -605,13 +628,13 @@ func (m *model) cell(es, ns float64, sc *scratch, lnQ, lnCH []float64, lnZ *floa
 					k0 := int(math.Floor(pos))
 					f := pos - float64(k0)
 					delta := d.d[i] / sig
-					j0 := 0
+					j0 := m.qlo
 					if k0 < 0 {
 						// Rates whose mean is below e^tabLo·σ (10⁻³ σ) change
 						// the likelihood by less than 10⁻³: skip them.
-						j0 = (-k0 + m.sub - 1) / m.sub
+						j0 = max(j0, (-k0+m.sub-1)/m.sub)
 					}
-					for j := j0; j < nq; j++ {
+					for j := j0; j <= m.qhi; j++ {
 						k := k0 + j*m.sub
 						var ta, tb float64
 						if k+1 < len(m.tabA) {
@@ -644,19 +667,26 @@ func (m *model) cell(es, ns float64, sc *scratch, lnQ, lnCH []float64, lnZ *floa
 			}
 		}
 		lnQ[j] = mx + math.Log(s) + m.lnPQ[j]
+		if j < m.qlo || j > m.qhi {
+			lnQ[j] = math.Inf(-1)
+		}
 	}
 	*lnZ = logSumExp(lnQ)
 	for ch := range nch {
 		mx := math.Inf(-1)
 		for di := range m.dirs {
 			for j := range nq {
-				mx = math.Max(mx, sc.ll[(di*nch+ch)*nq+j]+m.lnPQ[j]+m.lnPD[di])
+				if j >= m.qlo && j <= m.qhi {
+					mx = math.Max(mx, sc.ll[(di*nch+ch)*nq+j]+m.lnPQ[j]+m.lnPD[di])
+				}
 			}
 		}
 		var s float64
 		for di := range m.dirs {
 			for j := range nq {
-				s += math.Exp(sc.ll[(di*nch+ch)*nq+j] + m.lnPQ[j] + m.lnPD[di] - mx)
+				if j >= m.qlo && j <= m.qhi {
+					s += math.Exp(sc.ll[(di*nch+ch)*nq+j] + m.lnPQ[j] + m.lnPD[di] - mx)
+				}
 			}
 		}
 		lnCH[ch] = mx + math.Log(s)

@@ -131,25 +131,3 @@ func run(t testing.TB, c evalCase, o Options) (*Processed, *Posterior, evalTruth
 	}
 	return p, post, truth
 }
-
-func TestExplore(t *testing.T) {
-	if explore == 0 {
-		t.Skip()
-	}
-	for seed := uint64(1); seed <= explore; seed++ {
-		t0 := time.Now()
-		p, post, tr := run(t, evalCase{WindMS: 3, Class: "D", Seed: seed, RateKgH: 5, Calm: exploreCalm}, exploreOpts)
-		err := math.Hypot(post.Mean.East-tr.East, post.Mean.North-tr.North)
-		errMAP := math.Hypot(post.MAP.East-tr.East, post.MAP.North-tr.North)
-		t.Logf("seed %d: %d crossings, sigma %.3f gain %.2f; mean err %.1f m MAP err %.1f m, Q %.2f [%.2f, %.2f], lnBF %.1f, P %.3f, ell %.1f×%.1f, class %v, h %v, in %v, used %d w %.2f, %v",
-			seed, len(p.Crossings), p.SigmaPPM, p.Gain, err, errMAP, post.RateKgH, post.RateLoKgH, post.RateHiKgH,
-			post.LogBayesFactor, post.ProbSource, post.Ellipse.Major, post.Ellipse.Minor, post.ClassProb, post.HeightProb,
-			post.InHPD(Point{tr.East, tr.North}), post.Used, post.Weight, time.Since(t0))
-	}
-}
-
-var (
-	explore     uint64 = 6
-	exploreCalm        = false
-	exploreOpts        = Options{}
-)
