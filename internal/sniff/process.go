@@ -18,8 +18,10 @@ type ProcessOptions struct {
 	BaselineWindowS  float64
 	BaselineQuantile float64
 	// DetectK is the threshold of a crossing in noise standard deviations of
-	// the corrected signal [4], and MinDurationS the shortest crossing, s
-	// [SmoothS].
+	// the corrected signal [5: with about one independent value per SmoothS
+	// the one-sided Gaussian tail beyond 5σ, 2.9·10⁻⁷, makes about 10⁻³
+	// false crossings per hour at SmoothS = 1 s], and MinDurationS the
+	// shortest crossing, s [SmoothS].
 	DetectK      float64
 	MinDurationS float64
 }
@@ -110,7 +112,7 @@ func Process(s *Series, o ProcessOptions) (*Processed, error) {
 		o.BaselineQuantile = 0.2
 	}
 	if o.DetectK == 0 {
-		o.DetectK = 4
+		o.DetectK = 5
 	}
 	if o.MinDurationS == 0 {
 		o.MinDurationS = o.SmoothS
@@ -252,9 +254,11 @@ func estimateNoise(y []float64, valid []bool) (sigma, step float64) {
 // only if it fills more than 1−q of a window. Quantised readings make that
 // quantile coarse (a step of 0.1 ppm against 0.05 ppm of noise biases it by
 // up to a step), so, second, the samples more than 3σ above it are masked
-// together with pad seconds either side (the lag's tail and the smoother),
-// and the baseline is the mean of the unmasked readings in each window:
-// noise and rounding average out. Windows with fewer than ten unmasked
+// together with pad seconds either side (the lag's tail and the smoother)
+// — three times, each against the last baseline —
+// and the baseline is a straight line fitted to the unmasked readings of
+// each window, taken at its centre: noise and rounding average out, and a
+// drift does not bias it at the record's ends. Windows with fewer than ten unmasked
 // readings keep the quantile. Values between window centres are linear.
 func runningBaseline(s *Series, y []float64, valid []bool, w, q, sigma, pad float64) []float64 {
 	n := len(y)
@@ -301,35 +305,51 @@ func runningBaseline(s *Series, y []float64, valid []bool, w, q, sigma, pad floa
 		sort.Float64s(buf)
 		return quantileSorted(buf, q) + offset
 	})
-	b1 := interpAt(s, ct, c1)
-	// Mask the plume and its surroundings.
+	b := interpAt(s, ct, c1)
 	mask := make([]bool, n)
-	for k := range y {
-		if !valid[k] || y[k]-b1[k] <= 3*sigma {
-			continue
-		}
-		for j := k; j >= 0 && s.Samples[k].T-s.Samples[j].T <= pad; j-- {
-			mask[j] = true
-		}
-		for j := k; j < n && s.Samples[j].T-s.Samples[k].T <= pad; j++ {
-			mask[j] = true
-		}
-	}
-	c2 := windows(func(c, lo, hi int) float64 {
-		var sum float64
-		var m int
-		for k := lo; k < hi; k++ {
-			if valid[k] && !mask[k] {
-				sum += y[k]
-				m++
+	// Three rounds: a mask made against a biased baseline (a quantile cut
+	// short by the record's end under a drift) is redrawn against the
+	// fitted one.
+	for range 3 {
+		clear(mask)
+		for k := range y {
+			if !valid[k] || y[k]-b[k] <= 3*sigma {
+				continue
+			}
+			for j := k; j >= 0 && s.Samples[k].T-s.Samples[j].T <= pad; j-- {
+				mask[j] = true
+			}
+			for j := k; j < n && s.Samples[j].T-s.Samples[k].T <= pad; j++ {
+				mask[j] = true
 			}
 		}
-		if m < 10 {
-			return c1[c]
-		}
-		return sum / float64(m)
-	})
-	return interpAt(s, ct, c2)
+		c2 := windows(func(c, lo, hi int) float64 {
+			// Least-squares line through the unmasked readings, at the
+			// centre: unbiased for a linear drift even where the window is cut
+			// by the record's ends.
+			var sw, st, sy, stt, sty float64
+			for k := lo; k < hi; k++ {
+				if valid[k] && !mask[k] {
+					dt := s.Samples[k].T - ct[c]
+					sw++
+					st += dt
+					sy += y[k]
+					stt += dt * dt
+					sty += dt * y[k]
+				}
+			}
+			if sw < 10 {
+				return c1[c]
+			}
+			det := sw*stt - st*st
+			if det <= 1e-12*sw*stt {
+				return sy / sw
+			}
+			return (stt*sy - st*sty) / det
+		})
+		b = interpAt(s, ct, c2)
+	}
+	return b
 }
 
 // interpAt interpolates values at times ct linearly to the samples' times.
