@@ -195,7 +195,11 @@ func Estimate(p *Processed, o Options) (*Posterior, error) {
 		dat.n = append(dat.n, q.North)
 		dat.z = append(dat.z, q.AltAGL)
 		dat.d = append(dat.d, c)
-		dat.s2 = append(dat.s2, p.SigmaPPM*p.SigmaPPM)
+		// The additive variance: the corrected signal's white noise and as
+		// much again for what the baseline leaves (a step of rounding,
+		// drift within a window), which is not white and does not average
+		// out over the samples of a weak, wide plume.
+		dat.s2 = append(dat.s2, 2*p.SigmaPPM*p.SigmaPPM)
 		dat.b2 = append(dat.b2, bl*bl)
 	}
 	if len(dat.d) < 4 {
@@ -258,13 +262,15 @@ func Estimate(p *Processed, o Options) (*Posterior, error) {
 		h *= 1.5
 	}
 	nx, ny := int(math.Ceil((maxE-minE)/h)), int(math.Ceil((maxN-minN)/h))
-	area := float64(nx*ny) * h * h
 	coarse := m.grid(minE, minN, h, nx, ny)
 
 	// Fine grid over the coarse 99.9 % set.
 	lnMass := make([]float64, len(coarse.lnZ))
 	for i, v := range coarse.lnZ {
 		lnMass[i] = v + 2*math.Log(h)
+		if !coarse.seen[i] {
+			lnMass[i] = math.Inf(-1)
+		}
 	}
 	in := hpd(lnMass, 0.999)
 	ix0, iy0, ix1, iy1 := nx, ny, -1, -1
@@ -278,7 +284,7 @@ func Estimate(p *Processed, o Options) (*Posterior, error) {
 	ix0, iy0 = max(ix0-2, 0), max(iy0-2, 0)
 	ix1, iy1 = min(ix1+2, nx-1), min(iy1+2, ny-1)
 	r := max(1, int(math.Round(h/o.FineM)))
-	for r > 1 && (ix1-ix0+1)*(iy1-iy0+1)*r*r > 90000 {
+	for r > 1 && (ix1-ix0+1)*(iy1-iy0+1)*r*r > 20000 {
 		r--
 	}
 	var fine *gridResult
@@ -312,7 +318,12 @@ func Estimate(p *Processed, o Options) (*Posterior, error) {
 	// Collect the cells: coarse outside the fine box, fine inside.
 	var lnQ [][]float64 // per cell, per Q: ln p(data|cell,Q)/p(data|none) + ln p(Q)
 	var lnCH [][]float64
+	var area float64
 	add := func(g *gridResult, i int, e, n, size float64) {
+		if !g.seen[i] {
+			return
+		}
+		area += size * size
 		post.Cells = append(post.Cells, Cell{East: e, North: n, Size: size, LogLR: g.lnZ[i]})
 		lnQ = append(lnQ, g.lnQ[i*nq:(i+1)*nq])
 		lnCH = append(lnCH, g.lnCH[i*m.nch():(i+1)*m.nch()])
@@ -333,6 +344,9 @@ func Estimate(p *Processed, o Options) (*Posterior, error) {
 				add(fine, iy*fnx+ix, e0+(float64(ix)+0.5)*fh, n0+(float64(iy)+0.5)*fh, fh)
 			}
 		}
+	}
+	if len(post.Cells) == 0 {
+		return nil, fmt.Errorf("%w: the flight crossed no plume of the search region", ErrInput)
 	}
 	post.summarise(lnQ, lnCH, area, m, o)
 	post.geo = fitGeo(s)
@@ -528,6 +542,7 @@ func (m *model) withDirections(sigma, step, span float64) *model {
 
 type gridResult struct {
 	lnZ  []float64 // per cell: ln of the likelihood ratio marginalised over Q, class and height
+	seen []bool    // per cell: the flight crossed the core of its plume
 	lnQ  []float64 // per cell, per Q (class and height marginalised), prior of Q included
 	lnCH []float64 // per cell, per class×height (Q marginalised)
 }
@@ -535,7 +550,7 @@ type gridResult struct {
 // grid evaluates the model on nx×ny cells of side h from (e0, n0).
 func (m *model) grid(e0, n0, h float64, nx, ny int) *gridResult {
 	nq, nch := len(m.qs), m.nch()
-	g := &gridResult{lnZ: make([]float64, nx*ny), lnQ: make([]float64, nx*ny*nq), lnCH: make([]float64, nx*ny*nch)}
+	g := &gridResult{lnZ: make([]float64, nx*ny), seen: make([]bool, nx*ny), lnQ: make([]float64, nx*ny*nq), lnCH: make([]float64, nx*ny*nch)}
 	workers := runtime.GOMAXPROCS(0)
 	var wg sync.WaitGroup
 	rows := make(chan int, ny)
@@ -552,7 +567,7 @@ func (m *model) grid(e0, n0, h float64, nx, ny int) *gridResult {
 				for ix := range nx {
 					i := iy*nx + ix
 					m.cell(e0+(float64(ix)+0.5)*h, n0+(float64(iy)+0.5)*h, sc,
-						g.lnQ[i*nq:(i+1)*nq], g.lnCH[i*nch:(i+1)*nch], &g.lnZ[i])
+						g.lnQ[i*nq:(i+1)*nq], g.lnCH[i*nch:(i+1)*nch], &g.lnZ[i], &g.seen[i])
 				}
 			}
 		}()
@@ -575,8 +590,9 @@ func newScratch(n, nq, nch int) *scratch {
 
 // cell computes, for a source at (es, ns), the log-likelihood ratio against
 // no source for every Q, class and height, and marginalises.
-func (m *model) cell(es, ns float64, sc *scratch, lnQ, lnCH []float64, lnZ *float64) {
+func (m *model) cell(es, ns float64, sc *scratch, lnQ, lnCH []float64, lnZ *float64, seen *bool) {
 	nq := len(m.qs)
+	core := 0
 	clear(sc.ll)
 	d := &m.dat
 	nch := m.nch()
@@ -600,6 +616,9 @@ func (m *model) cell(es, ns float64, sc *scratch, lnQ, lnCH []float64, lnZ *floa
 				v := sy*sy + x*x*b2 + d.b2[i]
 				if y*y > 25*v {
 					continue
+				}
+				if y*y < 4*v {
+					core++
 				}
 				sc.idx = append(sc.idx, int32(i))
 				sc.v = append(sc.v, v)
@@ -649,6 +668,9 @@ func (m *model) cell(es, ns float64, sc *scratch, lnQ, lnCH []float64, lnZ *floa
 			}
 		}
 	}
+	// Seen: at least two samples within 2σ of the axis, for some direction
+	// and class.
+	*seen = core >= 2
 	// Marginalise over direction, class and height for each Q, and over
 	// direction and Q for each class and height.
 	lnH := -math.Log(float64(len(m.heights)))

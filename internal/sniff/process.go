@@ -14,7 +14,9 @@ type ProcessOptions struct {
 	// trade-off.
 	SmoothS float64
 	// BaselineWindowS is the length of the running window of the baseline,
-	// s [120], and BaselineQuantile the low quantile taken in it [0.2].
+	// s [300: long enough that plume crossings, which can fill a third of a
+	// survey of short lines across a plume, leave most of each window
+	// clear; a PID drifts by ~0.1 ppm an hour], and BaselineQuantile the low quantile taken in it [0.2].
 	BaselineWindowS  float64
 	BaselineQuantile float64
 	// DetectK is the threshold of a crossing in noise standard deviations of
@@ -68,7 +70,7 @@ type Crossing struct {
 // and finds the plume crossings.
 //
 // Baseline: the BaselineQuantile of the raw readings in a running window of
-// BaselineWindowS, evaluated every tenth of a window and interpolated, plus
+// min(BaselineWindowS, 60 s), evaluated every tenth of a window and interpolated, plus
 // the bias of that quantile for Gaussian noise (−Φ⁻¹(q)·σ). A plume lifts it
 // only if it fills more than 1−q of a window.
 //
@@ -106,7 +108,7 @@ func Process(s *Series, o ProcessOptions) (*Processed, error) {
 		o.SmoothS = math.Max(tau/2, 2*dt)
 	}
 	if o.BaselineWindowS == 0 {
-		o.BaselineWindowS = 120
+		o.BaselineWindowS = 300
 	}
 	if o.BaselineQuantile == 0 {
 		o.BaselineQuantile = 0.2
@@ -249,7 +251,7 @@ func estimateNoise(y []float64, valid []bool) (sigma, step float64) {
 }
 
 // runningBaseline estimates the baseline in two passes. First the q-quantile
-// of y in windows of w seconds centred every w/10 s, corrected for the
+// of y in windows of min(w, 60) seconds centred every w/10 s, corrected for the
 // quantile's offset under Gaussian noise of σ (−Φ⁻¹(q)·σ); a plume lifts it
 // only if it fills more than 1−q of a window. Quantised readings make that
 // quantile coarse (a step of 0.1 ppm against 0.05 ppm of noise biases it by
@@ -257,8 +259,9 @@ func estimateNoise(y []float64, valid []bool) (sigma, step float64) {
 // together with pad seconds either side (the lag's tail and the smoother)
 // — three times, each against the last baseline —
 // and the baseline is a straight line fitted to the unmasked readings of
-// each window, taken at its centre: noise and rounding average out, and a
-// drift does not bias it at the record's ends. Windows with fewer than ten unmasked
+// each window, taken at its centre (the mean when the clear readings do not
+// reach both quarters at the ends of the window's span in the record): noise and rounding average out, and a drift does
+// not bias it at the record's ends. Windows with fewer than ten unmasked
 // readings keep the quantile. Values between window centres are linear.
 func runningBaseline(s *Series, y []float64, valid []bool, w, q, sigma, pad float64) []float64 {
 	n := len(y)
@@ -271,7 +274,7 @@ func runningBaseline(s *Series, y []float64, valid []bool, w, q, sigma, pad floa
 	}
 	offset := -normQuantile(q) * sigma
 	buf := make([]float64, 0, n)
-	windows := func(f func(c, lo, hi int) float64) []float64 {
+	windows := func(w float64, f func(c, lo, hi int) float64) []float64 {
 		cv := make([]float64, nc)
 		lo, hi := 0, 0
 		for c, t := range ct {
@@ -292,7 +295,9 @@ func runningBaseline(s *Series, y []float64, valid []bool, w, q, sigma, pad floa
 		}
 		return cv
 	}
-	c1 := windows(func(_, lo, hi int) float64 {
+	// The quantile pass only draws the first mask: a window of at most a
+	// minute keeps a drift from biasing it much.
+	c1 := windows(math.Min(w, 60), func(_, lo, hi int) float64 {
 		buf = buf[:0]
 		for k := lo; k < hi; k++ {
 			if valid[k] {
@@ -323,11 +328,15 @@ func runningBaseline(s *Series, y []float64, valid []bool, w, q, sigma, pad floa
 				mask[j] = true
 			}
 		}
-		c2 := windows(func(c, lo, hi int) float64 {
+		c2 := windows(w, func(c, lo, hi int) float64 {
 			// Least-squares line through the unmasked readings, at the
 			// centre: unbiased for a linear drift even where the window is cut
 			// by the record's ends.
 			var sw, st, sy, stt, sty float64
+			// The span of the window inside the record, and whether
+			// clear readings fall in its first and last quarters.
+			a, b := math.Max(ct[c]-w/2, t0), math.Min(ct[c]+w/2, t1)
+			var early, late bool
 			for k := lo; k < hi; k++ {
 				if valid[k] && !mask[k] {
 					dt := s.Samples[k].T - ct[c]
@@ -336,13 +345,18 @@ func runningBaseline(s *Series, y []float64, valid []bool, w, q, sigma, pad floa
 					sy += y[k]
 					stt += dt * dt
 					sty += dt * y[k]
+					tk := s.Samples[k].T
+					early = early || tk <= a+(b-a)/4
+					late = late || tk >= b-(b-a)/4
 				}
 			}
 			if sw < 10 {
 				return c1[c]
 			}
 			det := sw*stt - st*st
-			if det <= 1e-12*sw*stt {
+			// A line only when the clear readings reach both ends of
+			// the span, else it would extrapolate.
+			if det <= 1e-12*sw*stt || !early || !late {
 				return sy / sw
 			}
 			return (stt*sy - st*sty) / det
