@@ -203,3 +203,27 @@ func TestConvexHullAndEllipse(t *testing.T) {
 		t.Errorf("ellipse %+v", e)
 	}
 }
+
+// FuzzParseInstrument: the channel metadata parser accepts or rejects any
+// line without panicking, and what it accepts is finite and non-negative.
+func FuzzParseInstrument(f *testing.F) {
+	f.Add(sim.PID("pid").String())
+	f.Add(sim.ElectrochemicalNH3("nh3").String())
+	f.Add("tau_s=NaN response=a:1,b")
+	f.Fuzz(func(t *testing.T, s string) {
+		ins, err := parseInstrument(s)
+		if err != nil {
+			return
+		}
+		for _, v := range []float64{ins.TimeConstantS, ins.NoisePPM, ins.ResolutionPPM} {
+			if !(v >= 0) || math.IsInf(v, 0) {
+				t.Fatalf("%q: accepted %+v", s, ins)
+			}
+		}
+		for g, r := range ins.Response {
+			if math.IsNaN(r) || math.IsInf(r, 0) {
+				t.Fatalf("%q: response %s = %g", s, g, r)
+			}
+		}
+	})
+}
