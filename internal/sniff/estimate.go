@@ -1,0 +1,783 @@
+package sniff
+
+import (
+	"fmt"
+	"math"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+)
+
+// Gas is the gas whose source is sought.
+type Gas struct {
+	Name      string  // the signature library's name, e.g. "acetone"
+	MolarMass float64 // g/mol
+}
+
+// Options set the priors and the likelihood of Estimate. Zero values take
+// the defaults in brackets.
+type Options struct {
+	Gas Gas
+	// Response is the channel's reading per ppm of the gas [the series'
+	// Instrument.Response[Gas.Name], else 1]. The whole signal is taken to
+	// be this gas.
+	Response float64
+	// Stability is the prior over Pasquill–Gifford classes, weights by
+	// class letter [AroundClass(Series.Met.Stability), or every class B-F
+	// equally when unknown].
+	Stability map[string]float64
+	// HeightsM are the candidate release heights, m, equally likely [1, 3]:
+	// a vent, a window, a roof.
+	HeightsM []float64
+	// The emission rate has a log-uniform prior on [QMinKgH, QMaxKgH]
+	// [0.1, 1000 kg/h], evaluated at QPerDecade points a decade [10].
+	QMinKgH, QMaxKgH float64
+	QPerDecade       int
+	// CellM is the spacing of the coarse grid [10 m] and FineM of the grid
+	// laid over the 99.9 % region of the coarse posterior [2 m; CellM/FineM
+	// is rounded to a whole number].
+	CellM, FineM float64
+	// The search region is the flight's bounding box extended by UpwindM
+	// up the wind [300 m] and MarginM every way [50 m]. The position prior
+	// is uniform over it.
+	UpwindM, MarginM float64
+	// Intermittency is α of the error model's multiplicative term: the
+	// standard deviation of a reading about the mean plume is
+	// √(σ² + α²m²) [1, a fluctuation intensity of order one; see doc.go].
+	Intermittency float64
+	// CorrelationM is the length along the track over which plume
+	// fluctuations stay correlated [10 m]: each retained sample's
+	// log-likelihood is weighted by min(1, spacing/CorrelationM).
+	CorrelationM float64
+	// DirSigmaDeg is the smallest uncertainty of the mean wind direction,
+	// degrees [2]; the standard error of the measured directions is used
+	// when larger.
+	DirSigmaDeg float64
+	// PriorSource is the prior probability that a source is in the region
+	// [0.5].
+	PriorSource float64
+	// WindSpeedMS and WindFromDeg override the mean of the measured wind
+	// when WindSpeedMS > 0 (a trace without an anemometer).
+	WindSpeedMS, WindFromDeg float64
+}
+
+// AroundClass is a prior over stability classes centred on a reported one:
+// half its weight on the class and a quarter on each neighbour (Pasquill's
+// scheme from wind speed and insolation is uncertain by about a class). An
+// empty or unknown class gives B-F equally.
+func AroundClass(c string) map[string]float64 {
+	const order = "ABCDEF"
+	i := strings.Index(order, strings.ToUpper(c))
+	if c == "" || i < 0 || len(c) != 1 {
+		return map[string]float64{"B": 1, "C": 1, "D": 1, "E": 1, "F": 1}
+	}
+	m := map[string]float64{order[i : i+1]: 0.5}
+	if i > 0 {
+		m[order[i-1:i]] = 0.25
+	}
+	if i < len(order)-1 {
+		m[order[i+1:i+2]] = 0.25
+	}
+	return m
+}
+
+// Cell is one cell of the posterior grid.
+type Cell struct {
+	East, North float64 // centre, m
+	Size        float64 // side, m
+	// Prob is the posterior probability that the source is in the cell,
+	// given that there is one (the cells sum to one).
+	Prob float64
+	// LogLR is the log-likelihood ratio of a source in the cell (Q, class
+	// and height marginalised) against no source.
+	LogLR float64
+	// HPD is whether the cell is in the 95 % highest-posterior-density set.
+	HPD bool
+}
+
+// Posterior is the result of Estimate.
+type Posterior struct {
+	Gas, Channel string
+	// WindSpeedMS, WindFromDeg: the mean wind used; DirSigmaDeg the
+	// uncertainty of its direction.
+	WindSpeedMS, WindFromDeg, DirSigmaDeg float64
+	// Cells tile the search region: coarse cells, and fine cells where the
+	// posterior is concentrated.
+	Cells []Cell
+	// MAP is the centre of the most probable cell (per unit area); Mean and
+	// Cov the posterior mean (m) and covariance (m², east then north).
+	MAP, Mean Point
+	Cov       [2][2]float64
+	// Region is the convex hull of the 95 % HPD cells (conservative: it
+	// covers that set), and Ellipse the 95 % ellipse of Cov.
+	Region  []Point
+	Ellipse Ellipse
+	// Emission rate posterior (kg/h) given a source: its median, mode and
+	// 95 % equal-tailed interval; QGrid and QProb the marginal on the grid.
+	RateKgH, RateModeKgH, RateLoKgH, RateHiKgH float64
+	QGrid, QProb                               []float64
+	// LogBayesFactor is ln p(data | source)/p(data | no source), and
+	// ProbSource the posterior probability of a source in the region.
+	LogBayesFactor, ProbSource float64
+	// ClassProb is the posterior over stability classes, HeightProb over
+	// Options.HeightsM.
+	ClassProb  map[string]float64
+	HeightsM   []float64
+	HeightProb []float64
+	// Used is the number of samples in the likelihood and Weight each one's
+	// weight.
+	Used   int
+	Weight float64
+	geo    *geoFit
+}
+
+// Point is a position in local metres.
+type Point struct {
+	East, North float64
+}
+
+// Ellipse is a credible ellipse: semi-axes (m) and the orientation of the
+// major axis, degrees clockwise from north.
+type Ellipse struct {
+	Centre       Point
+	Major, Minor float64
+	AzimuthDeg   float64
+}
+
+// data are the samples entering the likelihood, decimated.
+type data struct {
+	e, n, z, d, s2, b2 []float64
+}
+
+const gasConstant = 8.314462618 // J/(mol·K), CODATA 2018 exact
+
+// Estimate computes the posterior over the position (east, north) and
+// emission rate of a single continuous point source of the gas from a
+// processed channel, with the release height and stability class as
+// nuisance parameters. See doc.go for the model.
+func Estimate(p *Processed, o Options) (*Posterior, error) {
+	s := p.Series
+	if err := o.defaults(s); err != nil {
+		return nil, err
+	}
+	// Mean wind.
+	u, from, dirSigma, err := meanWind(s, o)
+	if err != nil {
+		return nil, err
+	}
+	hd := (from + 180) * math.Pi / 180
+	dE, dN := math.Sin(hd), math.Cos(hd)
+
+	// Decimate to about one sample per smoothing σ: the corrected signal
+	// carries no finer detail.
+	step := max(1, int(math.Round(p.SmoothS/p.DT)))
+	var dat data
+	var path float64
+	for k := 0; k < len(p.Conc); k += step {
+		c := p.Conc[k]
+		if math.IsNaN(c) {
+			continue
+		}
+		q := s.Samples[k]
+		// Crosswind speed of the drone: the smoother blurs the plume by
+		// v_c·σ_s across the wind.
+		a, b := max(k-1, 0), min(k+1, len(s.Samples)-1)
+		var vc float64
+		if dt := s.Samples[b].T - s.Samples[a].T; dt > 0 {
+			ve := (s.Samples[b].East - s.Samples[a].East) / dt
+			vn := (s.Samples[b].North - s.Samples[a].North) / dt
+			vc = math.Abs(-ve*dN + vn*dE)
+			path += math.Hypot(ve, vn) * p.DT * float64(step)
+		}
+		bl := vc * p.SmoothS
+		dat.e = append(dat.e, q.East)
+		dat.n = append(dat.n, q.North)
+		dat.z = append(dat.z, q.AltAGL)
+		dat.d = append(dat.d, c)
+		// The additive variance: the corrected signal's white noise and as
+		// much again for what the baseline leaves (a step of rounding,
+		// drift within a window), which is not white and does not average
+		// out over the samples of a weak, wide plume.
+		dat.s2 = append(dat.s2, 2*p.SigmaPPM*p.SigmaPPM)
+		dat.b2 = append(dat.b2, bl*bl)
+	}
+	if len(dat.d) < 4 {
+		return nil, fmt.Errorf("%w: %d usable samples", ErrInput, len(dat.d))
+	}
+	spacing := path / float64(len(dat.d))
+	weight := math.Min(1, spacing/o.CorrelationM)
+
+	// ppm of channel reading per kg/m³ of gas.
+	k := 1e6 * gasConstant * s.Met.AirTempK / (o.Gas.MolarMass * 1e-3 * s.Met.PressurePa) * o.Response
+
+	// Emission-rate grid (kg/s) and its log-uniform prior.
+	nq := int(math.Round(math.Log10(o.QMaxKgH/o.QMinKgH)*float64(o.QPerDecade))) + 1
+	qs := make([]float64, nq)
+	lnPQ := make([]float64, nq)
+	for j := range qs {
+		qs[j] = o.QMinKgH * math.Pow(10, float64(j)/float64(o.QPerDecade)) / 3600
+		lnPQ[j] = -math.Log(float64(nq))
+	}
+
+	classes := make([]string, 0, len(o.Stability))
+	for c := range o.Stability {
+		classes = append(classes, c)
+	}
+	sort.Strings(classes)
+	var wsum float64
+	for _, c := range classes {
+		wsum += o.Stability[c]
+	}
+	lnPC := make([]float64, len(classes))
+	for i, c := range classes {
+		lnPC[i] = math.Log(o.Stability[c] / wsum)
+	}
+
+	m := &model{
+		dat: dat, u: u, dE: dE, dN: dN, k: k,
+		dirs: []float64{0}, lnPD: []float64{0}, broaden: dirSigma * math.Pi / 180,
+		qs: qs, lnPQ: lnPQ, classes: classes, lnPC: lnPC, heights: o.HeightsM,
+		alpha: o.Intermittency, w: weight,
+	}
+	m.qhi = nq - 1
+	m.tables(math.Log(10) / float64(o.QPerDecade))
+
+	// Search region.
+	minE, minN, maxE, maxN := math.Inf(1), math.Inf(1), math.Inf(-1), math.Inf(-1)
+	for i := range dat.e {
+		for _, sh := range []float64{0, o.UpwindM} {
+			e, n := dat.e[i]-sh*dE, dat.n[i]-sh*dN
+			minE, maxE = math.Min(minE, e), math.Max(maxE, e)
+			minN, maxN = math.Min(minN, n), math.Max(maxN, n)
+		}
+	}
+	minE -= o.MarginM
+	minN -= o.MarginM
+	maxE += o.MarginM
+	maxN += o.MarginM
+	h := o.CellM
+	// Keep the coarse grid below 60 000 cells.
+	for (maxE-minE)*(maxN-minN)/(h*h) > 60000 {
+		h *= 1.5
+	}
+	nx, ny := int(math.Ceil((maxE-minE)/h)), int(math.Ceil((maxN-minN)/h))
+	coarse := m.grid(minE, minN, h, nx, ny)
+
+	// Fine grid over the coarse 99.9 % set.
+	lnMass := make([]float64, len(coarse.lnZ))
+	for i, v := range coarse.lnZ {
+		lnMass[i] = v + 2*math.Log(h)
+		if !coarse.seen[i] {
+			lnMass[i] = math.Inf(-1)
+		}
+	}
+	in := hpd(lnMass, 0.999)
+	ix0, iy0, ix1, iy1 := nx, ny, -1, -1
+	for i, ok := range in {
+		if ok {
+			ix, iy := i%nx, i/nx
+			ix0, ix1 = min(ix0, ix), max(ix1, ix)
+			iy0, iy1 = min(iy0, iy), max(iy1, iy)
+		}
+	}
+	ix0, iy0 = max(ix0-2, 0), max(iy0-2, 0)
+	ix1, iy1 = min(ix1+2, nx-1), min(iy1+2, ny-1)
+	r := max(1, int(math.Round(h/o.FineM)))
+	for r > 1 && (ix1-ix0+1)*(iy1-iy0+1)*r*r > 20000 {
+		r--
+	}
+	var fine *gridResult
+	fnx, fny := (ix1-ix0+1)*r, (iy1-iy0+1)*r
+	if r > 1 {
+		fm := m.withDirections(dirSigma*math.Pi/180, 1, 2)
+		// Only the rates that carry mass in the coarse posterior.
+		lnQm := make([]float64, nq)
+		col := make([]float64, len(coarse.lnZ))
+		for j := range nq {
+			for i := range col {
+				col[i] = coarse.lnQ[i*nq+j]
+			}
+			lnQm[j] = logSumExp(col)
+		}
+		top := logSumExp(lnQm)
+		fm.qlo, fm.qhi = nq, -1
+		for j, v := range lnQm {
+			if v-top > math.Log(1e-9) {
+				fm.qlo, fm.qhi = min(fm.qlo, j), max(fm.qhi, j)
+			}
+		}
+		fm.qlo, fm.qhi = max(fm.qlo-3, 0), min(fm.qhi+3, nq-1)
+		fine = fm.grid(minE+float64(ix0)*h, minN+float64(iy0)*h, h/float64(r), fnx, fny)
+	}
+
+	post := &Posterior{
+		Gas: o.Gas.Name, Channel: s.Channel, WindSpeedMS: u, WindFromDeg: from, DirSigmaDeg: dirSigma,
+		HeightsM: o.HeightsM, Used: len(dat.d), Weight: weight,
+	}
+	// Collect the cells: coarse outside the fine box, fine inside.
+	var lnQ [][]float64 // per cell, per Q: ln p(data|cell,Q)/p(data|none) + ln p(Q)
+	var lnCH [][]float64
+	var area float64
+	add := func(g *gridResult, i int, e, n, size float64) {
+		if !g.seen[i] {
+			return
+		}
+		area += size * size
+		post.Cells = append(post.Cells, Cell{East: e, North: n, Size: size, LogLR: g.lnZ[i]})
+		lnQ = append(lnQ, g.lnQ[i*nq:(i+1)*nq])
+		lnCH = append(lnCH, g.lnCH[i*m.nch():(i+1)*m.nch()])
+	}
+	for iy := range ny {
+		for ix := range nx {
+			if fine != nil && ix >= ix0 && ix <= ix1 && iy >= iy0 && iy <= iy1 {
+				continue
+			}
+			add(coarse, iy*nx+ix, minE+(float64(ix)+0.5)*h, minN+(float64(iy)+0.5)*h, h)
+		}
+	}
+	if fine != nil {
+		fh := h / float64(r)
+		e0, n0 := minE+float64(ix0)*h, minN+float64(iy0)*h
+		for iy := range fny {
+			for ix := range fnx {
+				add(fine, iy*fnx+ix, e0+(float64(ix)+0.5)*fh, n0+(float64(iy)+0.5)*fh, fh)
+			}
+		}
+	}
+	if len(post.Cells) == 0 {
+		return nil, fmt.Errorf("%w: the flight crossed no plume of the search region", ErrInput)
+	}
+	post.summarise(lnQ, lnCH, area, m, o)
+	post.geo = fitGeo(s)
+	return post, nil
+}
+
+func (o *Options) defaults(s *Series) error {
+	if o.Gas.Name == "" || !(o.Gas.MolarMass > 0) {
+		return fmt.Errorf("%w: gas %q with molar mass %g g/mol", ErrInput, o.Gas.Name, o.Gas.MolarMass)
+	}
+	if o.Response == 0 {
+		o.Response = 1
+		if r, ok := s.Instrument.Response[o.Gas.Name]; ok {
+			o.Response = r
+		}
+	}
+	if !(o.Response > 0) {
+		return fmt.Errorf("%w: channel %q does not respond to %s (response %g)", ErrInput, s.Channel, o.Gas.Name, o.Response)
+	}
+	if o.Stability == nil {
+		o.Stability = AroundClass(s.Met.Stability)
+	}
+	for c, w := range o.Stability {
+		if _, _, err := briggs(c, 100); err != nil || !(w >= 0) {
+			return fmt.Errorf("%w: stability prior %s: %g", ErrInput, c, w)
+		}
+	}
+	if o.HeightsM == nil {
+		o.HeightsM = []float64{1, 3}
+	}
+	setDefault := func(v *float64, d float64) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	setDefault(&o.QMinKgH, 0.1)
+	setDefault(&o.QMaxKgH, 1000)
+	if o.QPerDecade == 0 {
+		o.QPerDecade = 10
+	}
+	setDefault(&o.CellM, 10)
+	setDefault(&o.FineM, 2)
+	setDefault(&o.UpwindM, 300)
+	setDefault(&o.MarginM, 50)
+	setDefault(&o.Intermittency, 1)
+	setDefault(&o.CorrelationM, 10)
+	setDefault(&o.DirSigmaDeg, 2)
+	setDefault(&o.PriorSource, 0.5)
+	if s.Met.AirTempK == 0 {
+		s.Met.AirTempK = 293.15
+	}
+	if s.Met.PressurePa == 0 {
+		s.Met.PressurePa = 101325
+	}
+	for _, v := range []struct {
+		name string
+		v    float64
+	}{{"minimum rate", o.QMinKgH}, {"cell", o.CellM}, {"fine cell", o.FineM}, {"intermittency", o.Intermittency}, {"correlation length", o.CorrelationM}, {"direction sigma", o.DirSigmaDeg}} {
+		if !(v.v > 0) || math.IsInf(v.v, 0) {
+			return fmt.Errorf("%w: %s %g must be positive", ErrInput, v.name, v.v)
+		}
+	}
+	if !(o.QMaxKgH > o.QMinKgH) || o.QPerDecade < 1 || o.QPerDecade > 100 {
+		return fmt.Errorf("%w: rate prior [%g, %g] kg/h at %d a decade", ErrInput, o.QMinKgH, o.QMaxKgH, o.QPerDecade)
+	}
+	if !(o.PriorSource > 0 && o.PriorSource < 1) {
+		return fmt.Errorf("%w: prior probability of a source %g", ErrInput, o.PriorSource)
+	}
+	if !(o.UpwindM >= 0) || !(o.MarginM >= 0) {
+		return fmt.Errorf("%w: region extension %g, %g m", ErrInput, o.UpwindM, o.MarginM)
+	}
+	for _, h := range o.HeightsM {
+		if !(h >= 0) || math.IsInf(h, 0) {
+			return fmt.Errorf("%w: release height %g m", ErrInput, h)
+		}
+	}
+	if len(o.HeightsM) == 0 {
+		return fmt.Errorf("%w: no release height", ErrInput)
+	}
+	return nil
+}
+
+// meanWind is the vector mean of the measured wind (or the override), and
+// the uncertainty of its direction: the standard error of the directions
+// over independent stretches of 30 s (the meander's correlation time in
+// sim.DefaultTurbulence), at least o.DirSigmaDeg.
+func meanWind(s *Series, o Options) (u, from, sigma float64, err error) {
+	if o.WindSpeedMS > 0 {
+		return o.WindSpeedMS, o.WindFromDeg, o.DirSigmaDeg, nil
+	}
+	var se, sn, ss float64
+	var n int
+	for _, q := range s.Samples {
+		if math.IsNaN(q.WindSpeedMS) || math.IsNaN(q.WindFromDeg) {
+			continue
+		}
+		a := q.WindFromDeg * math.Pi / 180
+		se += math.Sin(a)
+		sn += math.Cos(a)
+		ss += q.WindSpeedMS
+		n++
+	}
+	if n == 0 || ss <= 0 {
+		return 0, 0, 0, fmt.Errorf("%w: series %q has no wind; set Options.WindSpeedMS", ErrInput, s.Channel)
+	}
+	u = ss / float64(n)
+	from = math.Mod(math.Atan2(se, sn)*180/math.Pi+360, 360)
+	rbar := math.Hypot(se, sn) / float64(n)
+	circ := math.Sqrt(-2*math.Log(math.Min(rbar, 1))) * 180 / math.Pi // circular standard deviation
+	dur := s.Samples[len(s.Samples)-1].T - s.Samples[0].T
+	neff := math.Max(1, dur/30)
+	sigma = math.Max(o.DirSigmaDeg, circ/math.Sqrt(neff))
+	return u, from, sigma, nil
+}
+
+// model is the forward model and likelihood of Estimate.
+type model struct {
+	dat       data
+	u, dE, dN float64 // mean wind speed and downwind unit vector
+	k         float64
+	// dirs are offsets of the wind direction (rad, clockwise) with log
+	// prior weights lnPD; broaden is an extra spread of the direction (rad)
+	// folded into the plume width instead.
+	dirs, lnPD []float64
+	broaden    float64
+	qs, lnPQ   []float64
+	classes    []string
+	lnPC       []float64
+	heights    []float64
+	alpha, w   float64
+	// qlo, qhi bound the rates evaluated (indices into qs); the others
+	// have no posterior mass.
+	qlo, qhi int
+	// Tables of the quasi-likelihood's two terms against ln(m/σ), sub steps
+	// per step of the rate grid (see quasi).
+	tabA, tabB []float64
+	tabStep    float64
+	sub        int
+}
+
+// The tables span m/σ from e^tabLo = 10⁻⁴ to e^tabHi ≈ 10¹⁰.
+const (
+	tabLo = -9.210340371976182 // ln 10⁻⁴
+	tabHi = 23.0
+)
+
+// quasi is the log quasi-likelihood ratio of a mean m against none for a
+// reading d with variance function V(m) = σ² + α²m² (Wedderburn 1974):
+//
+//	ℓ = ∫₀^m (d − t)/V(t) dt = (δ/α)·atan(α t) − ln(1 + α²t²)/(2α²)
+//
+// with δ = d/σ and t = m/σ. It returns the two terms, atan(αt)/α and
+// ln(1+α²t²)/(2α²), so that ℓ = δ·A − B.
+func quasi(alpha, t float64) (a, b float64) {
+	return math.Atan(alpha*t) / alpha, math.Log1p(alpha*alpha*t*t) / (2 * alpha * alpha)
+}
+
+// quasiTail is quasi beyond the tables, at u = ln t.
+func (m *model) quasiTail(u float64) (a, b float64) { return quasi(m.alpha, math.Exp(u)) }
+
+// tables fills the interpolation tables for a rate grid of step dlnQ.
+func (m *model) tables(dlnQ float64) {
+	m.sub = 16
+	m.tabStep = dlnQ / float64(m.sub)
+	n := int(math.Ceil((tabHi-tabLo)/m.tabStep)) + 2
+	m.tabA, m.tabB = make([]float64, n), make([]float64, n)
+	for k := range n {
+		m.tabA[k], m.tabB[k] = quasi(m.alpha, math.Exp(tabLo+float64(k)*m.tabStep))
+	}
+}
+
+func (m *model) nch() int { return len(m.classes) * len(m.heights) }
+
+// withDirections is a copy of m whose wind direction is marginalised over
+// offsets of step·σ up to ±span·σ under a normal prior of σ (rad), instead
+// of broadening the plume.
+func (m *model) withDirections(sigma, step, span float64) *model {
+	c := *m
+	c.dirs, c.lnPD, c.broaden = nil, nil, 0
+	n := int(math.Floor(span / step))
+	var w []float64
+	for k := -n; k <= n; k++ {
+		z := float64(k) * step
+		c.dirs = append(c.dirs, z*sigma)
+		w = append(w, -z*z/2)
+	}
+	lz := logSumExp(w)
+	for _, v := range w {
+		c.lnPD = append(c.lnPD, v-lz)
+	}
+	return &c
+}
+
+type gridResult struct {
+	lnZ  []float64 // per cell: ln of the likelihood ratio marginalised over Q, class and height
+	seen []bool    // per cell: the flight crossed the core of its plume
+	lnQ  []float64 // per cell, per Q (class and height marginalised), prior of Q included
+	lnCH []float64 // per cell, per class×height (Q marginalised)
+}
+
+// grid evaluates the model on nx×ny cells of side h from (e0, n0).
+func (m *model) grid(e0, n0, h float64, nx, ny int) *gridResult {
+	nq, nch := len(m.qs), m.nch()
+	g := &gridResult{lnZ: make([]float64, nx*ny), seen: make([]bool, nx*ny), lnQ: make([]float64, nx*ny*nq), lnCH: make([]float64, nx*ny*nch)}
+	workers := runtime.GOMAXPROCS(0)
+	var wg sync.WaitGroup
+	rows := make(chan int, ny)
+	for iy := range ny {
+		rows <- iy
+	}
+	close(rows)
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sc := newScratch(len(m.dat.d), nq, nch*len(m.dirs))
+			for iy := range rows {
+				for ix := range nx {
+					i := iy*nx + ix
+					m.cell(e0+(float64(ix)+0.5)*h, n0+(float64(iy)+0.5)*h, sc,
+						g.lnQ[i*nq:(i+1)*nq], g.lnCH[i*nch:(i+1)*nch], &g.lnZ[i], &g.seen[i])
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return g
+}
+
+type scratch struct {
+	ll  []float64 // per class×height, per Q
+	idx []int32
+	v   []float64 // crosswind variance of the plume at the sample, m²
+	sz  []float64
+	y2  []float64
+}
+
+func newScratch(n, nq, nch int) *scratch {
+	return &scratch{ll: make([]float64, nq*nch), idx: make([]int32, 0, n), v: make([]float64, 0, n), sz: make([]float64, 0, n), y2: make([]float64, 0, n)}
+}
+
+// cell computes, for a source at (es, ns), the log-likelihood ratio against
+// no source for every Q, class and height, and marginalises.
+func (m *model) cell(es, ns float64, sc *scratch, lnQ, lnCH []float64, lnZ *float64, seen *bool) {
+	nq := len(m.qs)
+	core := 0
+	clear(sc.ll)
+	d := &m.dat
+	nch := m.nch()
+	for di, th := range m.dirs {
+		// The wind turned clockwise by th.
+		sn, cs := math.Sin(th), math.Cos(th)
+		dE, dN := m.dE*cs+m.dN*sn, m.dN*cs-m.dE*sn
+		b2 := m.broaden * m.broaden
+		for ci, c := range m.classes {
+			// Footprint: samples downwind of the cell within 5 σ of the axis.
+			sc.idx, sc.v, sc.sz, sc.y2 = sc.idx[:0], sc.v[:0], sc.sz[:0], sc.y2[:0]
+			for i := range d.e {
+				de, dn := d.e[i]-es, d.n[i]-ns
+				x := de*dE + dn*dN
+				if x <= 0 {
+					continue
+				}
+				y := -de*dN + dn*dE
+				xe := math.Max(x, 1)
+				sy, sz, _ := briggs(c, xe)
+				v := sy*sy + x*x*b2 + d.b2[i]
+				if y*y > 25*v {
+					continue
+				}
+				if y*y < 4*v {
+					core++
+				}
+				sc.idx = append(sc.idx, int32(i))
+				sc.v = append(sc.v, v)
+				sc.sz = append(sc.sz, sz)
+				sc.y2 = append(sc.y2, y*y)
+			}
+			for hi, hgt := range m.heights {
+				o := di*nch + ci*len(m.heights) + hi
+				ll := sc.ll[o*nq : (o+1)*nq]
+				for k, i := range sc.idx {
+					v, sz := sc.v[k], sc.sz[k]
+					// ppm per kg/s at the sample: the Gaussian plume with
+					// ground reflection (DESIGN.md).
+					a := m.k / m.u * math.Exp(-sc.y2[k]/(2*v)) / math.Sqrt(2*math.Pi*v) * reflected(d.z[i], hgt, sz)
+					// The rate grid is log-spaced, so t_j = Q_j·a/σ walks the
+					// tables by a whole number of steps: one fractional
+					// weight serves every Q.
+					if a <= 0 {
+						continue
+					}
+					sig := math.Sqrt(d.s2[i])
+					pos := (math.Log(m.qs[0]*a/sig) - tabLo) / m.tabStep
+					if pos <= -float64((nq-1)*m.sub) {
+						continue // too faint at every rate
+					}
+					k0 := int(math.Floor(pos))
+					f := pos - float64(k0)
+					delta := d.d[i] / sig
+					j0 := m.qlo
+					if k0 < 0 {
+						// Rates whose mean is below e^tabLo·σ (10⁻³ σ) change
+						// the likelihood by less than 10⁻³: skip them.
+						j0 = max(j0, (-k0+m.sub-1)/m.sub)
+					}
+					for j := j0; j <= m.qhi; j++ {
+						k := k0 + j*m.sub
+						var ta, tb float64
+						if k+1 < len(m.tabA) {
+							ta = m.tabA[k] + f*(m.tabA[k+1]-m.tabA[k])
+							tb = m.tabB[k] + f*(m.tabB[k+1]-m.tabB[k])
+						} else {
+							ta, tb = m.quasiTail(tabLo + (float64(k)+f)*m.tabStep)
+						}
+						ll[j] += m.w * (delta*ta - tb)
+					}
+				}
+			}
+		}
+	}
+	// Seen: at least two samples within 2σ of the axis, for some direction
+	// and class.
+	*seen = core >= 2
+	// Marginalise over direction, class and height for each Q, and over
+	// direction and Q for each class and height.
+	lnH := -math.Log(float64(len(m.heights)))
+	lw := func(di, ch int) float64 { return m.lnPD[di] + m.lnPC[ch/len(m.heights)] + lnH }
+	for j := range nq {
+		mx := math.Inf(-1)
+		for di := range m.dirs {
+			for ch := range nch {
+				mx = math.Max(mx, sc.ll[(di*nch+ch)*nq+j]+lw(di, ch))
+			}
+		}
+		var s float64
+		for di := range m.dirs {
+			for ch := range nch {
+				s += math.Exp(sc.ll[(di*nch+ch)*nq+j] + lw(di, ch) - mx)
+			}
+		}
+		lnQ[j] = mx + math.Log(s) + m.lnPQ[j]
+		if j < m.qlo || j > m.qhi {
+			lnQ[j] = math.Inf(-1)
+		}
+	}
+	*lnZ = logSumExp(lnQ)
+	for ch := range nch {
+		mx := math.Inf(-1)
+		for di := range m.dirs {
+			for j := range nq {
+				if j >= m.qlo && j <= m.qhi {
+					mx = math.Max(mx, sc.ll[(di*nch+ch)*nq+j]+m.lnPQ[j]+m.lnPD[di])
+				}
+			}
+		}
+		var s float64
+		for di := range m.dirs {
+			for j := range nq {
+				if j >= m.qlo && j <= m.qhi {
+					s += math.Exp(sc.ll[(di*nch+ch)*nq+j] + m.lnPQ[j] + m.lnPD[di] - mx)
+				}
+			}
+		}
+		lnCH[ch] = mx + math.Log(s)
+	}
+}
+
+// reflected is the vertical factor of the ground-reflected Gaussian plume,
+// 1/m (its integral over z ≥ 0 is one).
+func reflected(z, h, s float64) float64 {
+	if z < 0 {
+		return 0
+	}
+	a, b := (z-h)/s, (z+h)/s
+	return (math.Exp(-a*a/2) + math.Exp(-b*b/2)) / (math.Sqrt(2*math.Pi) * s)
+}
+
+// briggs returns Briggs' (1973) rural σ_y, σ_z (m) at x m downwind, as
+// tabulated in Seinfeld & Pandis table 18.3 (the same fits as sim.Sigmas).
+func briggs(class string, x float64) (sy, sz float64, err error) {
+	switch class {
+	case "A":
+		return 0.22 * x / math.Sqrt(1+0.0001*x), 0.20 * x, nil
+	case "B":
+		return 0.16 * x / math.Sqrt(1+0.0001*x), 0.12 * x, nil
+	case "C":
+		return 0.11 * x / math.Sqrt(1+0.0001*x), 0.08 * x / math.Sqrt(1+0.0002*x), nil
+	case "D":
+		return 0.08 * x / math.Sqrt(1+0.0001*x), 0.06 * x / math.Sqrt(1+0.0015*x), nil
+	case "E":
+		return 0.06 * x / math.Sqrt(1+0.0001*x), 0.03 * x / (1 + 0.0003*x), nil
+	case "F":
+		return 0.04 * x / math.Sqrt(1+0.0001*x), 0.016 * x / (1 + 0.0003*x), nil
+	}
+	return 0, 0, fmt.Errorf("%w: stability class %q is not A-F", ErrInput, class)
+}
+
+func logSumExp(v []float64) float64 {
+	mx := math.Inf(-1)
+	for _, x := range v {
+		mx = math.Max(mx, x)
+	}
+	if math.IsInf(mx, -1) {
+		return mx
+	}
+	var s float64
+	for _, x := range v {
+		s += math.Exp(x - mx)
+	}
+	return mx + math.Log(s)
+}
+
+// hpd marks the smallest set of cells holding a fraction p of the mass,
+// given each cell's log-mass (the densest per cell first: for equal cells
+// that is the highest-density set).
+func hpd(lnMass []float64, p float64) []bool {
+	idx := make([]int, len(lnMass))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.Slice(idx, func(a, b int) bool { return lnMass[idx[a]] > lnMass[idx[b]] })
+	tot := logSumExp(lnMass)
+	in := make([]bool, len(lnMass))
+	var acc float64
+	for _, i := range idx {
+		in[i] = true
+		acc += math.Exp(lnMass[i] - tot)
+		if acc >= p {
+			break
+		}
+	}
+	return in
+}

@@ -1,0 +1,5 @@
+//go:build !race
+
+package sniff
+
+const raceEnabled = false
