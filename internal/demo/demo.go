@@ -185,25 +185,12 @@ func (r *Result) score(sc *sim.Scene, gases []string) error {
 	return nil
 }
 
-// nearest names the source whose plume axis passes closest to pixel (x, y).
+// nearest names the source whose plume passes closest to pixel (x, y).
 func nearest(sc *sim.Scene, x, y int) string {
-	e, n := (float64(x)+0.5)*sc.GSD, -(float64(y)+0.5)*sc.GSD
-	best, name := math.Inf(1), ""
-	heading := (sc.Weather.WindFromDeg + 180) * math.Pi / 180
-	de, dn := math.Sin(heading), math.Cos(heading)
-	for _, s := range sc.Sources {
-		dx, dy := e-s.East, n-s.North
-		along := dx*de + dy*dn
-		cross := math.Abs(-dx*dn + dy*de)
-		d := cross
-		if along < 0 {
-			d = math.Hypot(along, cross)
-		}
-		if d < best {
-			best, name = d, s.Name
-		}
+	if i := sc.NearestSource(x, y); i >= 0 {
+		return sc.Sources[i].Name
 	}
-	return name
+	return ""
 }
 
 func readBand(path string) ([]float32, error) {

@@ -181,7 +181,7 @@ func (e *evaluator) runPass(ctx context.Context, dir, scenario, name string, sc 
 	}
 	p.owner = make([]int16, n)
 	for i := range p.owner {
-		p.owner[i] = int16(nearestSource(sc, i%p.w, i/p.w))
+		p.owner[i] = int16(sc.NearestSource(i%p.w, i/p.w))
 	}
 	if !e.cfg.Keep {
 		// The score cubes are in memory now; the folder is scratch.
@@ -247,29 +247,6 @@ func (p *pass) segment(pix *float64) []det {
 		}
 	}
 	return out
-}
-
-// nearestSource is the index of the source whose plume axis passes closest
-// to pixel (x, y) (the downwind half-line from the source; upwind, the
-// distance to the source itself), or -1 without sources.
-func nearestSource(sc *sim.Scene, x, y int) int {
-	e, n := (float64(x)+0.5)*sc.GSD, -(float64(y)+0.5)*sc.GSD
-	best, idx := math.Inf(1), -1
-	heading := (sc.Weather.WindFromDeg + 180) * math.Pi / 180
-	de, dn := math.Sin(heading), math.Cos(heading)
-	for i, s := range sc.Sources {
-		dx, dy := e-s.East, n-s.North
-		along := dx*de + dy*dn
-		cross := math.Abs(-dx*dn + dy*de)
-		d := cross
-		if along < 0 {
-			d = math.Hypot(along, cross)
-		}
-		if d < best {
-			best, idx = d, i
-		}
-	}
-	return idx
 }
 
 func readCube(path string) (*cube.Cube, error) {

@@ -2,20 +2,17 @@ package pipeline
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
-	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/atalaya-project/atalaya/internal/sim"
 	"github.com/atalaya-project/atalaya/internal/spectra"
 	"github.com/atalaya-project/atalaya/internal/store"
+	"github.com/atalaya-project/atalaya/internal/store/storetest"
 )
 
 var (
@@ -68,7 +65,7 @@ func eachStore(t *testing.T, f func(t *testing.T, st *store.DB)) {
 		f(t, openStore(t, "sqlite:"+filepath.Join(t.TempDir(), "atalaya.db")))
 	})
 	t.Run("postgres", func(t *testing.T) {
-		f(t, openStore(t, postgresSchemaURL(t)))
+		f(t, openStore(t, storetest.PostgresSchemaURL(t)))
 	})
 }
 
@@ -80,47 +77,6 @@ func openStore(t testing.TB, url string) *store.DB {
 	}
 	t.Cleanup(func() { _ = st.Close() })
 	return st
-}
-
-var pgSeq atomic.Int64
-
-// postgresSchemaURL creates a fresh schema in the test cluster at
-// ATALAYA_TEST_POSTGRES_URL, dropped when the test ends, and returns a URL
-// whose search_path is that schema.
-func postgresSchemaURL(t testing.TB) string {
-	t.Helper()
-	base := os.Getenv("ATALAYA_TEST_POSTGRES_URL")
-	if base == "" {
-		t.Fatal("ATALAYA_TEST_POSTGRES_URL is not set: start a throwaway PostgreSQL + PostGIS with\n" +
-			"\texport ATALAYA_TEST_POSTGRES_URL=$(scripts/postgres.sh)\n" +
-			"from the repository root, then run the tests again")
-	}
-	admin, err := sql.Open("pgx", base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
-	ctx := context.Background()
-	if _, err := admin.ExecContext(ctx, `CREATE EXTENSION IF NOT EXISTS postgis`); err != nil {
-		t.Fatalf("postgres at %s: %v", base, err)
-	}
-	schema := fmt.Sprintf("pipeline%d_%d_%d", os.Getpid(), time.Now().UnixNano()%1e9, pgSeq.Add(1))
-	if _, err := admin.ExecContext(ctx, `CREATE SCHEMA `+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		a, err := sql.Open("pgx", base)
-		if err != nil {
-			return
-		}
-		defer a.Close()
-		_, _ = a.ExecContext(context.Background(), `DROP SCHEMA `+schema+` CASCADE`)
-	})
-	sep := "?"
-	if strings.Contains(base, "?") {
-		sep = "&"
-	}
-	return base + sep + "search_path=" + schema + ",public"
 }
 
 // countingStore counts StartGranule and CompleteGranule calls per granule.

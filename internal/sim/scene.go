@@ -635,3 +635,27 @@ func briggsSigmaY(class string, x float64) (float64, error) {
 	}
 	return a * x / math.Sqrt(1+0.0001*x), nil
 }
+
+// NearestSource returns the index of the source whose plume axis (the
+// downwind half-line from the source under the scene's wind) passes closest
+// to the centre of pixel (x, y) — upwind of a source, the distance to the
+// source itself — or −1 if the scene has no source. With sources far apart
+// it says which plume a pixel's gas belongs to.
+func (sc *Scene) NearestSource(x, y int) int {
+	e, n := (float64(x)+0.5)*sc.GSD, -(float64(y)+0.5)*sc.GSD
+	best, idx := math.Inf(1), -1
+	heading := (sc.Weather.WindFromDeg + 180) * math.Pi / 180
+	de, dn := math.Sin(heading), math.Cos(heading)
+	for i, s := range sc.Sources {
+		dx, dy := e-s.East, n-s.North
+		along := dx*de + dy*dn
+		d := math.Abs(-dx*dn + dy*de)
+		if along < 0 {
+			d = math.Hypot(along, d)
+		}
+		if d < best {
+			best, idx = d, i
+		}
+	}
+	return idx
+}

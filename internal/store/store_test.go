@@ -2,13 +2,8 @@ package store_test
 
 import (
 	"context"
-	"database/sql"
-	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -27,30 +22,11 @@ func newSQLite(t testing.TB, now func() time.Time) *store.DB {
 	return db
 }
 
-// postgresURL is the test cluster's URL. The PostgreSQL tests never skip:
-// without a cluster they fail and say how to start one.
-func postgresURL(t testing.TB) string {
-	t.Helper()
-	u := os.Getenv("ATALAYA_TEST_POSTGRES_URL")
-	if u == "" {
-		t.Fatal("ATALAYA_TEST_POSTGRES_URL is not set: start a throwaway PostgreSQL + PostGIS with\n" +
-			"\texport ATALAYA_TEST_POSTGRES_URL=$(scripts/postgres.sh)\n" +
-			"from the repository root, then run the tests again")
-	}
-	return u
-}
-
-var (
-	pgOnce sync.Once
-	pgErr  error
-	pgSeq  atomic.Int64
-)
-
 // newPostgres opens a store in a fresh schema of the test cluster, dropped
 // when the test ends.
 func newPostgres(t testing.TB, now func() time.Time) *store.DB {
 	t.Helper()
-	db, err := store.Open(context.Background(), postgresSchemaURL(t), store.Options{Now: now, MaxConns: 4})
+	db, err := store.Open(context.Background(), storetest.PostgresSchemaURL(t), store.Options{Now: now, MaxConns: 4})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,49 +34,12 @@ func newPostgres(t testing.TB, now func() time.Time) *store.DB {
 	return db
 }
 
-// postgresSchemaURL creates a fresh schema in the test cluster, dropped when
-// the test ends, and returns a URL whose search_path is that schema.
-func postgresSchemaURL(t testing.TB) string {
-	t.Helper()
-	base := postgresURL(t)
-	admin, err := sql.Open("pgx", base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
-	ctx := context.Background()
-	// PostGIS once, in public, so every test schema finds it.
-	pgOnce.Do(func() {
-		_, pgErr = admin.ExecContext(ctx, `CREATE EXTENSION IF NOT EXISTS postgis`)
-	})
-	if pgErr != nil {
-		t.Fatalf("postgres at %s: %v", base, pgErr)
-	}
-	schema := fmt.Sprintf("t%d_%d_%d", os.Getpid(), time.Now().UnixNano()%1e9, pgSeq.Add(1))
-	if _, err := admin.ExecContext(ctx, `CREATE SCHEMA `+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		a, err := sql.Open("pgx", base)
-		if err != nil {
-			return
-		}
-		defer a.Close()
-		_, _ = a.ExecContext(context.Background(), `DROP SCHEMA `+schema+` CASCADE`)
-	})
-	sep := "?"
-	if strings.Contains(base, "?") {
-		sep = "&"
-	}
-	return base + sep + "search_path=" + schema + ",public"
-}
-
 func TestSQLite(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, now func() time.Time) store.Store { return newSQLite(t, now) })
 }
 
 func TestPostgres(t *testing.T) {
-	postgresURL(t)
+	storetest.PostgresURL(t)
 	storetest.Run(t, func(t *testing.T, now func() time.Time) store.Store { return newPostgres(t, now) })
 }
 
@@ -108,7 +47,7 @@ func TestPostgres(t *testing.T) {
 // given by URL.
 func both(t *testing.T, f func(t *testing.T, url string)) {
 	t.Run("sqlite", func(t *testing.T) { f(t, "sqlite:"+filepath.Join(t.TempDir(), "atalaya.db")) })
-	t.Run("postgres", func(t *testing.T) { f(t, postgresSchemaURL(t)) })
+	t.Run("postgres", func(t *testing.T) { f(t, storetest.PostgresSchemaURL(t)) })
 }
 
 func open(t *testing.T, url string) *store.DB {

@@ -7,14 +7,12 @@
 package foxglove
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
-	"sync"
+
+	"github.com/atalaya-project/atalaya/internal/nodepkg"
 )
 
 // Version is the pinned version of @foxglove/ulog.
@@ -26,39 +24,11 @@ func Dir() string {
 	return filepath.Join(filepath.Dir(file), "..", "testdata", "node")
 }
 
-var (
-	once   sync.Once
-	errNpm error
-)
+var pkg = &nodepkg.Package{Dir: Dir(), Name: "@foxglove/ulog", Version: Version, Repo: "internal/flightlog/testdata/node"}
 
 // Ensure installs the npm package if it is missing and checks its version.
 // The error says how to install it by hand.
-func Ensure() error {
-	once.Do(func() {
-		dir := Dir()
-		pkg := filepath.Join(dir, "node_modules", "@foxglove", "ulog", "package.json")
-		if _, err := os.Stat(pkg); err != nil {
-			out, err := exec.Command("npm", "ci", "--no-audit", "--no-fund", "--prefix", dir).CombinedOutput()
-			if err != nil {
-				errNpm = fmt.Errorf("npm ci failed: %v\n%s", err, out)
-				return
-			}
-		}
-		b, err := os.ReadFile(pkg)
-		if err != nil {
-			errNpm = err
-			return
-		}
-		var p struct{ Version string }
-		if err := json.Unmarshal(b, &p); err != nil || p.Version != Version {
-			errNpm = fmt.Errorf("@foxglove/ulog version %q (err %v), want %s", p.Version, err, Version)
-		}
-	})
-	if errNpm != nil {
-		return fmt.Errorf("the independent reader @foxglove/ulog is not usable: %w\nto install it run (Node 20, npm):\n  npm ci --prefix internal/flightlog/testdata/node", errNpm)
-	}
-	return nil
-}
+func Ensure() error { return pkg.Ensure() }
 
 // Dump is what the Node script prints for a log: per topic instance
 // ("name/multi_id"), the timestamps and every field's values as JSON
@@ -78,23 +48,12 @@ type Dump struct {
 // DumpFile reads a ULog file with @foxglove/ulog; topics is a
 // comma-separated list of topic names, or "*" for all.
 func DumpFile(path, topics string) (*Dump, error) {
-	if err := Ensure(); err != nil {
-		return nil, err
-	}
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command("node", "foxglove_dump.mjs", abs, topics)
-	cmd.Dir = Dir()
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return nil, fmt.Errorf("node foxglove_dump.mjs %s: %v\n%s", path, err, stderr.String())
-	}
 	var d Dump
-	if err := json.Unmarshal(out, &d); err != nil {
+	if err := pkg.RunJSON(&d, "foxglove_dump.mjs", abs, topics); err != nil {
 		return nil, fmt.Errorf("foxglove dump of %s: %w", path, err)
 	}
 	return &d, nil

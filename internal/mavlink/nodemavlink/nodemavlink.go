@@ -8,14 +8,11 @@
 package nodemavlink
 
 import (
-	"bytes"
 	"encoding/json"
-	"fmt"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
-	"sync"
+
+	"github.com/atalaya-project/atalaya/internal/nodepkg"
 )
 
 // Version is the pinned version of node-mavlink.
@@ -27,39 +24,11 @@ func Dir() string {
 	return filepath.Join(filepath.Dir(file), "..", "testdata", "node")
 }
 
-var (
-	once   sync.Once
-	errNpm error
-)
+var pkg = &nodepkg.Package{Dir: Dir(), Name: "node-mavlink", Version: Version, Repo: "internal/mavlink/testdata/node"}
 
 // Ensure installs the npm package if it is missing and checks its version.
 // The error says how to install it by hand.
-func Ensure() error {
-	once.Do(func() {
-		dir := Dir()
-		pkg := filepath.Join(dir, "node_modules", "node-mavlink", "package.json")
-		if _, err := os.Stat(pkg); err != nil {
-			out, err := exec.Command("npm", "ci", "--no-audit", "--no-fund", "--prefix", dir).CombinedOutput()
-			if err != nil {
-				errNpm = fmt.Errorf("npm ci failed: %v\n%s", err, out)
-				return
-			}
-		}
-		b, err := os.ReadFile(pkg)
-		if err != nil {
-			errNpm = err
-			return
-		}
-		var p struct{ Version string }
-		if err := json.Unmarshal(b, &p); err != nil || p.Version != Version {
-			errNpm = fmt.Errorf("node-mavlink version %q (err %v), want %s", p.Version, err, Version)
-		}
-	})
-	if errNpm != nil {
-		return fmt.Errorf("the independent implementation node-mavlink is not usable: %w\nto install it run (Node 20, npm):\n  npm ci --prefix internal/mavlink/testdata/node", errNpm)
-	}
-	return nil
-}
+func Ensure() error { return pkg.Ensure() }
 
 // Fields are a message's fields by XML name: numbers as JSON numbers,
 // uint64 values as strings.
@@ -103,23 +72,7 @@ type Parsed struct {
 	Packets []Packet `json:"packets"`
 }
 
-func run(out any, args ...string) error {
-	if err := Ensure(); err != nil {
-		return err
-	}
-	cmd := exec.Command("node", args...)
-	cmd.Dir = Dir()
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	b, err := cmd.Output()
-	if err != nil {
-		return fmt.Errorf("node %v: %v\n%s", args, err, stderr.String())
-	}
-	if err := json.Unmarshal(b, out); err != nil {
-		return fmt.Errorf("node %v: output: %w", args, err)
-	}
-	return nil
-}
+func run(out any, args ...string) error { return pkg.RunJSON(out, args...) }
 
 // WriteTlog has node-mavlink write its test telemetry log to path and
 // returns the records it wrote.

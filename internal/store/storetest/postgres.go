@@ -1,0 +1,75 @@
+package storetest
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
+)
+
+// PostgresURLEnv names the environment variable holding the test cluster's
+// URL; scripts/test.sh starts a cluster and sets it.
+const PostgresURLEnv = "ATALAYA_TEST_POSTGRES_URL"
+
+var (
+	pgOnce sync.Once
+	pgErr  error
+	pgSeq  atomic.Int64
+)
+
+// PostgresURL is the test cluster's URL. Tests that use it never skip:
+// without a cluster they fail and say how to start one.
+func PostgresURL(t testing.TB) string {
+	t.Helper()
+	u := os.Getenv(PostgresURLEnv)
+	if u == "" {
+		t.Fatal(PostgresURLEnv + " is not set: start a throwaway PostgreSQL + PostGIS with\n" +
+			"\texport " + PostgresURLEnv + "=$(scripts/postgres.sh)\n" +
+			"from the repository root, then run the tests again")
+	}
+	return u
+}
+
+// PostgresSchemaURL creates a fresh schema in the test cluster, dropped when
+// the test ends, and returns a URL whose search_path is that schema (with
+// PostGIS, created once in public, still in reach).
+func PostgresSchemaURL(t testing.TB) string {
+	t.Helper()
+	base := PostgresURL(t)
+	admin, err := sql.Open("pgx", base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	ctx := context.Background()
+	pgOnce.Do(func() {
+		_, pgErr = admin.ExecContext(ctx, `CREATE EXTENSION IF NOT EXISTS postgis`)
+	})
+	if pgErr != nil {
+		t.Fatalf("postgres at %s: %v", base, pgErr)
+	}
+	schema := fmt.Sprintf("t%d_%d_%d", os.Getpid(), time.Now().UnixNano()%1e9, pgSeq.Add(1))
+	if _, err := admin.ExecContext(ctx, `CREATE SCHEMA `+schema); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		a, err := sql.Open("pgx", base)
+		if err != nil {
+			return
+		}
+		defer a.Close()
+		_, _ = a.ExecContext(context.Background(), `DROP SCHEMA `+schema+` CASCADE`)
+	})
+	sep := "?"
+	if strings.Contains(base, "?") {
+		sep = "&"
+	}
+	return base + sep + "search_path=" + schema + ",public"
+}
