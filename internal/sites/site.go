@@ -9,6 +9,7 @@ import (
 
 	"github.com/atalaya-project/atalaya/internal/cube"
 	"github.com/atalaya-project/atalaya/internal/granule"
+	"github.com/atalaya-project/atalaya/internal/sniff"
 )
 
 // Kind says where a detection comes from.
@@ -452,4 +453,29 @@ func FromGranule(d granule.Detection, passID string, t time.Time) Detection {
 		Z:      zFromP(d.PValue, d.PeakScore), PValue: d.PValue, PPMm: d.PeakPPMm, SigmaPPMm: d.SigmaPPMm,
 		Time: t, PassID: passID,
 	}
+}
+
+// FromPoint turns a point-sensor source estimate (internal/sniff) into a
+// Detection. Its location error per axis is the square root of the larger
+// eigenvalue of the position covariance (the long axis of the error
+// ellipse, so the association gate is never too tight), and its evidence
+// the z-score equivalent of the Bayes factor against no source: for a
+// Gaussian likelihood ln BF = z²/2, so z = √(2 ln BF) (0 when the data
+// favour no source). The trace must have positions in latitude and
+// longitude.
+func FromPoint(d sniff.Detection, id, passID string, t time.Time) (Detection, error) {
+	if math.IsNaN(d.Lat) || math.IsNaN(d.Lon) {
+		return Detection{}, fmt.Errorf("%w: point detection %s has no latitude and longitude (the trace had none)", ErrConfig, id)
+	}
+	a, b, c := d.Cov[0][0], d.Cov[0][1], d.Cov[1][1]
+	lmax := (a+c)/2 + math.Sqrt((a-c)*(a-c)/4+b*b)
+	z := 0.0
+	if d.LogBayesFactor > 0 {
+		z = math.Sqrt(2 * d.LogBayesFactor)
+	}
+	return Detection{
+		ID: id, Kind: KindPoint, Gas: d.Gas, Lat: d.Lat, Lon: d.Lon,
+		SigmaM: math.Max(1, math.Sqrt(lmax)), Z: z,
+		EmissionKgH: d.RateKgH, Probability: d.Probability, Time: t, PassID: passID,
+	}, nil
 }

@@ -2,11 +2,13 @@ package sites
 
 import (
 	"context"
+	"errors"
 	"math"
 	"testing"
 	"time"
 
 	"github.com/atalaya-project/atalaya/internal/cube"
+	"github.com/atalaya-project/atalaya/internal/sniff"
 )
 
 func catalog(t testing.TB) *Catalog {
@@ -159,5 +161,22 @@ func TestCatalogUpdateFromGrid(t *testing.T) {
 	s := c.Sites()[0]
 	if s.PassesSurveyed != 3 || s.Gases["toluene"] == nil || s.Gases["toluene"].Detected || !s.Gases["dichloromethane"].Detected {
 		t.Errorf("after grid update: surveyed %d, gases %+v", s.PassesSurveyed, s.Gases)
+	}
+}
+
+func TestFromPoint(t *testing.T) {
+	d := sniff.Detection{Gas: "acetone", Lat: 2.25, Lon: -74.9, Cov: [2][2]float64{{16, 0}, {0, 100}},
+		RateKgH: 5, Probability: 0.999, LogBayesFactor: 12.5}
+	got, err := FromPoint(d, "trace-1", "pass-1", time.Unix(0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// σ along the long axis: √100 = 10 m; z = √(2·12.5) = 5.
+	if got.Kind != KindPoint || got.SigmaM != 10 || math.Abs(got.Z-5) > 1e-12 || got.EmissionKgH != 5 {
+		t.Errorf("FromPoint = %+v", got)
+	}
+	d.Lat = math.NaN()
+	if _, err := FromPoint(d, "trace-2", "pass-1", time.Unix(0, 0)); !errors.Is(err, ErrConfig) {
+		t.Errorf("no lat/lon: %v", err)
 	}
 }
