@@ -16,6 +16,8 @@ import (
 	"github.com/atalaya-project/atalaya/internal/cube"
 	"github.com/atalaya-project/atalaya/internal/granule"
 	"github.com/atalaya-project/atalaya/internal/sim"
+	"github.com/atalaya-project/atalaya/internal/sites"
+	"github.com/atalaya-project/atalaya/internal/sniff"
 	"github.com/atalaya-project/atalaya/internal/spectra"
 )
 
@@ -52,6 +54,17 @@ type Result struct {
 	Sources []SourceResult
 	// FalseDetections counts detections with no true gas under them.
 	FalseDetections int
+	// Point is the point sensor's source estimate from the flight's trace,
+	// and PointErrM its distance from the source it found.
+	Point     *sniff.Detection
+	PointErrM float64
+	PointNear string
+	// Sites are the candidate sites fused from the imaging detections and
+	// the point estimate.
+	Sites []sites.Site
+	// Coverage of the pass: area surveyed and the median single-pass
+	// minimum detectable emission rate of acetone there, kg/h.
+	SurveyedKm2, MedianMDLKgH float64
 }
 
 // Run simulates, detects and scores the demo scene.
@@ -66,14 +79,17 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	sc := sim.DemoScene(cfg.Seed)
-	bar := newBar(cfg, "simulate", int64(sc.Lines))
-	sceneDir := filepath.Join(cfg.OutDir, "scene")
-	o, err := sim.WriteScene(sceneDir, sc, lib, func(n int) { bar.Add(int64(n)) })
-	bar.Done()
+	scen, err := sim.Preset("demo")
 	if err != nil {
 		return nil, err
 	}
+	scen.Seed = cfg.Seed
+	sc := scen.Scene(0)
+	outs, err := sim.RunScenario(filepath.Join(cfg.OutDir, "survey"), scen, lib, &simBar{cfg: cfg})
+	if err != nil {
+		return nil, err
+	}
+	o := outs[0].Output
 	fmt.Fprintf(cfg.Out, "simulated %s: %d×%d pixels at %.1f m, %d bands %.1f-%.1f µm, wind %.1f m/s from %.0f°, class %s\n",
 		o.Radiance, sc.Samples, sc.Lines, sc.GSD, sc.Sensor.Bands, sc.Sensor.MinUM, sc.Sensor.MaxUM, sc.Weather.WindSpeed, sc.Weather.WindFromDeg, sc.Weather.Stability)
 	for _, s := range sc.Sources {
@@ -93,8 +109,29 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, err
 	}
 	out.print(cfg.Out)
+	// The second, low flight carries the point sensors.
+	if err := out.pointSensor(outs[1].Trace, sc, lib); err != nil {
+		return nil, err
+	}
+	if err := out.fuse(sc, scen.Flights[0].Name); err != nil {
+		return nil, err
+	}
+	if err := out.coverage(sc, lib, scen.Flights[0]); err != nil {
+		return nil, err
+	}
+	out.printMore(cfg.Out, sc)
 	return out, nil
 }
+
+// simBar shows the simulation's progress.
+type simBar struct {
+	cfg Config
+	bar granule.Bar
+}
+
+func (b *simBar) Start(label string, total int64) { b.bar = newBar(b.cfg, "simulate "+label, total) }
+func (b *simBar) Add(n int64)                     { b.bar.Add(n) }
+func (b *simBar) Done()                           { b.bar.Done() }
 
 func newBar(cfg Config, label string, total int64) granule.Bar {
 	if cfg.NewBar == nil {

@@ -32,6 +32,22 @@ func TestDemoEndToEnd(t *testing.T) {
 	if res.FalseDetections != 0 {
 		t.Errorf("%d gas detections with no gas under them", res.FalseDetections)
 	}
+	// The low flight's point sensor places the methamphetamine laboratory.
+	if res.Point == nil || res.PointNear != "meth-lab" || res.PointErrM > 20 || res.Point.Probability < 0.99 {
+		t.Errorf("point-sensor estimate %+v: %.1f m from %s", res.Point, res.PointErrM, res.PointNear)
+	}
+	lab := false
+	for _, s := range res.Sites {
+		if s.Type() == "methamphetamine-lab" {
+			lab = true
+		}
+	}
+	if !lab {
+		t.Errorf("no candidate site typed methamphetamine-lab among %d", len(res.Sites))
+	}
+	if !(res.MedianMDLKgH > 0 && res.SurveyedKm2 > 0.1) {
+		t.Errorf("coverage: %.3f km², median MDL %g kg/h", res.SurveyedKm2, res.MedianMDLKgH)
+	}
 	if !strings.Contains(out.String(), "meth-lab") {
 		t.Errorf("report lacks the sources:\n%s", out.String())
 	}

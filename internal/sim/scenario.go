@@ -80,6 +80,10 @@ type ScenarioPass struct {
 	HeadingDeg  float64   `json:"heading_deg"`
 	OverlapFrac float64   `json:"overlap"`
 	Weather     Weather   `json:"weather"`
+	// PointOnly flights carry only the point sensors: low and slow, with
+	// lines LineSpacingM apart across the area, and no image.
+	PointOnly    bool    `json:"point_only,omitempty"`
+	LineSpacingM float64 `json:"line_spacing_m,omitempty"`
 }
 
 // LoadScenario reads a scenario. Unknown fields are errors (a misspelt key
@@ -183,6 +187,10 @@ func (s *Scenario) Validate() error {
 			return bad(f+".start", "missing", "want an RFC 3339 time")
 		case !pos(p.AltitudeM) || p.AltitudeM > 5000:
 			return bad(f+".altitude_m", p.AltitudeM, "want 0-5000 m")
+		case p.PointOnly && (!pos(p.LineSpacingM) || p.LineSpacingM > s.Area.WidthM+s.Area.HeightM):
+			return bad(f+".line_spacing_m", p.LineSpacingM, "a point-only flight needs its line spacing, > 0 m")
+		case p.PointOnly && len(s.PointSensors) == 0:
+			return bad(f+".point_only", true, "the scenario has no point_sensors to fly")
 		case !pos(p.SpeedMS) || p.SpeedMS > 100:
 			return bad(f+".speed_ms", p.SpeedMS, "want 0-100 m/s")
 		case p.OverlapFrac < 0 || p.OverlapFrac >= 0.9:
@@ -195,7 +203,7 @@ func (s *Scenario) Validate() error {
 		if _, err := briggsSigmaY(p.Weather.Stability, 1); err != nil {
 			return bad(f+".weather.stability", p.Weather.Stability, "want A-F")
 		}
-		if n := s.pixels(p); n > 1<<31 {
+		if n := s.pixels(p); !p.PointOnly && n > 1<<31 {
 			return bad(f+".altitude_m", p.AltitudeM, fmt.Sprintf("the area at this altitude's ground sample distance is %d pixels; fly higher or split the area", n))
 		}
 		passes[p.Name] = true
@@ -237,9 +245,12 @@ func (s *Scenario) Scene(i int) *Scene {
 // the heading, spaced by the swath less the overlap.
 func (s *Scenario) Flight(i int) (Flight, error) {
 	p := s.Flights[i]
-	swath := float64(s.Sensor.SwathPixels) * s.GSD(p)
+	spacing := float64(s.Sensor.SwathPixels) * s.GSD(p) * (1 - p.OverlapFrac)
+	if p.PointOnly {
+		spacing = p.LineSpacingM
+	}
 	lines, err := Lawnmower(Area{MinEast: 0, MinNorth: -s.Area.HeightM, MaxEast: s.Area.WidthM, MaxNorth: 0},
-		swath*(1-p.OverlapFrac), p.HeadingDeg)
+		spacing, p.HeadingDeg)
 	if err != nil {
 		return Flight{}, fmt.Errorf("flight %s: %w", p.Name, err)
 	}
@@ -282,7 +293,8 @@ func Preset(name string) (*Scenario, error) {
 	return LoadScenario(bytes.NewReader(b))
 }
 
-// PassOutput names the files of one simulated pass.
+// PassOutput names the files of one simulated pass (no cube for a
+// point-only flight).
 type PassOutput struct {
 	Output
 	Trace     string `json:"trace,omitempty"`
@@ -314,21 +326,28 @@ func RunScenario(dir string, s *Scenario, lib *spectra.Library, p Progress) ([]P
 	for i, pass := range s.Flights {
 		pdir := filepath.Join(dir, pass.Name)
 		sc := s.Scene(i)
-		if p != nil {
-			p.Start(pass.Name+": image", int64(sc.Lines))
-		}
-		o, err := WriteScene(pdir, sc, lib, func(n int) {
-			if p != nil {
-				p.Add(int64(n))
+		var po PassOutput
+		if pass.PointOnly {
+			if err := os.MkdirAll(pdir, 0o755); err != nil {
+				return outs, err
 			}
-		})
-		if p != nil {
-			p.Done()
+		} else {
+			if p != nil {
+				p.Start(pass.Name+": image", int64(sc.Lines))
+			}
+			o, err := WriteScene(pdir, sc, lib, func(n int) {
+				if p != nil {
+					p.Add(int64(n))
+				}
+			})
+			if p != nil {
+				p.Done()
+			}
+			if err != nil {
+				return outs, fmt.Errorf("pass %s: %w", pass.Name, err)
+			}
+			po.Output = o
 		}
-		if err != nil {
-			return outs, fmt.Errorf("pass %s: %w", pass.Name, err)
-		}
-		po := PassOutput{Output: o}
 		fl, err := s.Flight(i)
 		if err != nil {
 			return outs, err

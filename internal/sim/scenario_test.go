@@ -91,7 +91,7 @@ func TestRunScenario(t *testing.T) {
 	s.Sources = s.Sources[:1]
 	s.Sources[0].East, s.Sources[0].North = 20, -30
 	s.Sensor.SwathPixels = 30
-	s.Flights = append(s.Flights, s.Flights[0])
+	s.Flights = append(s.Flights[:1], s.Flights[0])
 	s.Flights[1].Name = "pass-2"
 	s.Flights[1].Start = s.Flights[0].Start.Add(24 * 3600e9)
 	if err := s.Validate(); err != nil {
@@ -185,6 +185,7 @@ func TestSimulatedFlightLogReadByFoxglove(t *testing.T) {
 	s.Sources = s.Sources[:1]
 	s.Sources[0].East, s.Sources[0].North = 10, -20
 	s.PointSensors = nil
+	s.Flights = s.Flights[:1]
 	outs, err := RunScenario(t.TempDir(), s, defaultLibrary(t), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -224,5 +225,54 @@ func TestSimulatedFlightLogReadByFoxglove(t *testing.T) {
 		if ts != tr.Samples[i].T {
 			t.Errorf("sample %d: foxglove timestamp %d, ours %d", i, ts, tr.Samples[i].T)
 		}
+	}
+}
+
+// A point-only flight writes a trace and a flight log and no image, low
+// enough for its sensors to be in the plume.
+func TestPointOnlyFlight(t *testing.T) {
+	s, err := Preset("demo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Area.WidthM, s.Area.HeightM = 120, 80
+	s.Sources = s.Sources[:1]
+	s.Sources[0].East, s.Sources[0].North = 20, -40
+	s.Flights = s.Flights[1:2]
+	if !s.Flights[0].PointOnly {
+		t.Fatal("the demo's second flight is not point-only")
+	}
+	outs, err := RunScenario(t.TempDir(), s, defaultLibrary(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := outs[0]
+	if o.Radiance != "" || o.Trace == "" || o.FlightLog == "" {
+		t.Fatalf("point-only outputs %+v", o)
+	}
+	b, err := os.ReadFile(o.Trace)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := ReadTraceCSV(strings.NewReader(string(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	peak := 0.0
+	for _, smp := range tr.Samples {
+		if smp.AltitudeAGL != s.Flights[0].AltitudeM {
+			t.Fatalf("sample at %g m, flight at %g m", smp.AltitudeAGL, s.Flights[0].AltitudeM)
+		}
+		for _, v := range smp.Truth {
+			peak = math.Max(peak, v)
+		}
+	}
+	if peak < 1 {
+		t.Errorf("the low flight never met the plume: peak true concentration %g ppm", peak)
+	}
+	bad := *s
+	bad.PointSensors = nil
+	if err := bad.Validate(); !errors.Is(err, ErrScenario) || !strings.Contains(err.Error(), "point_only") {
+		t.Errorf("point-only flight without point sensors: %v", err)
 	}
 }
