@@ -199,7 +199,11 @@ func rocLadder(far float64) []float64 {
 func (e *evaluator) scenarios(ctx context.Context) error {
 	total := 0
 	for _, s := range e.cfg.Scenarios {
-		total += len(s.Flights) * e.cfg.Seeds
+		for _, fl := range s.Flights {
+			if !fl.PointOnly {
+				total += e.cfg.Seeds
+			}
+		}
 	}
 	bar := e.cfg.NewBar("scenarios", int64(total))
 	defer bar.Done()
@@ -221,6 +225,9 @@ func (e *evaluator) scenarios(ctx context.Context) error {
 			for i, fl := range s.Flights {
 				if err := ctx.Err(); err != nil {
 					return err
+				}
+				if fl.PointOnly {
+					continue // no image to score (point sensors are internal/sniff's evaluation)
 				}
 				sc := s.Scene(i)
 				dir := filepath.Join(e.cfg.WorkDir, "scenarios", s.Name, fmt.Sprintf("seed-%d", s.Seed), fl.Name)
