@@ -70,8 +70,12 @@ ULog). Built-in scenarios: ` + strings.Join(sim.Presets(), ", ") + `.`,
 			w := cmd.OutOrStdout()
 			fmt.Fprintf(w, "scenario %s: %d passes in %s\n", s.Name, len(outs), out)
 			for i, o := range outs {
-				sc := s.Scene(i)
-				fmt.Fprintf(w, "  %-10s %s (%d×%d px at %.2f m), %s", s.Flights[i].Name, o.Radiance, sc.Samples, sc.Lines, sc.GSD, o.FlightLog)
+				if s.Flights[i].PointOnly {
+					fmt.Fprintf(w, "  %-10s point sensors only at %g m: %s", s.Flights[i].Name, s.Flights[i].AltitudeM, o.FlightLog)
+				} else {
+					sc := s.Scene(i)
+					fmt.Fprintf(w, "  %-10s %s (%d×%d px at %.2f m), %s", s.Flights[i].Name, o.Radiance, sc.Samples, sc.Lines, sc.GSD, o.FlightLog)
+				}
 				if o.Trace != "" {
 					fmt.Fprintf(w, ", %s", o.Trace)
 				}
