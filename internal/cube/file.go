@@ -327,3 +327,14 @@ var nativeLittleEndian = func() bool {
 	x := uint16(1)
 	return *(*byte)(unsafe.Pointer(&x)) == 1
 }()
+
+// ReadFile reads the whole ENVI cube at path (a header or its data file)
+// into memory.
+func ReadFile(path string) (*Cube, error) {
+	f, err := Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return f.ReadAll()
+}

@@ -231,12 +231,7 @@ func nearest(sc *sim.Scene, x, y int) string {
 }
 
 func readBand(path string) ([]float32, error) {
-	f, err := cube.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	c, err := f.ReadAll()
+	c, err := cube.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}

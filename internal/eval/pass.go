@@ -103,7 +103,7 @@ func (e *evaluator) runPass(ctx context.Context, dir, scenario, name string, sc 
 			p.active = append(p.active, i)
 		}
 	}
-	truth, err := readCube(o.Truth)
+	truth, err := cube.ReadFile(o.Truth)
 	if err != nil {
 		return nil, err
 	}
@@ -249,19 +249,10 @@ func (p *pass) segment(pix *float64) []det {
 	return out
 }
 
-func readCube(path string) (*cube.Cube, error) {
-	f, err := cube.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return f.ReadAll()
-}
-
 func readBand(path string) ([]float32, error) {
-	c, err := readCube(path)
+	c, err := cube.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	return c.Band(0, nil), nil
+	return c.Pix, nil
 }

@@ -327,14 +327,8 @@ func (r *run) writePValues(d *detector, tail *detect.Tail, asym float64, score [
 	return nil
 }
 
-// readBand reads a one-band cube written by this package.
 func readBand(path string) ([]float32, error) {
-	f, err := cube.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	c, err := f.ReadAll()
+	c, err := cube.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
