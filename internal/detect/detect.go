@@ -52,14 +52,6 @@ type perLabel struct {
 	ss    float64   // ŝ·ŝ = tᵀΣ⁻¹t
 	sigma float64   // σ_c = (tᵀΣ⁻¹t)^(-1/2)
 	off   float64   // CEM: w·μ
-	// Thermal contrast (NewThermalMatchedFilter): v = τ·q⊙A and
-	// c0 = qᵀ[τ(B(T_p) − μ_l)⊙A], so the pixel's own target gives
-	// qᵀt_x = c0 − v·(x − μ_l).
-	v  []float32
-	c0 float64
-	// For the optically thick correction: per kept band, A (natural log per
-	// unit c), τ(B(T_p) − μ_l) and τ.
-	absorb, bmu, tau []float64
 }
 
 func targetConsts(bg *Background, t []float64, need func(st *Stats, t *mat.VecDense, p *perLabel)) ([]perLabel, error) {
@@ -164,27 +156,6 @@ func (d *MatchedFilter) block(ws *workspace, l, n int, idx []int32, out [][]floa
 	for r, i := range idx {
 		x := ws.X[r*K : r*K+K]
 		c := float64(kernel.Dot(p.q, x)) * inv
-		if p.v != nil {
-			// Rescale to the pixel's own thermal contrast: ĉ·qᵀt/qᵀt_x, and
-			// σ likewise; the z-score keeps its size and takes the sign of
-			// the pixel's contrast, so gas scores positive over ground both
-			// warmer and colder than the plume.
-			f := p.ss / (p.c0 - float64(kernel.Dot(p.v, x)))
-			cx, sx := c*f, p.sigma*math.Abs(f)
-			if math.Abs(c/p.sigma) > thickZ {
-				cx, sx = p.thick(x, cx, sx)
-			}
-			if out[0] != nil {
-				out[0][i] = float32(cx)
-			}
-			if out[1] != nil {
-				out[1][i] = float32(sx)
-			}
-			if out[2] != nil {
-				out[2][i] = float32(math.Copysign(c/p.sigma, c*f))
-			}
-			continue
-		}
 		if out[2] != nil {
 			out[2][i] = float32(c / p.sigma)
 		}
@@ -201,95 +172,6 @@ func (d *MatchedFilter) block(ws *workspace, l, n int, idx []int32, out [][]floa
 // plume's optical depth: below it the column is within a few σ of zero and
 // the linear retrieval's bias (about k·c/2) is far smaller than its noise.
 const thickZ = 3
-
-// thick refines the thermal retrieval of a pixel x (centred, kept bands)
-// with Beer–Lambert instead of its linearisation. Seen through a plume of
-// column c, the contrast of band b is w_b = τ(B(T_p) − L_g)·e^(−A_b c): the
-// pixel's own at-sensor contrast τ(B(T_p) − x_b) already carries that
-// attenuation. The signal is then w_b·(e^(A_b c) − 1), and ĉ solves
-//
-//	Σ_b q_b·w_b·(e^(A_b c) − 1) = qᵀ(x − μ)
-//
-// by Newton's method from the linear estimate (to which it reduces for
-// A·c ≪ 1). σ follows from the slope at the solution. If the iteration
-// does not settle (an opaque plume), the linear values are kept.
-func (p *perLabel) thick(x []float32, c0, s0 float64) (float64, float64) {
-	m := 0.0
-	for j, q := range p.q {
-		m += float64(q) * float64(x[j])
-	}
-	c := c0
-	for it := 0; it < 8; it++ {
-		var f, df float64
-		for j, q := range p.q {
-			w := p.bmu[j] - p.tau[j]*float64(x[j])
-			e := math.Exp(p.absorb[j] * c)
-			f += float64(q) * w * (e - 1)
-			df += float64(q) * w * p.absorb[j] * e
-		}
-		if df == 0 || math.IsNaN(df) || math.IsInf(df, 0) {
-			return c0, s0
-		}
-		step := (f - m) / df
-		c -= step
-		if math.Abs(step) <= 1e-6*math.Abs(c)+1e-9 {
-			// σ of qᵀ(x−μ) is σ_c·qᵀt; divided by the slope at ĉ.
-			if math.Abs(c) > 50*math.Abs(c0)+1e6 {
-				return c0, s0
-			}
-			return c, p.sigma * p.ss / math.Abs(df)
-		}
-	}
-	return c0, s0
-}
-
-// NewThermalMatchedFilter returns the matched filter of a gas seen in the
-// thermal infrared, whose retrieval follows each pixel's own thermal
-// contrast. The filter direction q = Σ⁻¹t uses the signature of the mean
-// background, t = τ(B(T_p) − μ)⊙A (ThermalTarget; the z-score is that
-// filter's), but a pixel's signal is τ(B(T_p) − L_x)⊙A·c with L_x its own
-// radiance: over ground hotter than the mean the same column absorbs more,
-// over ground at the plume's temperature it vanishes. ĉ is therefore
-// rescaled by qᵀt/qᵀt_x with t_x = τ(B(T_p) − x)⊙A, which makes it unbiased
-// for every pixel (E[qᵀ(x − μ)] = qᵀt_x·c), and σ_c by |qᵀt/qᵀt_x|, so that
-// a pixel without contrast reports the large uncertainty it has. The z-score
-// ĉ/σ_c then carries the sign of gas for every pixel: positive where there is
-// gas, whether the ground below is warmer or colder than the plume. The
-// pixel's at-sensor radiance stands in for the radiance below the plume
-// (second order in kc and in path radiance).
-//
-// tau, planckTp and absorb are per band of the cube (dropped bands ignored).
-func NewThermalMatchedFilter(bg *Background, tau, planckTp, absorb []float64) (*MatchedFilter, error) {
-	mu := bg.MeanSpectrum()
-	t, err := ThermalTarget(tau, planckTp, mu, absorb)
-	if err != nil {
-		return nil, err
-	}
-	d, err := NewMatchedFilter(bg, t)
-	if err != nil {
-		return nil, err
-	}
-	for l, st := range bg.Stats {
-		if st == nil {
-			continue
-		}
-		p := &d.pl[l]
-		p.v = make([]float32, len(bg.Bands))
-		p.absorb = make([]float64, len(bg.Bands))
-		p.bmu = make([]float64, len(bg.Bands))
-		p.tau = make([]float64, len(bg.Bands))
-		p.c0 = 0
-		for j, b := range bg.Bands {
-			ta := tau[b] * absorb[b]
-			p.v[j] = float32(ta * float64(p.q[j]))
-			p.c0 += float64(p.q[j]) * ta * (planckTp[b] - st.Mean[j])
-			p.absorb[j] = absorb[b]
-			p.tau[j] = tau[b]
-			p.bmu[j] = tau[b] * (planckTp[b] - st.Mean[j])
-		}
-	}
-	return d, nil
-}
 
 // ACE is the adaptive coherence (cosine) estimator,
 // (sᵀΣ⁻¹(x−μ))² / ((sᵀΣ⁻¹s)·(x−μ)ᵀΣ⁻¹(x−μ)), the squared cosine between the

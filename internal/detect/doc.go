@@ -15,12 +15,12 @@
 //     Clusters from k-means), and one Stats per label.
 //  3. Detectors built on the Background (NewRX, NewMatchedFilter, NewACE,
 //     NewCEM; one per gas and method) score blocks into caller-supplied
-//     slices; the matched filter also retrieves ĉ and σ_c. In the thermal
-//     infrared, NewThermalMatchedFilter follows each pixel's own thermal
-//     contrast and solves strong pixels with Beer–Lambert; for several gases
-//     at once (a laboratory emits several), JointMatchedFilter retrieves
-//     them together by generalised least squares, so that one gas's column
-//     does not leak into another's.
+//     slices; the matched filter also retrieves ĉ and σ_c. JointMatchedFilter
+//     retrieves several gases together by generalised least squares (a
+//     laboratory emits several, and one gas's column must not leak into
+//     another's); in the thermal infrared NewThermalJointMatchedFilter
+//     follows each pixel's own thermal contrast and solves strong pixels
+//     with Beer–Lambert.
 //  4. Optionally a second pass: accumulate again with detected plume pixels
 //     excluded (Accumulator.Add's exclude), rebuild the detectors, rescore.
 //  5. FitTail on the background scores gives the threshold for a false-alarm

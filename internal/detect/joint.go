@@ -51,8 +51,21 @@ func NewJointMatchedFilter(bg *Background, targets [][]float64) (*JointMatchedFi
 	return newJoint(bg, targets, nil, nil, nil)
 }
 
-// NewThermalJointMatchedFilter is NewThermalMatchedFilter for several gases:
-// absorbs holds each gas's absorption coefficient per band.
+// NewThermalJointMatchedFilter returns the joint filter of gases seen in the
+// thermal infrared (absorbs: each gas's absorption coefficient per band; tau
+// and planckTp per band too, dropped bands ignored), whose retrieval follows
+// each pixel's own thermal contrast. The filter directions Q = Σ⁻¹T use the
+// signatures of the mean background, t = τ(B(T_p) − μ)⊙A (ThermalTarget),
+// but a pixel's signal is τ(B(T_p) − L_x)⊙A·c with L_x its own radiance:
+// over ground hotter than the mean the same column absorbs more, over ground
+// at the plume's temperature it vanishes. So M is taken per pixel,
+// M_x = Qᵀ[τ(B(T_p) − x)⊙A], which makes ĉ unbiased for every pixel and σ
+// as large as a pixel without contrast deserves; the z-score ĉ/σ is then
+// positive for gas over ground both warmer and colder than the plume. The
+// pixel's at-sensor radiance stands in for the radiance below the plume
+// (second order in kc and in path radiance), and pixels with |z| > 3 are
+// solved with Beer–Lambert (thickJoint). With one gas it is the thermal
+// matched filter.
 func NewThermalJointMatchedFilter(bg *Background, tau, planckTp []float64, absorbs [][]float64) (*JointMatchedFilter, error) {
 	mu := bg.MeanSpectrum()
 	targets := make([][]float64, len(absorbs))
@@ -238,10 +251,17 @@ func (p *jointLabel) estimate(G int, M, m, c, sig []float64) bool {
 	return true
 }
 
-// thickJoint refines a strong pixel's retrieval with Beer–Lambert (see
-// perLabel.thick): Σ_b q_g,b·w_b·(e^(Σ_h A_h,b c_h) − 1) = m_g for every g,
-// with w_b = τ(B(T_p) − x_b), by Newton's method from the linear estimate.
-// If the iteration does not settle, the linear values stay.
+// thickJoint refines a strong pixel's retrieval with Beer–Lambert instead
+// of its linearisation. Seen through a plume of columns c, the contrast of
+// band b is τ(B(T_p) − L_g)·e^(−Σ_h A_h,b c_h), and the pixel's own
+// at-sensor contrast w_b = τ(B(T_p) − x_b) already carries that attenuation;
+// the signal is then w_b·(e^(Σ_h A_h,b c_h) − 1), and ĉ solves
+//
+//	Σ_b q_g,b·w_b·(e^(Σ_h A_h,b c_h) − 1) = m_g   for every gas g
+//
+// by Newton's method from the linear estimate (to which it reduces for
+// A·c ≪ 1); σ follows from the Jacobian at the solution. If the iteration
+// does not settle (an opaque plume), the linear values stay.
 func (p *jointLabel) thickJoint(G int, x []float32, m, c, sig []float64) {
 	var cc, f, step [MaxGases]float64
 	var J, Jc [MaxGases * MaxGases]float64

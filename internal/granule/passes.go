@@ -575,12 +575,22 @@ func (r *run) score(ctx context.Context, dets []*detector, jf *detect.JointMatch
 	// bands its emissivity slope touches, but its residual is enormous; a
 	// gas pixel's residual is that of the background. finish uses it to
 	// tell the two apart.
+	// RX is computed once per block for the residual and, when asked for,
+	// its own score cube.
 	var rxDet *detect.RX
 	var resW *cube.Writer
-	var rxb []float32
+	var rxb, resb []float32
 	if jf != nil {
-		rxDet = detect.NewRX(bg)
+		for _, d := range dets {
+			if d.method == MethodRX {
+				rxDet = d.det.(*detect.RX)
+			}
+		}
+		if rxDet == nil {
+			rxDet = detect.NewRX(bg)
+		}
 		rxb = make([]float32, r.block*r.h.Samples)
+		resb = make([]float32, r.block*r.h.Samples)
 		var err error
 		if resW, r.residualPath, err = r.oneBand("residual", "whitened energy not explained by the gases (RX minus the sum of squared z-scores)"); err != nil {
 			return err
@@ -600,10 +610,10 @@ func (r *run) score(ctx context.Context, dets []*detector, jf *detect.JointMatch
 		first := b.Rect.Min.Y * h.Samples
 		if jf != nil {
 			jf.Retrieve(prefix(jc, np), prefix(js, np), prefix(jz, np), b)
-			res := rxb[:np]
-			rxDet.Score(res, b)
+			rx, res := rxb[:np], resb[:np]
+			rxDet.Score(rx, b)
 			for i := range res {
-				e := res[i]
+				e := rx[i]
 				for g := 0; g < G; g++ {
 					e -= jz[g][i] * jz[g][i]
 				}
@@ -627,6 +637,8 @@ func (r *run) score(ctx context.Context, dets []*detector, jf *detect.JointMatch
 				if err := d.sigma.WriteLines(one(sg, b.Rect)); err != nil {
 					return err
 				}
+			} else if d.method == MethodRX && rxb != nil {
+				s = rxb[:np] // scored above, for the residual
 			} else {
 				d.det.Score(s, b)
 			}
