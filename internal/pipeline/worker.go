@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,9 +14,9 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/paulmach/orb/geojson"
 
 	"github.com/atalaya-project/atalaya/internal/cube"
+	"github.com/atalaya-project/atalaya/internal/fusion"
 	"github.com/atalaya-project/atalaya/internal/granule"
 	"github.com/atalaya-project/atalaya/internal/spectra"
 	"github.com/atalaya-project/atalaya/internal/store"
@@ -310,7 +309,7 @@ func (w *Worker) run(ctx context.Context, g store.Granule) error {
 	if err != nil {
 		return fmt.Errorf("detect in granule %s: %w", g.ID, err)
 	}
-	ds, err := detections(res)
+	ds, err := fusion.Detections(res)
 	if err != nil {
 		return fmt.Errorf("granule %s: %w", g.ID, err)
 	}
@@ -332,58 +331,4 @@ func (w *Worker) run(ctx context.Context, g store.Granule) error {
 		}
 	}
 	return nil
-}
-
-// detections converts a run's detections to store records, with their
-// outlines from the run's GeoJSON.
-func detections(res *granule.Result) ([]store.Detection, error) {
-	outlines := map[string]string{}
-	if b, err := os.ReadFile(res.GeoJSON); err == nil {
-		fc, err := geojson.UnmarshalFeatureCollection(b)
-		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", res.GeoJSON, err)
-		}
-		for _, f := range fc.Features {
-			id, _ := f.Properties["id"].(string)
-			if f.Geometry == nil || id == "" {
-				continue
-			}
-			gb, err := geojson.NewGeometry(f.Geometry).MarshalJSON()
-			if err == nil {
-				outlines[id] = string(gb)
-			}
-		}
-	}
-	out := make([]store.Detection, 0, len(res.Detections))
-	for _, d := range res.Detections {
-		props, err := json.Marshal(map[string]any{
-			"run_id": d.ID, "pixels": d.Pixels, "area_m2": d.AreaM2,
-			"centroid_x": d.CentroidX, "centroid_y": d.CentroidY, "peak_x": d.PeakX, "peak_y": d.PeakY,
-		})
-		if err != nil {
-			return nil, err
-		}
-		gas := d.Gas
-		if gas == "" {
-			gas = "-" // RX: an anomaly, no gas
-		}
-		out = append(out, store.Detection{
-			Gas: gas, Method: d.Method, Score: finite(d.PeakScore), PValue: finite(d.PValue),
-			Lat: d.Lat, Lon: d.Lon,
-			// 1σ of the centroid: the radius of a disc of the plume's area
-			// (a plume's centroid is known no better than its extent).
-			UncertaintyM: finite(math.Sqrt(d.AreaM2 / math.Pi)),
-			PeakPPMM:     finite(d.PeakPPMm), MeanPPMM: finite(d.MeanPPMm), SigmaPPMM: finite(d.SigmaPPMm),
-			IMEKg: finite(d.IMEkg), OutlineJSON: outlines[d.ID], Properties: string(props),
-		})
-	}
-	return out, nil
-}
-
-// finite maps NaN and ±Inf (which the store refuses) to 0.
-func finite(v float64) float64 {
-	if math.IsNaN(v) || math.IsInf(v, 0) {
-		return 0
-	}
-	return v
 }
