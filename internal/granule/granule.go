@@ -123,20 +123,20 @@ type Test struct {
 
 // Result summarises a run.
 type Result struct {
-	Cube         string             `json:"cube"`
-	Samples      int                `json:"samples"`
-	Lines        int                `json:"lines"`
-	Bands        int                `json:"bands"`
-	KeptBands    int                `json:"kept_bands"`
-	PixelSizeM   [2]float64         `json:"pixel_size_m"`
-	AreaKm2      float64            `json:"area_km2"`
-	PlumeTempK   float64            `json:"plume_temp_k,omitempty"`
-	Masked       detect.MaskReport  `json:"masked"`
-	Excluded     int                `json:"second_pass_excluded_pixels"`
-	Outputs      []Output           `json:"outputs"`
-	Tests        []Test             `json:"tests"`
-	Detections   []Detection        `json:"-"`
-	GeoJSON      string             `json:"detections_geojson"`
+	Cube       string            `json:"cube"`
+	Samples    int               `json:"samples"`
+	Lines      int               `json:"lines"`
+	Bands      int               `json:"bands"`
+	KeptBands  int               `json:"kept_bands"`
+	PixelSizeM [2]float64        `json:"pixel_size_m"`
+	AreaKm2    float64           `json:"area_km2"`
+	PlumeTempK float64           `json:"plume_temp_k,omitempty"`
+	Masked     detect.MaskReport `json:"masked"`
+	Excluded   int               `json:"second_pass_excluded_pixels"`
+	Outputs    []Output          `json:"outputs"`
+	Tests      []Test            `json:"tests"`
+	Detections []Detection       `json:"-"`
+	GeoJSON    string            `json:"detections_geojson"`
 	// Wind is the pass's wind the plumes were quantified with, if known.
 	Wind         *plume.Wind        `json:"wind,omitempty"`
 	Seconds      float64            `json:"seconds"`
