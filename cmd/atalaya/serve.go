@@ -135,6 +135,9 @@ the rest go back to the queue. See docs/pipeline.md.`,
 			cfg.Store, cfg.DataDir, cfg.NATSURL, cfg.Listen = db, pf.dataDir, pf.natsURL, listen
 			cfg.Queue, cfg.Detect, cfg.Reconcile, cfg.Log = pf.queue(), det, true, g.log
 			cfg.Blobs = pf.blobs
+			if cfg.Commit, err = fuseCommit(db, det, g.log); err != nil {
+				return err
+			}
 			s, err := pipeline.NewServer(cfg)
 			if err != nil {
 				return err

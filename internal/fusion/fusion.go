@@ -149,6 +149,9 @@ func (f *Fuser) pass(g store.Granule, res *granule.Result) (*pass, error) {
 	if !meta.Acquired.IsZero() {
 		p.time = meta.Acquired
 	}
+	if p.time.Unix() <= 0 { // not known: when it is processed
+		p.time = time.Now().UTC()
+	}
 	geo, err := h.Georef()
 	if err != nil {
 		return nil, fmt.Errorf("granule %s: fusion needs a georeferenced cube: %w", g.ID, err)

@@ -69,6 +69,11 @@ func (in *Ingester) Ingest(ctx context.Context, hdr string) (Ingested, error) {
 		Kind: store.KindCube, SHA256: sha, Name: filepath.Base(hdrPath), Size: size, URI: in.Blobs.URI(key),
 	}
 	g.Footprint, g.FootprintGeoJSON = footprint(h)
+	meta, err := h.PassMeta()
+	if err != nil {
+		return res, fmt.Errorf("ingest %s: %w", hdr, err)
+	}
+	g.Acquired = meta.Acquired // zero: unknown (fusion then dates the pass by its processing)
 	res.Granule, res.Created, err = in.Store.PutGranule(ctx, g)
 	if err != nil {
 		return res, fmt.Errorf("ingest %s: %w", hdr, err)

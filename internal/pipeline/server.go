@@ -45,6 +45,9 @@ type Config struct {
 	Log            *slog.Logger
 	Now            func() time.Time
 	Hooks          Hooks
+	// Commit commits each processed granule (default: detections only;
+	// `atalaya serve` and `atalaya worker` fuse them, internal/fusion).
+	Commit CommitFunc
 }
 
 // Server runs the pipeline's long-running parts together: the embedded
@@ -143,7 +146,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	for i := range s.cfg.Workers {
 		w := NewWorker(WorkerConfig{
 			Name: fmt.Sprintf("w%d", i+1), Queue: s.queue, Store: s.cfg.Store, Detect: s.cfg.Detect,
-			WorkDir: s.cfg.WorkDir, Grace: s.cfg.Grace, Log: s.log, Hooks: s.cfg.Hooks,
+			WorkDir: s.cfg.WorkDir, Grace: s.cfg.Grace, Log: s.log, Hooks: s.cfg.Hooks, Commit: s.cfg.Commit,
 		})
 		s.workers = append(s.workers, w)
 		s.goRun("worker "+w.cfg.Name, rctx, w.Run)

@@ -52,6 +52,12 @@ type Hooks struct {
 	BeforeAck func(ctx context.Context, worker string, g store.Granule) error
 }
 
+// CommitFunc commits a processed granule: its detections and the done
+// mark, and whatever follows from them (the evidence grid, sites and
+// alerts: internal/fusion), in one transaction. It is called once per
+// attempt; a granule already done must change nothing.
+type CommitFunc func(ctx context.Context, g store.Granule, res *granule.Result, ds []store.Detection) error
+
 // WorkerConfig configures a worker.
 type WorkerConfig struct {
 	Name    string // in logs
@@ -64,6 +70,9 @@ type WorkerConfig struct {
 	Grace time.Duration
 	Log   *slog.Logger
 	Hooks Hooks
+	// Commit commits a processed granule (default: the store's
+	// CompleteGranule, detections only).
+	Commit CommitFunc
 }
 
 // Worker takes jobs from the queue one at a time and processes them.
@@ -322,7 +331,12 @@ func (w *Worker) run(ctx context.Context, g store.Granule) error {
 	// because shutdown began during the last few milliseconds.
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	if _, err := w.cfg.Store.CompleteGranule(cctx, g.ID, ds); err != nil {
+	if w.cfg.Commit != nil {
+		err = w.cfg.Commit(cctx, g, res, ds)
+	} else {
+		_, err = w.cfg.Store.CompleteGranule(cctx, g.ID, ds)
+	}
+	if err != nil {
 		return fmt.Errorf("commit granule %s: %w", g.ID, err)
 	}
 	if h := w.cfg.Hooks.BeforeAck; h != nil {
