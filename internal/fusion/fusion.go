@@ -18,6 +18,7 @@ import (
 	"github.com/atalaya-project/atalaya/internal/detect"
 	"github.com/atalaya-project/atalaya/internal/granule"
 	"github.com/atalaya-project/atalaya/internal/sites"
+	"github.com/atalaya-project/atalaya/internal/spectra"
 	"github.com/atalaya-project/atalaya/internal/store"
 )
 
@@ -38,6 +39,9 @@ type Config struct {
 	// Retries of a transaction that lost a race for a tile or a site
 	// (PostgreSQL with several workers; default 8).
 	Retries int
+	// Library gives the gases' molar masses for coverage (default: the
+	// built-in library).
+	Library *spectra.Library
 	Log     *slog.Logger
 }
 
@@ -70,6 +74,13 @@ func New(db Store, cfg Config) (*Fuser, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
+	if cfg.Library == nil {
+		lib, err := spectra.Default()
+		if err != nil {
+			return nil, err
+		}
+		cfg.Library = lib
+	}
 	return &Fuser{cfg: cfg, db: db, log: cfg.Log}, nil
 }
 
@@ -81,6 +92,9 @@ type Report struct {
 	Updated        []string // sites whose record changed
 	Alerts         int      // alerts queued
 	Attempts       int      // transactions tried
+	// CoverageCells counts the coverage cells the pass updated (over its
+	// gases).
+	CoverageCells int
 	// GridUntested: the ground surveyed near the pass was too small to
 	// calibrate the grid's threshold, so the grid made no detections.
 	GridUntested bool
@@ -215,6 +229,9 @@ func (f *Fuser) commit(ctx context.Context, tx store.Tx, p *pass, ds []store.Det
 		case err != nil:
 			return fmt.Errorf("evidence grid: %w", err)
 		}
+	}
+	if err := f.addCoverage(ctx, tx, p, rep); err != nil {
+		return err
 	}
 	all := slices.Clone(ds)
 	if gres != nil {

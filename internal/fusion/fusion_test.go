@@ -115,9 +115,11 @@ func TestCommitAccumulatesOneSite(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		var gids []string
 		for i := range passes {
 			p := passes[i]
 			record(t, db, &p)
+			gids = append(gids, p.g.ID)
 			rep, err := f.Commit(ctx, p.g, p.res, p.ds)
 			if err != nil {
 				t.Fatal(err)
@@ -152,6 +154,22 @@ func TestCommitAccumulatesOneSite(t *testing.T) {
 		}
 		if dist[0] > 3*s.UncertaintyM+10 {
 			t.Errorf("site %.1f m from the source, uncertainty %.1f m", dist[0], s.UncertaintyM)
+		}
+		// The coverage index, read back from the store, saw all three
+		// passes at the source, and together they reach a lower minimum
+		// detectable rate than the best one alone (about 1/√3 of a
+		// typical one).
+		cov, err := CoverageIndex(ctx, db, "ammonia")
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := cov.At(src.srcLat, src.srcLon)
+		if err := cov.Err(); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("coverage at the source: %d passes, best single-pass MDL %.3g kg/h, accumulated %.3g kg/h, latest %s", rec.Passes, rec.BestMDL, rec.AccMDL, rec.Last.Granule)
+		if rec.Passes != 3 || !(rec.AccMDL < rec.BestMDL) || rec.Last.Granule != gids[2] {
+			t.Errorf("coverage at the source %+v: want 3 passes, the latest %s, and an accumulated MDL below the best single one", rec, gids[2])
 		}
 		h, err := db.SiteHistory(ctx, s.ID)
 		if err != nil {
