@@ -151,6 +151,16 @@ type pass struct {
 }
 
 func (f *Fuser) pass(g store.Granule, res *granule.Result) (*pass, error) {
+	if res == nil {
+		// A point-sensor granule: detections only, placed in the UTM zone
+		// of its track.
+		lat, lon := (g.Footprint.MinLat+g.Footprint.MaxLat)/2, (g.Footprint.MinLon+g.Footprint.MaxLon)/2
+		p := &pass{g: g, bbox: g.Footprint, time: g.Acquired, zone: utmZone(lat, lon), north: lat >= 0}
+		if p.time.Unix() <= 0 {
+			p.time = time.Now().UTC()
+		}
+		return p, nil
+	}
 	h, err := readHeader(res.Cube)
 	if err != nil {
 		return nil, err
@@ -229,6 +239,18 @@ func (f *Fuser) commit(ctx context.Context, tx store.Tx, p *pass, ds []store.Det
 		case err != nil:
 			return fmt.Errorf("evidence grid: %w", err)
 		}
+	}
+	if p.res == nil {
+		ds, err := annotate(ds, p.time)
+		if err != nil {
+			return err
+		}
+		stored, err := tx.CompleteGranule(ctx, p.g.ID, ds)
+		if err != nil {
+			return err
+		}
+		rep.Detections = len(stored)
+		return f.sites(ctx, tx, p, grid, nil, stored, rep)
 	}
 	if err := f.addCoverage(ctx, tx, p, rep); err != nil {
 		return err

@@ -74,23 +74,7 @@ func (in *Ingester) Ingest(ctx context.Context, hdr string) (Ingested, error) {
 		return res, fmt.Errorf("ingest %s: %w", hdr, err)
 	}
 	g.Acquired = meta.Acquired // zero: unknown (fusion then dates the pass by its processing)
-	res.Granule, res.Created, err = in.Store.PutGranule(ctx, g)
-	if err != nil {
-		return res, fmt.Errorf("ingest %s: %w", hdr, err)
-	}
-	if res.Granule.Status == store.GranuleDone {
-		return res, nil
-	}
-	if in.Queue == nil {
-		res.QueueErr = errors.New("no job queue: the reconciler will queue the granule")
-		return res, nil
-	}
-	if _, err := in.Queue.Publish(ctx, jobOf(res.Granule), res.Granule.ID); err != nil {
-		res.QueueErr = err
-		return res, nil
-	}
-	res.Queued = true
-	return res, nil
+	return in.record(ctx, g)
 }
 
 // putArchive streams the archive into the blob store, and checks that

@@ -247,7 +247,7 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) {
 	// A failure: record it, then retry later or give up.
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	permanent := errors.Is(err, ErrArchive) || errors.Is(err, cube.ErrFormat) || errors.Is(err, cube.ErrUnsupported) || errors.Is(err, errKind)
+	permanent := errors.Is(err, ErrArchive) || errors.Is(err, cube.ErrFormat) || errors.Is(err, cube.ErrUnsupported) || errors.Is(err, errKind) || errors.Is(err, errTrace)
 	if permanent || g.Attempts >= q.cfg.MaxAttempts {
 		w.deadLetter(ctx, msg, log, g, fmt.Errorf("attempt %d of %d: %w", g.Attempts, q.cfg.MaxAttempts, err))
 		return
@@ -292,7 +292,11 @@ var errKind = errors.New("granule kind not processed by the pipeline yet")
 
 // run materialises the granule, detects, and commits the detections.
 func (w *Worker) run(ctx context.Context, g store.Granule) error {
-	if g.Kind != store.KindCube {
+	switch g.Kind {
+	case store.KindCube:
+	case store.KindTrace:
+		return w.runTrace(ctx, g)
+	default:
 		return fmt.Errorf("%w: %s", errKind, g.Kind)
 	}
 	dir, err := os.MkdirTemp(w.cfg.WorkDir, "atalaya-granule-")
@@ -322,6 +326,12 @@ func (w *Worker) run(ctx context.Context, g store.Granule) error {
 	if err != nil {
 		return fmt.Errorf("granule %s: %w", g.ID, err)
 	}
+	return w.commit(ctx, g, res, ds)
+}
+
+// commit commits the results (the hooks around it stop the job as a dying
+// process would).
+func (w *Worker) commit(ctx context.Context, g store.Granule, res *granule.Result, ds []store.Detection) error {
 	if h := w.cfg.Hooks.BeforeCommit; h != nil {
 		if err := h(ctx, w.cfg.Name, g); err != nil {
 			return errAbandon
@@ -331,6 +341,7 @@ func (w *Worker) run(ctx context.Context, g store.Granule) error {
 	// because shutdown began during the last few milliseconds.
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
+	var err error
 	if w.cfg.Commit != nil {
 		err = w.cfg.Commit(cctx, g, res, ds)
 	} else {
@@ -345,4 +356,25 @@ func (w *Worker) run(ctx context.Context, g store.Granule) error {
 		}
 	}
 	return nil
+}
+
+// runTrace estimates the sources of a point-sensor trace granule and
+// commits them (with no granule run: res is nil).
+func (w *Worker) runTrace(ctx context.Context, g store.Granule) error {
+	rc, err := OpenURI(ctx, g.URI, w.cfg.Queue.js)
+	if err != nil {
+		return fmt.Errorf("granule %s bytes: %w", g.ID, err)
+	}
+	defer rc.Close()
+	lib := w.cfg.Detect.Library
+	if lib == nil {
+		if lib, err = spectra.Default(); err != nil {
+			return err
+		}
+	}
+	ds, err := sniffGranule(ctx, ctxReader{ctx, rc}, w.cfg.Detect.Gases, lib)
+	if err != nil {
+		return fmt.Errorf("granule %s: %w", g.ID, err)
+	}
+	return w.commit(ctx, g, nil, ds)
 }
