@@ -301,6 +301,13 @@ const siteMargin = 300.0 // m
 func (f *Fuser) sites(ctx context.Context, tx store.Tx, p *pass, grid *sites.Grid, gres *sites.GridResult, stored []store.Detection, rep *Report) error {
 	ccfg := f.cfg.Catalog
 	ccfg.Zone, ccfg.North = p.zone, p.north
+	if ccfg.Calibrator == nil {
+		cal, _, err := calibrator(ctx, tx, sites.CalibratorConfig{})
+		if err != nil {
+			return err
+		}
+		ccfg.Calibrator = cal
+	}
 	now := time.Now()
 	ccfg.NewID = func() string { return store.NewID(now) }
 	cat, err := sites.NewCatalog(ccfg)
