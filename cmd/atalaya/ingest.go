@@ -13,7 +13,10 @@ import (
 )
 
 func newIngestCmd(g *app) *cobra.Command {
-	var pf pipelineFlags
+	var (
+		pf        pipelineFlags
+		populated string
+	)
 	cmd := &cobra.Command{
 		Use:   "ingest CUBE.hdr|TRACE.csv...",
 		Short: "Record cubes and point-sensor traces in the store, keep their bytes and queue their jobs",
@@ -83,6 +86,11 @@ on other machines can read.`,
 			if err != nil {
 				return err
 			}
+			if populated != "" {
+				if in.Populated, err = pipeline.PopulatedAreas(populated); err != nil {
+					return fmt.Errorf("--populated-areas: %w", err)
+				}
+			}
 			for _, hdr := range args {
 				ingest := in.Ingest
 				if strings.EqualFold(filepath.Ext(hdr), ".csv") {
@@ -107,6 +115,7 @@ on other machines can read.`,
 	}
 	f := cmd.Flags()
 	pf.add(f)
+	f.StringVar(&populated, "populated-areas", "", "GeoJSON polygons of the populated areas, for retention (default: every granule counts as populated)")
 	f.StringVar(&pf.blobs, "blobs", "", "where the bytes go: dir (DATA/blobs) or nats (JetStream object store); default nats with --nats, else dir")
 	return cmd
 }

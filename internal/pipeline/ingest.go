@@ -22,6 +22,9 @@ type Ingester struct {
 	// Queue may be nil (no NATS reachable): the granule is then recorded
 	// and the reconciler queues it later.
 	Queue *Queue
+	// Populated says whether a footprint meets a populated area (retention
+	// applies to such granules; PopulatedAreas); nil: every granule is.
+	Populated func(store.BBox) bool
 }
 
 // Ingested is what Ingest did.

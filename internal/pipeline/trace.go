@@ -81,6 +81,7 @@ func (in *Ingester) IngestTrace(ctx context.Context, path string) (Ingested, err
 func (in *Ingester) record(ctx context.Context, g store.Granule) (Ingested, error) {
 	var res Ingested
 	var err error
+	g.Populated = in.Populated == nil || in.Populated(g.Footprint)
 	res.Granule, res.Created, err = in.Store.PutGranule(ctx, g)
 	if err != nil {
 		return res, fmt.Errorf("ingest %s: %w", g.Name, err)
