@@ -21,7 +21,7 @@ type Verdict struct {
 
 // Verdicts returns, for every site judged, its latest verdict: the last
 // confirm or dismiss decision, or ground truth reported by a partner (a
-// ground-truth decision whose payload's "outcome" is "confirmed" or
+// ground-truth decision whose payload's "outcome" is "confirmed-lab" or
 // "nothing-found"; "not-visited" is no verdict).
 func (o *ops) Verdicts(ctx context.Context) ([]Verdict, error) {
 	const what = "verdicts"
@@ -59,7 +59,7 @@ func (o *ops) Verdicts(ctx context.Context) ([]Verdict, error) {
 		case ActionDismiss:
 		default: // ground truth
 			switch p.Outcome {
-			case "confirmed":
+			case "confirmed-lab":
 				v.Real = true
 			case "nothing-found":
 			default:

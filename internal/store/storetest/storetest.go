@@ -620,7 +620,7 @@ func testVerdicts(t *testing.T, s store.Store, clock *Clock) {
 	}
 	add(a.ID, store.ActionConfirm, "")
 	add(a.ID, store.ActionDismiss, `{"evidence": 2.5}`)                // changed mind: dismissed at 2.5
-	add(b.ID, store.ActionGroundTruth, `{"outcome": "confirmed"}`)     // a partner found a lab
+	add(b.ID, store.ActionGroundTruth, `{"outcome": "confirmed-lab"}`) // a partner found a lab
 	add(c.ID, store.ActionGroundTruth, `{"outcome": "not-visited"}`)   // no verdict
 	add(c.ID, store.ActionRelease, "")                                 // no verdict
 	add(d.ID, store.ActionGroundTruth, `{"outcome": "nothing-found"}`) // a partner found nothing
