@@ -92,8 +92,8 @@ func (d *detectFlags) config() (pipeline.DetectConfig, error) {
 
 func newServeCmd(g *app) *cobra.Command {
 	var (
-		pf     pipelineFlags
-		df     detectFlags
+		pf        pipelineFlags
+		df        detectFlags
 		listen    string
 		cfg       pipeline.Config
 		populated string
