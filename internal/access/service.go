@@ -448,7 +448,7 @@ func (s *Service) AddUser(ctx context.Context, actor Principal, nu NewUser) (Use
 	}
 	ag, err := s.st.Agency(ctx, nu.AgencyID)
 	if err != nil {
-		return User{}, fmt.Errorf("add user %q: %w", nu.Username, err)
+		return User{}, fmt.Errorf("add user %q (see atalaya agency list): %w", nu.Username, err)
 	}
 	if nu.Lang == "" {
 		nu.Lang = ag.Lang
@@ -501,7 +501,7 @@ func (s *Service) SetPassword(ctx context.Context, actor Principal, username, pa
 	}
 	u, err := s.st.UserByName(ctx, username)
 	if err != nil {
-		return fmt.Errorf("set password: %w", err)
+		return fmt.Errorf("set password (see atalaya user list): %w", err)
 	}
 	var hash string
 	if err := s.hashing(ctx, func() { hash = HashPassword(password, s.opt.Params) }); err != nil {
@@ -527,7 +527,7 @@ func (s *Service) SetDisabled(ctx context.Context, actor Principal, username str
 	}
 	u, err := s.st.UserByName(ctx, username)
 	if err != nil {
-		return fmt.Errorf("disable user: %w", err)
+		return fmt.Errorf("disable user (see atalaya user list): %w", err)
 	}
 	action := AuditUserEnable
 	if disabled {
@@ -576,7 +576,7 @@ func (s *Service) CreateToken(ctx context.Context, actor Principal, username, na
 	}
 	u, err := s.st.UserByName(ctx, username)
 	if err != nil {
-		return "", Token{}, fmt.Errorf("create token: %w", err)
+		return "", Token{}, fmt.Errorf("create token (see atalaya user list): %w", err)
 	}
 	text, hash := NewToken()
 	var exp time.Time
