@@ -10,7 +10,7 @@ import (
 func BenchmarkHashEntry(b *testing.B) {
 	e := store.AuditEntry{Seq: 123456, ActorUser: "019ca9450a0015b23ee983c1c056c62c", ActorAgency: "COL-DIRAN",
 		Action: "site.release", ObjectType: "site", ObjectID: "019ca9450a0015b23ee983c1c056c62d",
-		Details: `{"owner":"COL-DIRAN","to":["PER-DIRANDRO","USA-DEA"]}`,
+		Details:  `{"owner":"COL-DIRAN","to":["PER-DIRANDRO","USA-DEA"]}`,
 		PrevHash: "948bb3c0f239583252df4cf0f51deaecc577f84cdf7a72139824236a1d7e7620"}
 	b.ReportAllocs()
 	for b.Loop() {
