@@ -118,13 +118,14 @@ type Session struct {
 	ID        string
 	CSRF      string
 	Expires   time.Time
+	maxAge    time.Duration // the session's whole lifetime, for Max-Age
 }
 
 // Cookie is the session cookie: HttpOnly, SameSite=Strict, Path=/, Secure
 // when served over TLS, expiring with the session.
 func (s Session) Cookie(secure bool) *http.Cookie {
 	return &http.Cookie{Name: CookieName, Value: s.ID, Path: "/", Expires: s.Expires,
-		MaxAge: int(time.Until(s.Expires).Seconds()), HttpOnly: true, Secure: secure, SameSite: http.SameSiteStrictMode}
+		MaxAge: int(s.maxAge.Seconds()), HttpOnly: true, Secure: secure, SameSite: http.SameSiteStrictMode}
 }
 
 // ClearCookie removes the session cookie from a browser.
@@ -181,7 +182,7 @@ func (s *Service) Login(ctx context.Context, username, password string) (Session
 	}
 	now := s.now()
 	sess := Session{Principal: principalOf(u), User: userOf(u), ID: newSecret(), CSRF: newSecret(),
-		Expires: now.Add(s.opt.SessionMax).UTC().Truncate(time.Microsecond)}
+		Expires: now.Add(s.opt.SessionMax).UTC().Truncate(time.Microsecond), maxAge: s.opt.SessionMax}
 	err = s.st.InTx(ctx, func(tx store.Tx) error {
 		if newHash != "" {
 			if err := tx.SetPassword(ctx, u.ID, newHash); err != nil {
