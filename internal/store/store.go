@@ -299,6 +299,7 @@ type Reader interface {
 	SiteReader
 	EvidenceReader
 	DecisionReader
+	AccessReader
 }
 
 // Writer is every transactional write.
@@ -308,6 +309,7 @@ type Writer interface {
 	EvidenceWriter
 	DecisionWriter
 	OutboxWriter
+	AccessWriter
 }
 
 // Tx is a transaction: its reads see its own writes; nothing is visible to
