@@ -317,7 +317,10 @@ func (d *Dispatcher) deliverLoop(ctx context.Context, w *sinkWorker) {
 		case <-w.wake:
 		case <-timer.C:
 		}
-		more := d.deliverBatch(ctx, w.sink)
+		d.mu.Lock()
+		s := w.sink // refresh may replace it
+		d.mu.Unlock()
+		more := d.deliverBatch(ctx, s)
 		if more {
 			timer.Reset(0)
 		} else {

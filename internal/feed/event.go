@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/atalaya-project/atalaya/internal/store"
@@ -127,4 +128,38 @@ func ParseEvent(a store.Alert) (Event, error) {
 		return Event{}, fmt.Errorf("alert %s (%s): payload id %q differs from the alert id", a.ID, a.Kind, ev.ID)
 	}
 	return ev, nil
+}
+
+// NewSite is s as partners see it, owned by owner and released to
+// releasedTo. Its gases come from s.GasProfile (the sites package's
+// gas → evidence object: z, ppmm, emission_kg_h); a profile that is not
+// such an object leaves Gases empty and is passed on as it is.
+func NewSite(s store.Site, owner string, releasedTo []string) Site {
+	out := Site{
+		ID: s.ID, Lat: s.Lat, Lon: s.Lon, UncertaintyM: s.UncertaintyM, GasProfile: s.GasProfile,
+		FirstSeen: s.FirstSeen, LastSeen: s.LastSeen, PassesSeen: s.PassesSeen, PassesSurveyed: s.PassesSurvey,
+		Evidence: s.Evidence, Probability: s.Probability, TypeGuess: s.TypeGuess, Status: string(s.Status),
+		Version: s.Version, Owner: owner, ReleasedTo: append([]string{}, releasedTo...),
+		Gases: []SiteGas{},
+	}
+	var prof map[string]struct {
+		Z           float64 `json:"z"`
+		PPMm        float64 `json:"ppmm"`
+		EmissionKgH float64 `json:"emission_kg_h"`
+	}
+	if json.Unmarshal([]byte(s.GasProfile), &prof) == nil {
+		for gas, g := range prof {
+			out.Gases = append(out.Gases, SiteGas{Gas: gas, Evidence: g.Z, PeakPPMM: g.PPMm, RateKgH: g.EmissionKgH})
+		}
+		slices.SortFunc(out.Gases, func(a, b SiteGas) int {
+			if a.Evidence != b.Evidence {
+				if a.Evidence > b.Evidence {
+					return -1
+				}
+				return 1
+			}
+			return strings.Compare(a.Gas, b.Gas)
+		})
+	}
+	return out
 }
