@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/atalaya-project/atalaya/internal/access"
 	"github.com/atalaya-project/atalaya/internal/store"
 )
 
@@ -93,22 +94,10 @@ func (o *Options) defaults() {
 	}
 }
 
-// visible is the releasability rule of the API contract
-// (access.Visible): the site's owner agency, or an agency it was released
-// to.
+// visible is the releasability rule (access.Visible) for a receiving
+// agency.
 func visible(agency, owner string, releasedTo []string) bool {
-	if agency == "" {
-		return false
-	}
-	if agency == owner {
-		return true
-	}
-	for _, a := range releasedTo {
-		if a == agency {
-			return true
-		}
-	}
-	return false
+	return access.Visible(access.Principal{AgencyID: agency}, owner, releasedTo)
 }
 
 // Dispatcher moves alerts from the store's outbox into per-sink queues and
