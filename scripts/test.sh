@@ -9,6 +9,15 @@ if ! [ -d ../shared/data ]; then
   exit 1
 fi
 ./scripts/lint.sh
+# internal/feed checks its exports and OGC API with GDAL (ogr2ogr: GeoJSON,
+# LIBKML and OAPIF drivers) and its webhook signatures with openssl.
+if ! command -v ogr2ogr >/dev/null || ! command -v openssl >/dev/null; then
+  echo "test: installing gdal-bin and openssl" >&2
+  if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends gdal-bin openssl >&2; then
+    apt-get update -q >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends gdal-bin openssl >&2
+  fi
+fi
 # The store's shared test suite runs against real PostgreSQL + PostGIS too:
 # start a throwaway cluster (installing Debian's postgresql-15-postgis-3 if
 # missing) unless one is given, and stop it when the tests end.

@@ -13,6 +13,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/atalaya-project/atalaya/internal/access"
+	"github.com/atalaya-project/atalaya/internal/pipeline"
 	"github.com/atalaya-project/atalaya/internal/store"
 	"github.com/atalaya-project/atalaya/internal/store/storetest"
 )
@@ -70,6 +75,11 @@ func release(t testing.TB, st store.Store, siteID, owner string, to ...string) E
 		s, err = tx.UpdateSite(ctx, s)
 		if err != nil {
 			return err
+		}
+		for _, a := range to {
+			if _, err := tx.ReleaseSite(ctx, store.Release{SiteID: siteID, AgencyID: a, ReleasedBy: "analyst-1"}); err != nil {
+				return err
+			}
 		}
 		ev = Event{Kind: KindSiteReleased, Time: time.Now().UTC(), Site: NewSite(s, owner, to)}
 		a, err := Enqueue(ctx, tx, ev)
@@ -288,3 +298,89 @@ func fastOptions(st store.Webhooks) Options {
 }
 
 const secretA, secretB = "agency-A-secret-0123456789", "agency-B-secret-0123456789"
+
+// putAgencies stores agencies with these ids (the first the host of COL).
+func putAgencies(t testing.TB, st store.Store, ids ...string) {
+	t.Helper()
+	for i, id := range ids {
+		a := store.Agency{ID: id, Name: "Agency " + id, Country: "COL", Lang: "es", Host: i == 0}
+		if i > 0 {
+			a.Country, a.Lang = "USA", "en"
+		}
+		if _, err := st.PutAgency(context.Background(), a); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// startNATS starts an embedded NATS server with JetStream for the test.
+func startNATS(t testing.TB) *nats.Conn {
+	t.Helper()
+	ns, err := pipeline.StartNATS(pipeline.NATSConfig{StoreDir: t.TempDir(), Listen: "127.0.0.1:-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ns.Shutdown)
+	nc, err := pipeline.Connect(ns.ClientURL(), "feed-test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	return nc
+}
+
+// streamEvents replays every event stored on agency's subject.
+func streamEvents(t testing.TB, nc *nats.Conn, agency string) []Event {
+	t.Helper()
+	ctx := context.Background()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := js.OrderedConsumer(ctx, SitesStream, jetstream.OrderedConsumerConfig{FilterSubjects: []string{SitesSubjectOf(agency)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []Event
+	for {
+		batch, err := c.FetchNoWait(100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for m := range batch.Messages() {
+			n++
+			var ev Event
+			if err := json.Unmarshal(m.Data(), &ev); err != nil {
+				t.Fatalf("message on %s: %v", m.Subject(), err)
+			}
+			if m.Headers().Get(HeaderAlertID) != ev.ID {
+				t.Fatalf("message on %s: header id %q, body id %q", m.Subject(), m.Headers().Get(HeaderAlertID), ev.ID)
+			}
+			out = append(out, ev)
+		}
+		if batch.Error() != nil {
+			t.Fatal(batch.Error())
+		}
+		if n == 0 {
+			return out
+		}
+	}
+}
+
+// fixedOwner is a jurisdiction where every site belongs to owner.
+func fixedOwner(owner string) func(context.Context, float64, float64) (string, error) {
+	return func(context.Context, float64, float64) (string, error) { return owner, nil }
+}
+
+// agencyHeader is how the tests' stand-in for the server's
+// authentication names the caller's agency.
+const agencyHeader = "X-Test-Agency"
+
+func testPrincipal(r *http.Request) (access.Principal, bool) {
+	a := r.Header.Get(agencyHeader)
+	if a == "" {
+		return access.Principal{}, false
+	}
+	return access.Principal{UserID: "u-" + a, AgencyID: a, Role: access.RolePartner, Lang: "en"}, true
+}

@@ -380,7 +380,9 @@ func (h *ogc) openapi(w http.ResponseWriter, r *http.Request) {
 func ExportHandler(cfg HandlerConfig) http.Handler {
 	h := &ogc{cfg: cfg}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /sites.{format}", h.export)
+	for _, f := range []string{"geojson", "kml", "kmz"} {
+		mux.HandleFunc("GET /sites."+f, h.export)
+	}
 	return h.auth(mux)
 }
 
@@ -397,11 +399,7 @@ func (h *ogc) export(w http.ResponseWriter, r *http.Request) {
 	if s := r.URL.Query().Get("status"); s != "" {
 		q.Status = strings.Split(s, ",")
 	}
-	format := r.PathValue("format")
-	if format != "geojson" && format != "kml" && format != "kmz" {
-		writeError(w, http.StatusNotFound, "not_found", "", "no export format "+format+": use geojson, kml or kmz")
-		return
-	}
+	format := strings.TrimPrefix(r.URL.Path[strings.LastIndex(r.URL.Path, "."):], ".")
 	sites, _, err := h.cfg.Catalog.Visible(r.Context(), principalOf(r), q)
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, "internal", "", err.Error())

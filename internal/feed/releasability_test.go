@@ -1,0 +1,169 @@
+package feed
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/atalaya-project/atalaya/internal/access"
+	"github.com/atalaya-project/atalaya/internal/store"
+)
+
+// A site released only to agency A never reaches agency B: not through B's
+// webhook, not on B's NATS subject (live or replayed), not in B's GeoJSON,
+// KML or KMZ exports, not through the OGC API as B.
+func TestReleasability(t *testing.T) {
+	eachStore(t, func(t *testing.T, st *store.DB, _ string) {
+		ctx := t.Context()
+		putAgencies(t, st, "COLPNC", "A", "B")
+		rA, rB := newReceiver(t, secretA), newReceiver(t, secretB)
+		for _, h := range []store.Webhook{{AgencyID: "A", URL: rA.url(), Secret: secretA}, {AgencyID: "B", URL: rB.url(), Secret: secretB}} {
+			if _, err := st.PutWebhook(ctx, h); err != nil {
+				t.Fatal(err)
+			}
+		}
+		nc := startNATS(t)
+		ns, err := NewNATSSink(ctx, nc, NATSConfig{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		liveB, err := nc.SubscribeSync(SitesSubjectOf("B"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		opt := fastOptions(st)
+		opt.Sinks = []Sink{ns}
+		runDispatcher(t, NewDispatcher(st, opt))
+
+		onlyA, onlyB, ownerOnly := newSite(t, st, 4.60, -74.10), newSite(t, st, 4.62, -74.12), newSite(t, st, 4.64, -74.14)
+		evA1 := release(t, st, onlyA.ID, "COLPNC", "A")
+		evB := release(t, st, onlyB.ID, "COLPNC", "B")
+		evA2 := release(t, st, onlyA.ID, "COLPNC", "A")
+		evOwn := release(t, st, ownerOnly.ID, "COLPNC")
+		waitFor(t, 20*time.Second, "every delivery", func() bool {
+			n, err := st.PendingDeliveries(ctx, "")
+			return err == nil && n == 0 && rA.distinct() == 2 && rB.distinct() == 1
+		})
+		sites := func(evs []Event) []string {
+			var out []string
+			for _, e := range evs {
+				out = append(out, e.Site.ID)
+			}
+			slices.Sort(out)
+			return slices.Compact(out)
+		}
+		if got := sites(rA.snapshot()); !slices.Equal(got, []string{onlyA.ID}) {
+			t.Fatalf("A's webhook got sites %v, want only %s", got, onlyA.ID)
+		}
+		if got := sites(rB.snapshot()); !slices.Equal(got, []string{onlyB.ID}) {
+			t.Fatalf("B's webhook got sites %v, want only %s", got, onlyB.ID)
+		}
+		// NATS: each agency's subject replays its events only; the owner's
+		// has every one.
+		checkIDs := func(what string, sorted bool, got []Event, want ...Event) {
+			t.Helper()
+			var g, w []string
+			for _, e := range got {
+				g = append(g, e.ID)
+			}
+			for _, e := range want {
+				w = append(w, e.ID)
+			}
+			if sorted { // across sites, order is not promised
+				slices.Sort(g)
+				slices.Sort(w)
+			}
+			if !slices.Equal(g, w) {
+				t.Fatalf("%s: events %v, want %v", what, g, w)
+			}
+		}
+		checkIDs("subject A", false, streamEvents(t, nc, "A"), evA1, evA2)
+		checkIDs("subject B", false, streamEvents(t, nc, "B"), evB)
+		checkIDs("subject COLPNC", true, streamEvents(t, nc, "COLPNC"), evA1, evB, evA2, evOwn)
+		m, err := liveB.NextMsg(5 * time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var live Event
+		if err := json.Unmarshal(m.Data, &live); err != nil || live.ID != evB.ID {
+			t.Fatalf("live message on B: %s (%v), want %s", m.Data, err, evB.ID)
+		}
+		if m, err := liveB.NextMsg(200 * time.Millisecond); err == nil {
+			t.Fatalf("a second live message on B: %s", m.Data)
+		}
+
+		// Exports and the OGC API, as B.
+		cat := &Catalog{Sites: st, Audience: StoreAudience(st, fixedOwner("COLPNC"))}
+		pB := access.Principal{UserID: "u-B", AgencyID: "B", Role: access.RolePartner}
+		vis, _, err := cat.Visible(ctx, pB, Query{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(vis) != 1 || vis[0].ID != onlyB.ID || !slices.Equal(vis[0].ReleasedTo, []string{"B"}) || vis[0].Owner != "COLPNC" {
+			t.Fatalf("sites B may see: %+v", vis)
+		}
+		var gj, kml, kmz bytes.Buffer
+		if err := WriteGeoJSON(&gj, vis); err != nil {
+			t.Fatal(err)
+		}
+		if err := WriteKML(&kml, "B", vis, nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := WriteKMZ(ctx, &kmz, "B", vis, testImages); err != nil {
+			t.Fatal(err)
+		}
+		for name, b := range map[string][]byte{"geojson": gj.Bytes(), "kml": kml.Bytes()} {
+			if bytes.Contains(b, []byte(onlyA.ID)) || bytes.Contains(b, []byte(ownerOnly.ID)) || !bytes.Contains(b, []byte(onlyB.ID)) {
+				t.Fatalf("B's %s export holds other agencies' sites:\n%s", name, b)
+			}
+		}
+		srv := httptest.NewServer(http.StripPrefix("/ogc", OGCHandler(HandlerConfig{Catalog: cat, Principal: testPrincipal, Prefix: "/ogc"})))
+		defer srv.Close()
+		exp := httptest.NewServer(http.StripPrefix("/export", ExportHandler(HandlerConfig{Catalog: cat, Principal: testPrincipal, Prefix: "/export", Images: testImages})))
+		defer exp.Close()
+		get := func(url, agency string) (int, string) {
+			t.Helper()
+			req, _ := http.NewRequest(http.MethodGet, url, nil)
+			if agency != "" {
+				req.Header.Set(agencyHeader, agency)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			return resp.StatusCode, string(b)
+		}
+		for _, u := range []string{srv.URL + "/ogc/collections/sites/items", exp.URL + "/export/sites.geojson", exp.URL + "/export/sites.kml"} {
+			code, body := get(u, "B")
+			if code != 200 || strings.Contains(body, onlyA.ID) || strings.Contains(body, ownerOnly.ID) || !strings.Contains(body, onlyB.ID) {
+				t.Fatalf("GET %s as B: %d\n%s", u, code, body)
+			}
+		}
+		if code, body := get(srv.URL+"/ogc/collections/sites/items/"+onlyA.ID, "B"); code != http.StatusNotFound {
+			t.Fatalf("GET A's site as B: %d %s, want 404", code, body)
+		}
+		if code, body := get(srv.URL+"/ogc/collections/sites/items/"+onlyA.ID, "A"); code != http.StatusOK || !strings.Contains(body, onlyA.ID) {
+			t.Fatalf("GET A's site as A: %d %s", code, body)
+		}
+		if code, _ := get(srv.URL+"/ogc/collections/sites/items", ""); code != http.StatusUnauthorized {
+			t.Fatalf("GET items without a principal: %d, want 401", code)
+		}
+		code, body := get(exp.URL+"/export/sites.kmz", "B")
+		if code != 200 {
+			t.Fatalf("GET kmz as B: %d %s", code, body)
+		}
+		for _, f := range kmzFiles(t, []byte(body)) {
+			if strings.Contains(f, onlyA.ID) || strings.Contains(f, ownerOnly.ID) {
+				t.Fatalf("B's KMZ holds %s", f)
+			}
+		}
+	})
+}
