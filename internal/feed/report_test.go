@@ -1,0 +1,188 @@
+package feed
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/atalaya-project/atalaya/internal/access"
+	"github.com/atalaya-project/atalaya/internal/boundaries"
+	"github.com/atalaya-project/atalaya/internal/store"
+)
+
+// testSeal stands in for package access's entry hash: any function of the
+// entry does for these tests, which check that the report carries the
+// stored hash.
+func testSeal(e store.AuditEntry) string {
+	s := sha256.Sum256(fmt.Appendf(nil, "%d|%s|%s|%s|%s", e.Seq, e.Action, e.ObjectID, e.Details, e.PrevHash))
+	return hex.EncodeToString(s[:])
+}
+
+// reportFixture stores a site in Bogotá seen on one pass and surveyed
+// without a detection on another, confirmed and released to agency A.
+func reportFixture(t *testing.T, st *store.DB) (*ReportSource, store.Site, []store.Granule, store.AuditEntry) {
+	t.Helper()
+	ctx := context.Background()
+	putAgencies(t, st, "COLPNC", "A", "B")
+	var gs []store.Granule
+	for i := range 2 {
+		g, _, err := st.PutGranule(ctx, store.Granule{Kind: store.KindCube, SHA256: fmt.Sprintf("%064x", 0xabc0+i), Name: fmt.Sprintf("pass-%d.hdr", i+1),
+			Size: 1 << 20, URI: "file:///g", Footprint: store.BBox{MinLat: 4.6, MinLon: -74.09, MaxLat: 4.62, MaxLon: -74.07},
+			Acquired: time.Date(2026, 3, 1+2*i, 15, 4, 5, 0, time.UTC)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		gs = append(gs, g)
+	}
+	ds, err := st.CompleteGranule(ctx, gs[0].ID, []store.Detection{{Gas: "ammonia", Method: "mf", Score: 9, PValue: 1e-7,
+		Lat: 4.6097, Lon: -74.0817, UncertaintyM: 12, PeakPPMM: 830, MeanPPMM: 200, SigmaPPMM: 40, IMEKg: 0.3, RateKgH: 1.9, RateSigmaKgH: 0.5}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.CompleteGranule(ctx, gs[1].ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	site := newSite(t, st, 4.6097, -74.0817)
+	if err := st.LinkDetections(ctx, site.ID, ds[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.AppendDecision(ctx, store.Decision{SiteID: site.ID, Actor: "analyst-ana", Action: store.ActionConfirm, Reason: "plume matches ammonia on two bands"}); err != nil {
+		t.Fatal(err)
+	}
+	release(t, st, site.ID, "COLPNC", "A")
+	var audit store.AuditEntry
+	err = st.InTx(ctx, func(tx store.Tx) error {
+		if _, err := tx.AppendDecision(ctx, store.Decision{SiteID: site.ID, Actor: "analyst-ana", Action: store.ActionRelease, Reason: "for field check"}); err != nil {
+			return err
+		}
+		audit, err = tx.AppendAudit(ctx, store.AuditEntry{At: time.Now(), ActorUser: "analyst-ana", ActorAgency: "COLPNC", Action: ReleaseAuditAction,
+			ObjectType: "site", ObjectID: site.ID, Details: `{"release_to":["A"]}`}, testSeal)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	site, _ = st.Site(ctx, site.ID)
+	img, _ := testImages(ctx, site.ID)
+	ev := Evidence{
+		Passes: []EvidencePass{
+			{GranuleID: gs[0].ID, Time: gs[0].Acquired, Seen: true, PlumePNG: img[0].PNG},
+			{GranuleID: gs[1].ID, Time: gs[1].Acquired, Seen: false, MDLKgH: 0.42},
+		},
+		Spectrum: &Spectrum{Gas: "ammonia", WavelengthUM: []float64{10.2, 10.4, 10.6, 10.8}, Measured: []float64{0.1, 0.8, 0.3, 0.05}, Library: []float64{0.12, 0.75, 0.28, 0.04}},
+		Trace:    &Trace{T: []float64{0, 1, 2, 3}, PPM: []float64{2, 9, 4, 2}, Fit: []float64{2.2, 8.5, 4.1, 2.1}},
+	}
+	rs := &ReportSource{Store: st, Catalog: &Catalog{Sites: st, Audience: StoreAudience(st, fixedOwner("COLPNC"))},
+		Evidence: func(context.Context, string) (Evidence, error) { return ev, nil },
+		Now:      func() time.Time { return time.Date(2026, 3, 10, 9, 0, 0, 0, time.UTC) }}
+	return rs, site, gs, audit
+}
+
+// pdfText extracts a PDF's text with poppler's pdftotext.
+func pdfText(t *testing.T, pdf []byte) string {
+	t.Helper()
+	f := filepath.Join(t.TempDir(), "r.pdf")
+	if err := os.WriteFile(f, pdf, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("pdftotext", "-layout", "-enc", "UTF-8", f, "-").CombinedOutput()
+	if err != nil {
+		t.Fatalf("pdftotext: %v\n%s", err, out)
+	}
+	return string(out)
+}
+
+// The report, read back by poppler's pdftotext, says in the agency's
+// language where the site is (country and state from Natural Earth), what
+// each pass saw (and the minimum detectable rate where it saw nothing), the
+// decisions with who and when, and the SHA-256 of every source granule and
+// of the audit entry that released the site; its metadata carries the same
+// as a manifest; the same report writes the same bytes.
+func TestReport(t *testing.T) {
+	st := openStore(t, "sqlite:"+filepath.Join(t.TempDir(), "a.db"))
+	rs, site, gs, audit := reportFixture(t, st)
+	ctx := context.Background()
+	_, state, _, ok := boundaries.StateAt(site.Lat, site.Lon)
+	if !ok {
+		t.Fatal("no state at the site")
+	}
+	for _, tc := range []struct{ lang, title, country, seen, decisions string }{
+		{"es", "Informe de evidencia del sitio", "Colombia", "¿Detectado?", "6. Decisiones"},
+		{"en", "Site evidence report", "Colombia", "Seen?", "6. Decisions"},
+		{"pt", "Relatório de evidências do local", "Colombia", "Detectado?", "6. Decisões"},
+	} {
+		t.Run(tc.lang, func(t *testing.T) {
+			p := access.Principal{UserID: "u-a", AgencyID: "A", Role: access.RolePartner, Lang: tc.lang}
+			r, err := rs.BuildReport(ctx, p, site.ID, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var a, b bytes.Buffer
+			if err := WriteReport(&a, r); err != nil {
+				t.Fatal(err)
+			}
+			if err := WriteReport(&b, r); err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(a.Bytes(), b.Bytes()) {
+				t.Fatal("the same report wrote different bytes")
+			}
+			text := pdfText(t, a.Bytes())
+			flat := strings.Join(strings.Fields(text), " ")
+			for _, want := range []string{tc.title, tc.country, state, tc.seen, tc.decisions,
+				"4.609700, -74.081700", "analyst-ana", "plume matches ammonia", "0.42", gs[0].SHA256, gs[1].SHA256, audit.Hash,
+				"atalaya audit verify --report"} {
+				if !strings.Contains(flat, want) {
+					t.Errorf("report text lacks %q:\n%s", want, text)
+				}
+			}
+			man, err := ReadReportManifest(a.Bytes())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if man.Site != site.ID || man.Lang != tc.lang || man.Agency != "A" || len(man.Granules) != 2 ||
+				man.Release == nil || man.Release.Hash != audit.Hash || man.Release.Seq != audit.Seq {
+				t.Fatalf("manifest %+v", man)
+			}
+			info, err := exec.Command("pdfinfo", writeTemp(t, a.Bytes())).CombinedOutput()
+			if err != nil || !strings.Contains(string(info), "Pages:") || !strings.Contains(string(info), manifestTag) {
+				t.Fatalf("pdfinfo: %v\n%s", err, info)
+			}
+		})
+	}
+	// B may not see the site: no report.
+	_, err := rs.BuildReport(ctx, access.Principal{AgencyID: "B", Role: access.RolePartner}, site.ID, "en")
+	if !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("report for an agency the site was not released to: %v, want ErrNotFound", err)
+	}
+	if _, err := ReadReportManifest([]byte("%PDF-1.4 not ours")); !errors.Is(err, ErrNoManifest) {
+		t.Fatalf("manifest of a foreign file: %v", err)
+	}
+}
+
+func writeTemp(t *testing.T, b []byte) string {
+	t.Helper()
+	f := filepath.Join(t.TempDir(), "f.pdf")
+	if err := os.WriteFile(f, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func TestDMS(t *testing.T) {
+	// 4.6097° = 4° 36' 34.9"; -74.0817° = 74° 04' 54.1" W.
+	if got := dms(4.6097, -74.0817); got != `4°36'34.9"N 74°04'54.1"W` {
+		t.Fatalf("dms = %s", got)
+	}
+	_ = math.Pi
+}
