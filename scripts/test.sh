@@ -10,12 +10,13 @@ if ! [ -d ../shared/data ]; then
 fi
 ./scripts/lint.sh
 # internal/feed checks its exports and OGC API with GDAL (ogr2ogr: GeoJSON,
-# LIBKML and OAPIF drivers) and its webhook signatures with openssl.
-if ! command -v ogr2ogr >/dev/null || ! command -v openssl >/dev/null; then
-  echo "test: installing gdal-bin and openssl" >&2
-  if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends gdal-bin openssl >&2; then
+# LIBKML and OAPIF drivers), its webhook signatures with openssl and its PDF
+# reports with poppler (pdftotext, pdfinfo).
+if ! command -v ogr2ogr >/dev/null || ! command -v openssl >/dev/null || ! command -v pdftotext >/dev/null; then
+  echo "test: installing gdal-bin, openssl and poppler-utils" >&2
+  if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends gdal-bin openssl poppler-utils >&2; then
     apt-get update -q >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends gdal-bin openssl >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends gdal-bin openssl poppler-utils >&2
   fi
 fi
 # internal/access checks its argon2id hashes against the reference
