@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -63,5 +64,48 @@ func TestFeedWebhookAndDeadLetters(t *testing.T) {
 	out, err = run(t, "feed", "webhook", "remove", "--db", dbURL, hooks[0].ID)
 	if err != nil || !strings.Contains(out, "1 queued alerts dropped") {
 		t.Fatalf("webhook remove: %q, %v", out, err)
+	}
+}
+
+func TestReportThenVerify(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	dbURL := "sqlite:" + filepath.Join(dir, "a.db")
+	db, err := store.Open(ctx, dbURL, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range []store.Agency{{ID: "COLPNC", Name: "Policía Nacional", Country: "COL", Lang: "es", Host: true}, {ID: "A", Name: "Agency A", Country: "USA", Lang: "en"}} {
+		if _, err := db.PutAgency(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, err := db.CreateSite(ctx, store.Site{Lat: 4.6097, Lon: -74.0817, Status: store.SiteReleased})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ReleaseSite(ctx, store.Release{SiteID: s.ID, AgencyID: "A", ReleasedBy: "ana"}); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	pdf := filepath.Join(dir, "r.pdf")
+	out, err := run(t, "report", "--db", dbURL, "--site", s.ID, "--agency", "A", "--out", pdf)
+	if err != nil || !strings.Contains(out, "SHA-256") {
+		t.Fatalf("report: %q, %v", out, err)
+	}
+	out, err = run(t, "report", "verify", "--db", dbURL, pdf)
+	if err != nil || !strings.Contains(out, "unaltered") {
+		t.Fatalf("report verify: %q, %v", out, err)
+	}
+	b, _ := os.ReadFile(pdf)
+	b = append(b, '\n')
+	if err := os.WriteFile(pdf, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := run(t, "report", "verify", "--db", dbURL, pdf); err == nil || !strings.Contains(err.Error(), "altered") {
+		t.Fatalf("report verify of an altered file: %v", err)
+	}
+	if _, err := run(t, "report", "--db", dbURL, "--site", s.ID, "--agency", "COLPNC", "--out", filepath.Join(dir, "x.pdf")); err != nil {
+		t.Fatalf("report for the owner: %v", err)
 	}
 }

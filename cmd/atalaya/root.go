@@ -59,6 +59,7 @@ false-alarm rates; it is not evidence on its own.`,
 		newWorkerCmd(g),
 		newIngestCmd(g),
 		newFeedCmd(g),
+		newReportCmd(g),
 	)
 	return root
 }

@@ -12,10 +12,6 @@ import (
 	"github.com/atalaya-project/atalaya/internal/store"
 )
 
-// ReleaseAuditAction is the audit action of a site's release (package
-// access records it with the decision).
-const ReleaseAuditAction = "site.release"
-
 // ReportStore is what BuildReport reads.
 type ReportStore interface {
 	store.SiteReader
@@ -107,7 +103,7 @@ func (rs *ReportSource) BuildReport(ctx context.Context, p access.Principal, sit
 				return Report{}, fmt.Errorf("report of site %s: audit log: %w", siteID, err)
 			}
 			for _, e := range es {
-				if e.Action == ReleaseAuditAction && e.ObjectID == siteID {
+				if e.Action == access.AuditSiteRelease && e.ObjectID == siteID {
 					ref := &AuditRef{Seq: e.Seq, Hash: e.Hash, At: e.At}
 					if r.Release == nil || containsQuoted(e.Details, p.AgencyID) || !containsQuoted(r.releaseDetails, p.AgencyID) {
 						r.Release, r.releaseDetails = ref, e.Details

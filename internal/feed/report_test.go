@@ -3,8 +3,6 @@ package feed
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"math"
@@ -19,14 +17,6 @@ import (
 	"github.com/atalaya-project/atalaya/internal/boundaries"
 	"github.com/atalaya-project/atalaya/internal/store"
 )
-
-// testSeal stands in for package access's entry hash: any function of the
-// entry does for these tests, which check that the report carries the
-// stored hash.
-func testSeal(e store.AuditEntry) string {
-	s := sha256.Sum256(fmt.Appendf(nil, "%d|%s|%s|%s|%s", e.Seq, e.Action, e.ObjectID, e.Details, e.PrevHash))
-	return hex.EncodeToString(s[:])
-}
 
 // reportFixture stores a site in Bogotá seen on one pass and surveyed
 // without a detection on another, confirmed and released to agency A.
@@ -65,8 +55,8 @@ func reportFixture(t *testing.T, st *store.DB) (*ReportSource, store.Site, []sto
 		if _, err := tx.AppendDecision(ctx, store.Decision{SiteID: site.ID, Actor: "analyst-ana", Action: store.ActionRelease, Reason: "for field check"}); err != nil {
 			return err
 		}
-		audit, err = tx.AppendAudit(ctx, store.AuditEntry{At: time.Now(), ActorUser: "analyst-ana", ActorAgency: "COLPNC", Action: ReleaseAuditAction,
-			ObjectType: "site", ObjectID: site.ID, Details: `{"release_to":["A"]}`}, testSeal)
+		audit, err = tx.AppendAudit(ctx, store.AuditEntry{At: time.Now(), ActorUser: "analyst-ana", ActorAgency: "COLPNC", Action: access.AuditSiteRelease,
+			ObjectType: "site", ObjectID: site.ID, Details: `{"release_to":["A"]}`}, access.HashEntry)
 		return err
 	})
 	if err != nil {
@@ -185,4 +175,57 @@ func TestDMS(t *testing.T) {
 		t.Fatalf("dms = %s", got)
 	}
 	_ = math.Pi
+}
+
+// A recorded report verifies; one byte changed, or a source granule
+// changed in the store, or the record of its generation missing, does not.
+func TestVerifyReport(t *testing.T) {
+	eachStore(t, func(t *testing.T, st *store.DB, _ string) {
+		ctx := context.Background()
+		rs, site, gs, _ := reportFixture(t, st)
+		p := access.Principal{UserID: "u-a", AgencyID: "A", Role: access.RolePartner, Lang: "es"}
+		r, err := rs.BuildReport(ctx, p, site.ID, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b bytes.Buffer
+		if err := WriteReport(&b, r); err != nil {
+			t.Fatal(err)
+		}
+		pdf := b.Bytes()
+		if _, err := VerifyReport(ctx, st, pdf, nil); !errors.Is(err, ErrReport) || !strings.Contains(err.Error(), "no audit entry records") {
+			t.Fatalf("verify before the report was recorded: %v", err)
+		}
+		rec, err := RecordReport(ctx, st, p, pdf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := VerifyReport(ctx, st, pdf, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Issued.Seq != rec.Seq || c.Manifest.Site != site.ID || c.Chain.Entries < 2 {
+			t.Fatalf("check %+v", c)
+		}
+		// One byte of the page content changed (a digit of the text).
+		bad := bytes.Clone(pdf)
+		i := bytes.LastIndex(bad, []byte("endstream"))
+		bad[i-10] ^= 1
+		if _, err := VerifyReport(ctx, st, bad, nil); !errors.Is(err, ErrReport) {
+			t.Fatalf("verify an altered file: %v", err)
+		}
+		// A source granule's recorded hash no longer matches: simulate with
+		// a report naming a granule whose hash differs.
+		r.Granules[0].SHA256 = strings.Repeat("0", 64)
+		var b2 bytes.Buffer
+		if err := WriteReport(&b2, r); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := RecordReport(ctx, st, p, b2.Bytes()); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := VerifyReport(ctx, st, b2.Bytes(), nil); !errors.Is(err, ErrReport) || !strings.Contains(err.Error(), gs[0].ID) {
+			t.Fatalf("verify a report whose granule hash differs from the store: %v", err)
+		}
+	})
 }
