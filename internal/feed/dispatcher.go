@@ -230,26 +230,19 @@ func (d *Dispatcher) refresh(ctx context.Context, old []Sink) []Sink {
 }
 
 // fanOut moves one batch of outbox alerts into the queues of the sinks
-// that may see them, and reports whether the batch was full (more may be
-// waiting).
+// that may see them (one transaction), wakes those sinks, and reports
+// whether the batch was full (more may be waiting).
 func (d *Dispatcher) fanOut(ctx context.Context, sinks []Sink) bool {
-	alerts, err := d.st.ClaimOutbox(ctx, d.opt.Batch, d.opt.Lease)
+	alerts, names, err := d.st.FanOutDue(ctx, d.opt.Batch, func(a store.Alert) []string { return d.targets(a, sinks) })
 	if err != nil {
 		if ctx.Err() == nil {
-			d.opt.Log.Error("claim outbox", "err", err)
+			d.opt.Log.Error("fan out the outbox; the alerts stay there", "err", err)
 		}
 		return false
 	}
 	woken := map[string]bool{}
-	for _, a := range alerts {
-		names := d.targets(a, sinks)
-		if err := d.st.FanOut(ctx, a.ID, names); err != nil {
-			if !errors.Is(err, store.ErrNotFound) && ctx.Err() == nil {
-				d.opt.Log.Error("fan out alert; it stays in the outbox", "alert", a.ID, "err", err)
-			}
-			continue
-		}
-		for _, n := range names {
+	for _, ns := range names {
+		for _, n := range ns {
 			woken[n] = true
 		}
 	}
@@ -330,10 +323,13 @@ func (d *Dispatcher) deliverBatch(ctx context.Context, s Sink) bool {
 		}
 		return false
 	}
-	delivered := false
+	var (
+		done []string // delivered; recorded together after the batch
+		more bool
+	)
 	for _, dl := range ds {
 		if ctx.Err() != nil {
-			return false // the lease runs out and the alert is taken up again
+			break // the lease runs out and the rest is taken up again
 		}
 		sctx, cancel := context.WithTimeout(ctx, d.opt.Timeout)
 		err := s.Deliver(sctx, dl.Alert)
@@ -343,16 +339,13 @@ func (d *Dispatcher) deliverBatch(ctx context.Context, s Sink) bool {
 		rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		switch {
 		case err == nil:
-			if err := d.st.DeleteDelivery(rctx, name, dl.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
-				d.opt.Log.Error("record delivery; the alert will be sent again", "sink", name, "alert", dl.ID, "err", err)
-			}
-			delivered = true
+			done = append(done, dl.ID)
 		case errors.Is(err, ErrPermanent) || dl.Attempts >= d.opt.MaxAttempts:
 			d.opt.Log.Warn("dead letter", "sink", name, "alert", dl.ID, "attempts", dl.Attempts, "err", err)
 			if err := d.st.KillDelivery(rctx, name, dl.ID, err.Error()); err != nil {
 				d.opt.Log.Error("record dead letter", "sink", name, "alert", dl.ID, "err", err)
 			}
-			delivered = true // the site's next alert is due now
+			more = true // the site's next alert is due now
 		default:
 			next := d.opt.Now().Add(Backoff(d.opt.Backoff, d.opt.MaxBackoff, dl.Attempts, rand.Float64()))
 			d.opt.Log.Debug("delivery failed; retrying", "sink", name, "alert", dl.ID, "attempts", dl.Attempts, "next", next, "err", err)
@@ -362,7 +355,17 @@ func (d *Dispatcher) deliverBatch(ctx context.Context, s Sink) bool {
 		}
 		rcancel()
 	}
-	return delivered
+	if len(done) > 0 {
+		// One transaction for the batch. A dispatcher that dies before it
+		// sends these again after the lease: receivers drop the repeats.
+		rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		if err := d.st.DeleteDeliveries(rctx, name, done); err != nil {
+			d.opt.Log.Error("record deliveries; they will be sent again", "sink", name, "alerts", len(done), "err", err)
+		}
+		rcancel()
+		more = true
+	}
+	return more
 }
 
 // Backoff is the wait before the next attempt after attempt n (1, 2, ...)

@@ -229,3 +229,27 @@ func TestVerifyReport(t *testing.T) {
 		}
 	})
 }
+
+func FuzzReadReportManifest(f *testing.F) {
+	var b bytes.Buffer
+	r := Report{Site: Site{ID: "s1", Status: "released"}, Lang: "es", Generated: time.Unix(1767225600, 0),
+		Granules: []GranuleRef{{ID: "g1", SHA256: strings.Repeat("ab", 32)}}, Release: &AuditRef{Seq: 3, Hash: strings.Repeat("cd", 32)}}
+	if err := WriteReport(&b, r); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(b.Bytes())
+	f.Add([]byte("/Keywords (atalaya-report-v1 e30=)"))
+	f.Add([]byte("/Keywords (atalaya-report-v1 !!!)"))
+	f.Fuzz(func(t *testing.T, pdf []byte) {
+		m, err := ReadReportManifest(pdf)
+		if err != nil {
+			if !errors.Is(err, ErrNoManifest) {
+				t.Fatalf("error %v is not ErrNoManifest", err)
+			}
+			return
+		}
+		if m.V != 1 || m.Site == "" {
+			t.Fatalf("accepted manifest %+v", m)
+		}
+	})
+}

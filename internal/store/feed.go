@@ -31,6 +31,12 @@ type Deliveries interface {
 	// sink (none if sinks is empty). ErrNotFound if the alert is no longer
 	// in the outbox (another dispatcher moved it): nothing is inserted.
 	FanOut(ctx context.Context, alertID string, sinks []string) error
+	// FanOutDue moves up to limit due outbox alerts (oldest first) into
+	// the queues of the sinks route names for each, in one transaction,
+	// and returns them with their sinks. route must not block: it runs
+	// inside the transaction. Concurrent callers (PostgreSQL) move
+	// disjoint alerts.
+	FanOutDue(ctx context.Context, limit int, route func(Alert) []string) ([]Alert, [][]string, error)
 	// ClaimDeliveries returns up to limit of sink's due deliveries, each the
 	// oldest live one of its site, oldest first; it counts the attempt and
 	// pushes the next attempt back by lease so that nobody else claims
@@ -39,6 +45,9 @@ type Deliveries interface {
 	// DeleteDelivery removes a delivered alert from sink's queue (after a
 	// successful send); ErrNotFound if it is not there.
 	DeleteDelivery(ctx context.Context, sink, alertID string) error
+	// DeleteDeliveries removes delivered alerts from sink's queue in one
+	// transaction; ids no longer there are skipped.
+	DeleteDeliveries(ctx context.Context, sink string, alertIDs []string) error
 	// RetryDelivery records a failed attempt and when to try again.
 	RetryDelivery(ctx context.Context, sink, alertID, reason string, next time.Time) error
 	// KillDelivery makes a delivery a dead letter: it is kept, not retried,
@@ -151,6 +160,60 @@ func (db *DB) FanOut(ctx context.Context, alertID string, sinks []string) error 
 	})
 }
 
+// FanOutDue implements Deliveries.
+func (db *DB) FanOutDue(ctx context.Context, limit int, route func(Alert) []string) ([]Alert, [][]string, error) {
+	if limit <= 0 {
+		return nil, nil, nil
+	}
+	var (
+		alerts []Alert
+		sinks  [][]string
+	)
+	err := db.inTx(ctx, func(t *tx) error {
+		alerts, sinks = alerts[:0], sinks[:0]
+		now := us(db.now())
+		rows, err := t.query(ctx, `SELECT `+alertCols+` FROM outbox WHERE next_attempt_us <= ?
+			ORDER BY next_attempt_us, id LIMIT ? {skip_locked}`, now, limit)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			a, err := scanAlert(rows)
+			if err != nil {
+				rows.Close()
+				return err
+			}
+			alerts = append(alerts, a)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, a := range alerts {
+			names := route(a)
+			for _, s := range names {
+				if s == "" {
+					return fmt.Errorf("%w: fan out alert %s: empty sink name", ErrInvalid, a.ID)
+				}
+				if _, err := t.exec(ctx, `INSERT INTO feed_deliveries (sink, alert_id, site_id, kind, payload, created_us, attempts, next_attempt_us)
+					VALUES (?, ?, ?, ?, ?, ?, 0, ?) ON CONFLICT (sink, alert_id) DO NOTHING`,
+					s, a.ID, a.SiteID, a.Kind, a.Payload, us(a.Created), now); err != nil {
+					return err
+				}
+			}
+			if _, err := t.exec(ctx, `DELETE FROM outbox WHERE id = ?`, a.ID); err != nil {
+				return err
+			}
+			sinks = append(sinks, names)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, db.d.wrap(err, "fan out the outbox")
+	}
+	return alerts, sinks, nil
+}
+
 // ClaimDeliveries implements Deliveries.
 func (db *DB) ClaimDeliveries(ctx context.Context, sink string, limit int, lease time.Duration) ([]Delivery, error) {
 	if limit <= 0 {
@@ -210,6 +273,21 @@ func (db *DB) changeDelivery(ctx context.Context, what, query string, args ...an
 func (db *DB) DeleteDelivery(ctx context.Context, sink, alertID string) error {
 	return db.changeDelivery(ctx, fmt.Sprintf("delete delivery of alert %s to %s", alertID, sink),
 		`DELETE FROM feed_deliveries WHERE sink = ? AND alert_id = ?`, sink, alertID)
+}
+
+// DeleteDeliveries implements Deliveries.
+func (db *DB) DeleteDeliveries(ctx context.Context, sink string, alertIDs []string) error {
+	if len(alertIDs) == 0 {
+		return nil
+	}
+	return db.inTx(ctx, func(t *tx) error {
+		for _, id := range alertIDs {
+			if _, err := t.exec(ctx, `DELETE FROM feed_deliveries WHERE sink = ? AND alert_id = ?`, sink, id); err != nil {
+				return db.d.wrap(err, "delete delivery of alert %s to %s", id, sink)
+			}
+		}
+		return nil
+	})
 }
 
 // RetryDelivery implements Deliveries.

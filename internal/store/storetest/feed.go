@@ -274,3 +274,50 @@ func testWebhooks(t *testing.T, st store.Store, clock *Clock) {
 		t.Fatalf("Webhooks after delete = %+v", got)
 	}
 }
+
+// testFanOutDue: due alerts move, oldest first, to the sinks the route
+// names, in one transaction; alerts not due stay; the batch is bounded.
+func testFanOutDue(t *testing.T, st store.Store, clock *Clock) {
+	s := asFeed(t, st)
+	site := must(s.CreateSite(ctx, store.Site{Lat: 4.6, Lon: -74.1}))(t)
+	var as []store.Alert
+	for i := range 3 {
+		as = append(as, enqueue(t, s, site.ID, fmt.Sprintf("k%d", i)))
+		clock.Advance(time.Millisecond)
+	}
+	route := func(a store.Alert) []string {
+		if a.Kind == "k1" {
+			return nil // nobody may see it
+		}
+		return []string{"w", "v"}
+	}
+	got, sinks := must2(s.FanOutDue(ctx, 2, route))(t)
+	if len(got) != 2 || got[0].ID != as[0].ID || got[1].ID != as[1].ID || len(sinks[0]) != 2 || len(sinks[1]) != 0 {
+		t.Fatalf("FanOutDue(2) = %v %v", got, sinks)
+	}
+	got, _ = must2(s.FanOutDue(ctx, 10, route))(t)
+	if len(got) != 1 || got[0].ID != as[2].ID {
+		t.Fatalf("second FanOutDue = %v", got)
+	}
+	if got, _ := must2(s.FanOutDue(ctx, 10, route))(t); len(got) != 0 {
+		t.Fatalf("FanOutDue of an empty outbox = %v", got)
+	}
+	if n := must(s.PendingDeliveries(ctx, ""))(t); n != 4 {
+		t.Fatalf("PendingDeliveries = %d, want 4 (k0 and k2 to w and v)", n)
+	}
+	// A route naming an empty sink rolls the whole batch back.
+	a := enqueue(t, s, site.ID, "k3")
+	if _, _, err := s.FanOutDue(ctx, 10, func(store.Alert) []string { return []string{""} }); !errors.Is(err, store.ErrInvalid) {
+		t.Fatalf("FanOutDue with an empty sink name: %v", err)
+	}
+	if got := must(s.ClaimOutbox(ctx, 10, time.Minute))(t); len(got) != 1 || got[0].ID != a.ID {
+		t.Fatalf("outbox after a refused FanOutDue = %v", got)
+	}
+	// DeleteDeliveries removes a batch, skipping ids not there.
+	if err := s.DeleteDeliveries(ctx, "w", []string{as[0].ID, as[2].ID, "gone"}); err != nil {
+		t.Fatal(err)
+	}
+	if n := must(s.PendingDeliveries(ctx, "w"))(t); n != 0 {
+		t.Fatalf("PendingDeliveries(w) after DeleteDeliveries = %d", n)
+	}
+}

@@ -66,6 +66,7 @@ func Run(t *testing.T, newStore Factory) {
 		{"Outbox", testOutbox},
 		{"OutboxConcurrentClaims", testOutboxConcurrentClaims},
 		{"FanOut", testFanOut},
+		{"FanOutDue", testFanOutDue},
 		{"DeliveryOrder", testDeliveryOrder},
 		{"DeadLetters", testDeadLetters},
 		{"DeliveryConcurrentClaims", testDeliveryConcurrentClaims},
