@@ -15,7 +15,6 @@ import (
 
 // DispatcherStore is what the dispatcher needs of the store.
 type DispatcherStore interface {
-	store.Outbox
 	store.Deliveries
 }
 
