@@ -109,3 +109,46 @@ func TestReportThenVerify(t *testing.T) {
 		t.Fatalf("report for the owner: %v", err)
 	}
 }
+
+func TestExport(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	dbURL := "sqlite:" + filepath.Join(dir, "a.db")
+	db, err := store.Open(ctx, dbURL, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range []store.Agency{{ID: "COLPNC", Name: "PNC", Country: "COL", Lang: "es", Host: true}, {ID: "A", Name: "A", Country: "USA", Lang: "en"}, {ID: "B", Name: "B", Country: "PER", Lang: "es"}} {
+		if _, err := db.PutAgency(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var ids []string
+	for i, to := range []string{"A", "B"} {
+		s, err := db.CreateSite(ctx, store.Site{Lat: 4.6 + 0.01*float64(i), Lon: -74.08, Status: store.SiteReleased})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.ReleaseSite(ctx, store.Release{SiteID: s.ID, AgencyID: to, ReleasedBy: "ana"}); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, s.ID)
+	}
+	db.Close()
+	for _, f := range []string{"geojson", "kml", "kmz"} {
+		out := filepath.Join(dir, "a."+f)
+		if msg, err := run(t, "export", "--db", dbURL, "--agency", "A", "--format", f, "--out", out); err != nil || !strings.Contains(msg, "wrote 1 sites") {
+			t.Fatalf("export %s: %q, %v", f, msg, err)
+		}
+		b, _ := os.ReadFile(out)
+		if f != "kmz" && (!strings.Contains(string(b), ids[0]) || strings.Contains(string(b), ids[1])) {
+			t.Fatalf("A's %s export:\n%s", f, b)
+		}
+	}
+	if msg, err := run(t, "export", "--db", dbURL, "--agency", "COLPNC", "--out", filepath.Join(dir, "o.geojson")); err != nil || !strings.Contains(msg, "wrote 2 sites") {
+		t.Fatalf("owner's export: %q, %v", msg, err)
+	}
+	if _, err := run(t, "export", "--db", dbURL, "--agency", "A", "--format", "shp", "--out", filepath.Join(dir, "x")); err == nil || !strings.Contains(err.Error(), "want geojson, kml or kmz") {
+		t.Fatalf("export --format shp: %v", err)
+	}
+}

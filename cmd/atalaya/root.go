@@ -60,6 +60,7 @@ false-alarm rates; it is not evidence on its own.`,
 		newIngestCmd(g),
 		newFeedCmd(g),
 		newReportCmd(g),
+		newExportCmd(g),
 	)
 	return root
 }
