@@ -23,8 +23,8 @@ func newExportCmd(g *app) *cobra.Command {
 		Use:   "export --agency ID --format geojson|kml|kmz --out FILE",
 		Short: "Export the sites an agency may see as GeoJSON, KML or KMZ",
 		Long: `Writes the sites the agency may see (it owns them, or they were released to
-it) as GeoJSON (RFC 7946), KML 2.2, or KMZ (KML with the sites' evidence images
-when the server has them). The export is recorded in the audit log. The same
+it) as GeoJSON (RFC 7946), KML 2.2, or KMZ (KML with each site's plume images, one per
+pass that detected it). The export is recorded in the audit log. The same
 exports are served over HTTP, and as OGC API – Features for GIS tools
 (docs/feeds.md).`,
 		Example: `  atalaya export --agency DEA --format kml --out dea-sites.kml
@@ -67,7 +67,7 @@ exports are served over HTTP, and as OGC API – Features for GIS tools
 			case "kml":
 				err = feed.WriteKML(&b, "Atalaya — "+a.Name, sites, nil)
 			case "kmz":
-				err = feed.WriteKMZ(ctx, &b, "Atalaya — "+a.Name, sites, nil)
+				err = feed.WriteKMZ(ctx, &b, "Atalaya — "+a.Name, sites, feed.DetectionImages(db))
 			default:
 				return fmt.Errorf("--format %q: want geojson, kml or kmz", format)
 			}

@@ -93,6 +93,24 @@ func (rs *ReportSource) BuildReport(ctx context.Context, p access.Principal, sit
 			}
 		}
 	}
+	// Plume images of the seen passes that have none, from the stored
+	// detections' outlines.
+	for i, ps := range r.Evidence.Passes {
+		if !ps.Seen || len(ps.PlumePNG) > 0 {
+			continue
+		}
+		var ds []store.Detection
+		for _, d := range h.Detections {
+			if d.GranuleID == ps.GranuleID {
+				ds = append(ds, d)
+			}
+		}
+		if len(ds) > 0 {
+			if r.Evidence.Passes[i].PlumePNG, _, err = PlumePNG(h.Site.Lat, h.Site.Lon, h.Site.UncertaintyM, ds); err != nil {
+				return Report{}, fmt.Errorf("report of site %s: %w", siteID, err)
+			}
+		}
+	}
 	// The audit entry that released the site to p's agency (the latest
 	// release of the site naming it, else the latest release of the site).
 	if site.Owner != p.AgencyID {
