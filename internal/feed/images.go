@@ -74,7 +74,9 @@ func PlumePNG(lat, lon, uncertaintyM float64, ds []store.Detection) ([]byte, flo
 	for i := range img.Pix {
 		img.Pix[i] = 255 // white, opaque
 	}
-	px := func(x, y float64) (int, int) { return int(math.Round(float64(n)/2 + x*scale)), int(math.Round(float64(n)/2 - y*scale)) }
+	px := func(x, y float64) (int, int) {
+		return int(math.Round(float64(n)/2 + x*scale)), int(math.Round(float64(n)/2 - y*scale))
+	}
 	// Weakest first, so the strongest is on top.
 	slices.SortFunc(shapes, func(a, b shape) int { return cmpFloat(a.peak, b.peak) })
 	for _, sh := range shapes {
