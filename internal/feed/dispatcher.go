@@ -358,13 +358,16 @@ func (d *Dispatcher) deliverBatch(ctx context.Context, s Sink) bool {
 		// One transaction for the batch. A dispatcher that dies before it
 		// sends these again after the lease: receivers drop the repeats.
 		rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		if err := d.st.DeleteDeliveries(rctx, name, done); err != nil {
+		left, err := d.st.DeleteDeliveries(rctx, name, done)
+		if err != nil {
 			d.opt.Log.Error("record deliveries; they will be sent again", "sink", name, "alerts", len(done), "err", err)
 		}
 		rcancel()
-		more = true
+		// Go on at once if the delivered sites may have more due (their
+		// next alerts were held back behind these).
+		more = more || left > 0
 	}
-	return more
+	return more || len(ds) == d.opt.Batch
 }
 
 // Backoff is the wait before the next attempt after attempt n (1, 2, ...)

@@ -46,8 +46,9 @@ type Deliveries interface {
 	// successful send); ErrNotFound if it is not there.
 	DeleteDelivery(ctx context.Context, sink, alertID string) error
 	// DeleteDeliveries removes delivered alerts from sink's queue in one
-	// transaction; ids no longer there are skipped.
-	DeleteDeliveries(ctx context.Context, sink string, alertIDs []string) error
+	// transaction (ids no longer there are skipped) and returns how many
+	// live deliveries the sink still has.
+	DeleteDeliveries(ctx context.Context, sink string, alertIDs []string) (int, error)
 	// RetryDelivery records a failed attempt and when to try again.
 	RetryDelivery(ctx context.Context, sink, alertID, reason string, next time.Time) error
 	// KillDelivery makes a delivery a dead letter: it is kept, not retried,
@@ -276,18 +277,18 @@ func (db *DB) DeleteDelivery(ctx context.Context, sink, alertID string) error {
 }
 
 // DeleteDeliveries implements Deliveries.
-func (db *DB) DeleteDeliveries(ctx context.Context, sink string, alertIDs []string) error {
-	if len(alertIDs) == 0 {
-		return nil
-	}
-	return db.inTx(ctx, func(t *tx) error {
+func (db *DB) DeleteDeliveries(ctx context.Context, sink string, alertIDs []string) (int, error) {
+	var left int
+	err := db.inTx(ctx, func(t *tx) error {
 		for _, id := range alertIDs {
 			if _, err := t.exec(ctx, `DELETE FROM feed_deliveries WHERE sink = ? AND alert_id = ?`, sink, id); err != nil {
 				return db.d.wrap(err, "delete delivery of alert %s to %s", id, sink)
 			}
 		}
-		return nil
+		return db.d.wrap(t.queryRow(ctx, `SELECT COUNT(*) FROM feed_deliveries WHERE sink = ? AND dead_us = 0`, sink).Scan(&left),
+			"count deliveries of %s", sink)
 	})
+	return left, err
 }
 
 // RetryDelivery implements Deliveries.
