@@ -68,7 +68,7 @@ from sending one alert twice at once. ` + "`atalaya serve`" + ` runs one already
 				return err
 			}
 			defer db.Close()
-			opt.MoreSinks, opt.Log = feed.WebhookSinks(db, nil, nil), g.log
+			opt.MoreSinks, opt.Site, opt.Log = feed.WebhookSinks(db, nil, nil), catalogOf(db).Lookup, g.log
 			if pf.natsURL != "" {
 				nc, err := pipeline.Connect(pf.natsURL, "atalaya-feed")
 				if err != nil {
@@ -273,14 +273,16 @@ them on its next pass. Receivers drop alerts they already have by their id.`,
 }
 
 // startFeed runs the alert dispatcher of `atalaya serve`: webhooks from the
-// store and NATS subjects atalaya.sites.<agency> on the pipeline's
-// connection. The returned function stops it and waits.
-func startFeed(ctx context.Context, db *store.DB, nc *nats.Conn, log *slog.Logger) (func(), error) {
+// store, NATS subjects atalaya.sites.<agency> on the pipeline's connection,
+// and the extra sinks (TAK outputs). The returned function stops it and
+// waits.
+func startFeed(ctx context.Context, db *store.DB, nc *nats.Conn, log *slog.Logger, extra ...feed.Sink) (func(), error) {
 	ns, err := feed.NewNATSSink(ctx, nc, feed.NATSConfig{})
 	if err != nil {
 		return nil, err
 	}
-	d := feed.NewDispatcher(db, feed.Options{Sinks: []feed.Sink{ns}, MoreSinks: feed.WebhookSinks(db, nil, nil), Log: log})
+	d := feed.NewDispatcher(db, feed.Options{Sinks: append([]feed.Sink{ns}, extra...), MoreSinks: feed.WebhookSinks(db, nil, nil),
+		Site: catalogOf(db).Lookup, Log: log})
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {

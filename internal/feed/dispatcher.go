@@ -2,6 +2,7 @@ package feed
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -46,6 +47,12 @@ type Options struct {
 	// Backoff is the wait after the first failure, doubled after each
 	// further one up to MaxBackoff, with jitter (defaults 1 s and 1 h).
 	Backoff, MaxBackoff time.Duration
+	// Site returns a site as partners see it now (with its owner and
+	// releases), for alerts whose payload is not an Event (written with
+	// store.EnqueueAlert rather than Enqueue): the dispatcher delivers the
+	// Event of the site's current state instead. Nil: such alerts reach
+	// only the sinks that take every alert. Catalog.Lookup is one.
+	Site func(ctx context.Context, siteID string) (Site, error)
 	// Visible decides whether agency may see a site owned by owner and
 	// released to releasedTo (default: the owner, or an agency it was
 	// released to; access.Visible).
@@ -232,7 +239,7 @@ func (d *Dispatcher) refresh(ctx context.Context, old []Sink) []Sink {
 // that may see them (one transaction), wakes those sinks, and reports
 // whether the batch was full (more may be waiting).
 func (d *Dispatcher) fanOut(ctx context.Context, sinks []Sink) bool {
-	alerts, names, err := d.st.FanOutDue(ctx, d.opt.Batch, func(a store.Alert) []string { return d.targets(a, sinks) })
+	alerts, names, err := d.st.FanOutDue(ctx, d.opt.Batch, func(a store.Alert) (string, []string) { return d.route(ctx, a, sinks) })
 	if err != nil {
 		if ctx.Err() == nil {
 			d.opt.Log.Error("fan out the outbox; the alerts stay there", "err", err)
@@ -258,14 +265,27 @@ func (d *Dispatcher) fanOut(ctx context.Context, sinks []Sink) bool {
 	return len(alerts) == d.opt.Batch
 }
 
-// targets are the names of the sinks that get alert a: every sink that is
-// not an AgencySink, and each AgencySink whose agency may see the site.
-func (d *Dispatcher) targets(a store.Alert, sinks []Sink) []string {
-	var (
-		ev     Event
-		parsed bool
-		perr   error
-	)
+// route returns the payload alert a is delivered with and the names of the
+// sinks that get it: every sink that is not an AgencySink, and each
+// AgencySink whose agency may see the site.
+func (d *Dispatcher) route(ctx context.Context, a store.Alert, sinks []Sink) (string, []string) {
+	payload := a.Payload
+	ev, err := ParseEvent(a)
+	if err != nil && a.SiteID != "" && d.opt.Site != nil {
+		// Not an Event: deliver the site's current state.
+		s, serr := d.opt.Site(ctx, a.SiteID)
+		if serr == nil {
+			ev = Event{ID: a.ID, Kind: a.Kind, Time: a.Created, Site: s}
+			if b, merr := json.Marshal(ev); merr == nil {
+				payload, err = string(b), nil
+			}
+		} else {
+			d.opt.Log.Error("site of an alert without an event payload", "alert", a.ID, "site", a.SiteID, "err", serr)
+		}
+	}
+	if err != nil {
+		d.opt.Log.Error("alert payload unreadable: no agency sink gets it", "alert", a.ID, "err", err)
+	}
 	var out []string
 	for _, s := range sinks {
 		as, ok := s.(AgencySink)
@@ -273,18 +293,11 @@ func (d *Dispatcher) targets(a store.Alert, sinks []Sink) []string {
 			out = append(out, s.Name())
 			continue
 		}
-		if !parsed {
-			ev, perr = ParseEvent(a)
-			parsed = true
-			if perr != nil {
-				d.opt.Log.Error("alert payload unreadable: no agency sink gets it", "alert", a.ID, "err", perr)
-			}
-		}
-		if perr == nil && d.opt.Visible(as.Agency(), ev.Site.Owner, ev.Site.ReleasedTo) {
+		if err == nil && d.opt.Visible(as.Agency(), ev.Site.Owner, ev.Site.ReleasedTo) {
 			out = append(out, s.Name())
 		}
 	}
-	return out
+	return payload, out
 }
 
 // deliverLoop delivers one sink's queue until ctx is done.

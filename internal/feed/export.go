@@ -98,6 +98,20 @@ func (c *Catalog) Visible(ctx context.Context, p access.Principal, q Query) ([]S
 	return out, false, nil
 }
 
+// Lookup returns a site with its owner and releases, whoever asks (for
+// the dispatcher: Options.Site).
+func (c *Catalog) Lookup(ctx context.Context, id string) (Site, error) {
+	s, err := c.Sites.Site(ctx, id)
+	if err != nil {
+		return Site{}, err
+	}
+	owner, to, err := c.Audience(ctx, s)
+	if err != nil {
+		return Site{}, err
+	}
+	return NewSite(s, owner, to), nil
+}
+
 // Site returns one site if p may see it; store.ErrNotFound otherwise (a
 // site p may not see does not exist for p).
 func (c *Catalog) Site(ctx context.Context, p access.Principal, id string) (Site, error) {

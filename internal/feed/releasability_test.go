@@ -167,3 +167,48 @@ func TestReleasability(t *testing.T) {
 		}
 	})
 }
+
+// An alert written without an Event payload (store.EnqueueAlert, as code
+// that does not use Enqueue writes it) is delivered as the Event of the
+// site's current state, to the agencies that may see it only.
+func TestAlertWithoutEventPayload(t *testing.T) {
+	st := openStore(t, "sqlite:"+t.TempDir()+"/a.db")
+	ctx := t.Context()
+	putAgencies(t, st, "COLPNC", "A", "B")
+	rA, rB := newReceiver(t, secretA), newReceiver(t, secretB)
+	for _, h := range []store.Webhook{{AgencyID: "A", URL: rA.url(), Secret: secretA}, {AgencyID: "B", URL: rB.url(), Secret: secretB}} {
+		if _, err := st.PutWebhook(ctx, h); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cat := &Catalog{Sites: st, Audience: StoreAudience(st, fixedOwner("COLPNC"))}
+	opt := fastOptions(st)
+	opt.Site = cat.Lookup
+	runDispatcher(t, NewDispatcher(st, opt))
+	s := newSite(t, st, 4.6, -74.1)
+	var a store.Alert
+	err := st.InTx(ctx, func(tx store.Tx) error {
+		if _, err := tx.ReleaseSite(ctx, store.Release{SiteID: s.ID, AgencyID: "A", ReleasedBy: "ana"}); err != nil {
+			return err
+		}
+		var err error
+		a, err = tx.EnqueueAlert(ctx, store.Alert{SiteID: s.ID, Kind: "site.release", Payload: `{"site_id":"` + s.ID + `","version":2}`})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the alert at A", func() bool { return rA.distinct() == 1 })
+	waitFor(t, 10*time.Second, "the queues to empty", func() bool {
+		n, err := st.PendingDeliveries(ctx, "")
+		return err == nil && n == 0
+	})
+	ev := rA.snapshot()[0]
+	if ev.ID != a.ID || ev.Kind != "site.release" || ev.Site.ID != s.ID || ev.Site.Owner != "COLPNC" ||
+		!slices.Equal(ev.Site.ReleasedTo, []string{"A"}) || ev.Site.Lat != s.Lat {
+		t.Fatalf("event at A: %+v", ev)
+	}
+	if n := len(rB.snapshot()); n != 0 {
+		t.Fatalf("B got %d events", n)
+	}
+}

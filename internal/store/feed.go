@@ -33,10 +33,11 @@ type Deliveries interface {
 	FanOut(ctx context.Context, alertID string, sinks []string) error
 	// FanOutDue moves up to limit due outbox alerts (oldest first) into
 	// the queues of the sinks route names for each, in one transaction,
-	// and returns them with their sinks. route must not block: it runs
-	// inside the transaction. Concurrent callers (PostgreSQL) move
-	// disjoint alerts.
-	FanOutDue(ctx context.Context, limit int, route func(Alert) []string) ([]Alert, [][]string, error)
+	// and returns them with their sinks. route may also rewrite the
+	// payload the deliveries carry (it returns the payload to store). It
+	// runs inside the transaction: keep it quick. Concurrent callers
+	// (PostgreSQL) move disjoint alerts.
+	FanOutDue(ctx context.Context, limit int, route func(Alert) (payload string, sinks []string)) ([]Alert, [][]string, error)
 	// ClaimDeliveries returns up to limit of sink's due deliveries, each the
 	// oldest live one of its site, oldest first; it counts the attempt and
 	// pushes the next attempt back by lease so that nobody else claims
@@ -162,7 +163,7 @@ func (db *DB) FanOut(ctx context.Context, alertID string, sinks []string) error 
 }
 
 // FanOutDue implements Deliveries.
-func (db *DB) FanOutDue(ctx context.Context, limit int, route func(Alert) []string) ([]Alert, [][]string, error) {
+func (db *DB) FanOutDue(ctx context.Context, limit int, route func(Alert) (string, []string)) ([]Alert, [][]string, error) {
 	if limit <= 0 {
 		return nil, nil, nil
 	}
@@ -191,14 +192,14 @@ func (db *DB) FanOutDue(ctx context.Context, limit int, route func(Alert) []stri
 			return err
 		}
 		for _, a := range alerts {
-			names := route(a)
+			payload, names := route(a)
 			for _, s := range names {
 				if s == "" {
 					return fmt.Errorf("%w: fan out alert %s: empty sink name", ErrInvalid, a.ID)
 				}
 				if _, err := t.exec(ctx, `INSERT INTO feed_deliveries (sink, alert_id, site_id, kind, payload, created_us, attempts, next_attempt_us)
 					VALUES (?, ?, ?, ?, ?, ?, 0, ?) ON CONFLICT (sink, alert_id) DO NOTHING`,
-					s, a.ID, a.SiteID, a.Kind, a.Payload, us(a.Created), now); err != nil {
+					s, a.ID, a.SiteID, a.Kind, payload, us(a.Created), now); err != nil {
 					return err
 				}
 			}

@@ -285,11 +285,11 @@ func testFanOutDue(t *testing.T, st store.Store, clock *Clock) {
 		as = append(as, enqueue(t, s, site.ID, fmt.Sprintf("k%d", i)))
 		clock.Advance(time.Millisecond)
 	}
-	route := func(a store.Alert) []string {
+	route := func(a store.Alert) (string, []string) {
 		if a.Kind == "k1" {
-			return nil // nobody may see it
+			return a.Payload, nil // nobody may see it
 		}
-		return []string{"w", "v"}
+		return a.Payload + "+", []string{"w", "v"}
 	}
 	got, sinks := must2(s.FanOutDue(ctx, 2, route))(t)
 	if len(got) != 2 || got[0].ID != as[0].ID || got[1].ID != as[1].ID || len(sinks[0]) != 2 || len(sinks[1]) != 0 {
@@ -307,11 +307,15 @@ func testFanOutDue(t *testing.T, st store.Store, clock *Clock) {
 	}
 	// A route naming an empty sink rolls the whole batch back.
 	a := enqueue(t, s, site.ID, "k3")
-	if _, _, err := s.FanOutDue(ctx, 10, func(store.Alert) []string { return []string{""} }); !errors.Is(err, store.ErrInvalid) {
+	if _, _, err := s.FanOutDue(ctx, 10, func(a store.Alert) (string, []string) { return a.Payload, []string{""} }); !errors.Is(err, store.ErrInvalid) {
 		t.Fatalf("FanOutDue with an empty sink name: %v", err)
 	}
 	if got := must(s.ClaimOutbox(ctx, 10, time.Minute))(t); len(got) != 1 || got[0].ID != a.ID {
 		t.Fatalf("outbox after a refused FanOutDue = %v", got)
+	}
+	// The deliveries carry the payload route returned.
+	if ds := must(s.ClaimDeliveries(ctx, "v", 10, time.Minute))(t); len(ds) != 1 || ds[0].Payload != as[0].Payload+"+" {
+		t.Fatalf("delivery payload %+v, want the routed %q", ds, as[0].Payload+"+")
 	}
 	// DeleteDeliveries removes a batch, skipping ids not there.
 	if left := must(s.DeleteDeliveries(ctx, "w", []string{as[0].ID, "gone"}))(t); left != 1 {
