@@ -7,12 +7,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/atalaya-project/atalaya/internal/access"
-	"github.com/atalaya-project/atalaya/internal/sites"
 	"github.com/atalaya-project/atalaya/internal/store"
 )
 
@@ -50,10 +48,13 @@ type GroundTruth struct {
 
 // groundTruthPayload is the decision's payload.
 type groundTruthPayload struct {
-	Outcome Outcome   `json:"outcome"`
-	Agency  string    `json:"agency"`
-	Visited time.Time `json:"visited_at,omitzero"`
-	Via     string    `json:"via,omitempty"`
+	Outcome Outcome `json:"outcome"`
+	// Evidence is the site's evidence (log Bayes factor) when reported:
+	// the calibration pairs the outcome with it (store.Verdicts).
+	Evidence float64   `json:"evidence"`
+	Agency   string    `json:"agency"`
+	Visited  time.Time `json:"visited_at,omitzero"`
+	Via      string    `json:"via,omitempty"`
 }
 
 // FeedbackStore is what RecordGroundTruth needs.
@@ -65,7 +66,9 @@ type FeedbackStore interface {
 // decisions, audits it and enqueues a site.updated alert (so the owner and
 // the other receiving agencies hear of it), in one transaction. The
 // principal must be allowed to report ground truth and see the site. The
-// HTTP endpoint and the CoT reply path both call it.
+// HTTP endpoint and the CoT reply path both call it. The calibration reads
+// the outcome back (store.Verdicts: confirmed-lab is a real site,
+// nothing-found a false one, not-visited no verdict).
 func RecordGroundTruth(ctx context.Context, st FeedbackStore, cat *Catalog, p access.Principal, siteID string, gt GroundTruth) (store.Decision, error) {
 	if !p.Can(access.ReportGroundTruth) {
 		return store.Decision{}, fmt.Errorf("ground truth for site %s: %w: role %s may not report ground truth", siteID, ErrForbidden, p.Role)
@@ -80,7 +83,7 @@ func RecordGroundTruth(ctx context.Context, st FeedbackStore, cat *Catalog, p ac
 	if err != nil {
 		return store.Decision{}, fmt.Errorf("ground truth for site %s: %w", siteID, err)
 	}
-	payload, _ := json.Marshal(groundTruthPayload{Outcome: gt.Outcome, Agency: p.AgencyID, Visited: gt.Visited, Via: gt.Via})
+	payload, _ := json.Marshal(groundTruthPayload{Outcome: gt.Outcome, Evidence: site.Evidence, Agency: p.AgencyID, Visited: gt.Visited, Via: gt.Via})
 	var dec store.Decision
 	err = st.InTx(ctx, func(tx store.Tx) error {
 		var err error
@@ -105,51 +108,6 @@ func RecordGroundTruth(ctx context.Context, st FeedbackStore, cat *Catalog, p ac
 
 // ErrForbidden: the principal's role may not do that.
 var ErrForbidden = errors.New("feed: forbidden")
-
-// SiteLabel is a site's label for calibration from its decisions (oldest
-// first): the latest ground truth that says something (a lab confirmed, or
-// nothing found) wins; without one, the analysts' latest confirm (or
-// release) or dismiss; ok is false if nothing labels it (no decision, only
-// revisits or not-visited reports).
-func SiteLabel(ds []store.Decision) (confirmed, ok bool) {
-	for _, d := range slices.Backward(ds) {
-		if d.Action != store.ActionGroundTruth {
-			continue
-		}
-		var p groundTruthPayload
-		if json.Unmarshal([]byte(d.Payload), &p) != nil {
-			continue
-		}
-		switch p.Outcome {
-		case OutcomeConfirmedLab:
-			return true, true
-		case OutcomeNothingFound:
-			return false, true
-		}
-	}
-	for _, d := range slices.Backward(ds) {
-		switch d.Action {
-		case store.ActionConfirm, store.ActionRelease:
-			return true, true
-		case store.ActionDismiss:
-			return false, true
-		}
-	}
-	return false, false
-}
-
-// CalibrationDecisions turns sites' histories into the calibrator's
-// decisions (sites.Calibrator.Fit): each labelled site's evidence (its log
-// Bayes factor, store.Site.Evidence) and its label.
-func CalibrationDecisions(hs []store.History) []sites.Decision {
-	var out []sites.Decision
-	for _, h := range hs {
-		if c, ok := SiteLabel(h.Decisions); ok {
-			out = append(out, sites.Decision{LogBF: h.Site.Evidence, Confirmed: c})
-		}
-	}
-	return out
-}
 
 // FeedbackHandler serves POST /sites/{id}/ground-truth with a JSON
 // GroundTruth body ({"outcome", "note", "visited_at"}); 201 with the

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/atalaya-project/atalaya/internal/access"
-	"github.com/atalaya-project/atalaya/internal/sites"
 	"github.com/atalaya-project/atalaya/internal/store"
 )
 
@@ -98,9 +97,17 @@ func TestGroundTruthFeedback(t *testing.T) {
 	if _, err := access.VerifyChain(ctx, st, nil); err != nil {
 		t.Fatal(err)
 	}
-	h, _ := st.SiteHistory(ctx, s.ID)
-	if c, ok := SiteLabel(h.Decisions); !ok || !c {
-		t.Fatalf("label after confirmed-lab: %v %v", c, ok)
+	// The calibration's input: the site is a real one at its evidence.
+	vs, err := st.Verdicts(ctx)
+	if err != nil || len(vs) != 1 || vs[0].SiteID != s.ID || !vs[0].Real || vs[0].Evidence != s.Evidence {
+		t.Fatalf("verdicts %+v, %v; want site %s real at evidence %g", vs, err, s.ID, s.Evidence)
+	}
+	// nothing-found, reported later, turns it into a false one.
+	if code, body := post("A", s.ID, `{"outcome":"nothing-found","note":"second visit: empty"}`); code != 201 {
+		t.Fatalf("second report: %d %s", code, body)
+	}
+	if vs, err := st.Verdicts(ctx); err != nil || len(vs) != 1 || vs[0].Real {
+		t.Fatalf("verdicts after nothing-found %+v, %v", vs, err)
 	}
 	var d Decision
 	_ = json.Unmarshal([]byte(body), &d)
@@ -116,59 +123,4 @@ func mustClaim(t *testing.T, st *store.DB) []store.Alert {
 		t.Fatal(err)
 	}
 	return as
-}
-
-// Ground truth overrides the analysts' verdict; not-visited labels
-// nothing; the calibrator fitted to the labels moves towards them: sites
-// the field confirmed at high evidence raise the probability there above
-// the prior, sites found empty at low evidence lower it there.
-func TestSiteLabelAndCalibration(t *testing.T) {
-	gt := func(o Outcome) store.Decision {
-		b, _ := json.Marshal(groundTruthPayload{Outcome: o, Agency: "A"})
-		return store.Decision{Action: store.ActionGroundTruth, Payload: string(b)}
-	}
-	d := func(a store.DecisionAction) store.Decision { return store.Decision{Action: a} }
-	for i, tc := range []struct {
-		ds            []store.Decision
-		confirmed, ok bool
-	}{
-		{nil, false, false},
-		{[]store.Decision{d(store.ActionRevisit)}, false, false},
-		{[]store.Decision{d(store.ActionConfirm)}, true, true},
-		{[]store.Decision{d(store.ActionConfirm), d(store.ActionRelease), gt(OutcomeNothingFound)}, false, true},
-		{[]store.Decision{d(store.ActionDismiss), gt(OutcomeConfirmedLab)}, true, true},
-		{[]store.Decision{d(store.ActionDismiss), gt(OutcomeNotVisited)}, false, true},
-		{[]store.Decision{gt(OutcomeNotVisited)}, false, false},
-		{[]store.Decision{gt(OutcomeConfirmedLab), gt(OutcomeNothingFound)}, false, true},
-	} {
-		if c, ok := SiteLabel(tc.ds); c != tc.confirmed || ok != tc.ok {
-			t.Errorf("case %d: SiteLabel = %v, %v; want %v, %v", i, c, ok, tc.confirmed, tc.ok)
-		}
-	}
-	// Analysts confirmed 40 sites; the field found labs at the 20 with
-	// strong evidence and nothing at the 20 with weak evidence.
-	var analysts, field []store.History
-	for i := range 40 {
-		ev, out := 1.0, OutcomeNothingFound
-		if i%2 == 0 {
-			ev, out = 8, OutcomeConfirmedLab
-		}
-		analysts = append(analysts, store.History{Site: store.Site{Evidence: ev}, Decisions: []store.Decision{d(store.ActionConfirm)}})
-		field = append(field, store.History{Site: store.Site{Evidence: ev}, Decisions: []store.Decision{d(store.ActionConfirm), gt(out)}})
-	}
-	field = append(field, store.History{Decisions: []store.Decision{gt(OutcomeNotVisited)}})
-	ds := CalibrationDecisions(field)
-	if len(ds) != 40 {
-		t.Fatalf("%d calibration decisions, want 40 (not-visited labels nothing)", len(ds))
-	}
-	ca, cf := sites.NewCalibrator(sites.CalibratorConfig{}), sites.NewCalibrator(sites.CalibratorConfig{})
-	if err := ca.Fit(CalibrationDecisions(analysts)); err != nil {
-		t.Fatal(err)
-	}
-	if err := cf.Fit(ds); err != nil {
-		t.Fatal(err)
-	}
-	if pa, pf := ca.Probability(1), cf.Probability(1); !(pf < pa) {
-		t.Fatalf("p(weak evidence): %.3f from the analysts' labels, %.3f with the field's; want lower with the field's", pa, pf)
-	}
 }
