@@ -69,8 +69,9 @@ from sending one alert twice at once. ` + "`atalaya serve`" + ` runs one already
 			}
 			defer db.Close()
 			opt.MoreSinks, opt.Site, opt.Log = feed.WebhookSinks(db, nil, nil), catalogOf(db).Lookup, g.log
+			var nc *nats.Conn
 			if pf.natsURL != "" {
-				nc, err := pipeline.Connect(pf.natsURL, "atalaya-feed")
+				nc, err = pipeline.Connect(pf.natsURL, "atalaya-feed")
 				if err != nil {
 					return err
 				}
@@ -81,8 +82,14 @@ from sending one alert twice at once. ` + "`atalaya serve`" + ` runs one already
 				}
 				opt.Sinks = append(opt.Sinks, ns)
 			}
+			d := feed.NewDispatcher(db, opt)
+			if nc != nil {
+				if _, err := d.ListenWake(nc); err != nil {
+					return err
+				}
+			}
 			g.log.Info("dispatching", "db", pf.db(), "nats", pf.natsURL)
-			return feed.NewDispatcher(db, opt).Run(ctx)
+			return d.Run(ctx)
 		},
 	}
 	f := cmd.Flags()
@@ -283,6 +290,10 @@ func startFeed(ctx context.Context, db *store.DB, nc *nats.Conn, log *slog.Logge
 	}
 	d := feed.NewDispatcher(db, feed.Options{Sinks: append([]feed.Sink{ns}, extra...), MoreSinks: feed.WebhookSinks(db, nil, nil),
 		Site: catalogOf(db).Lookup, Log: log})
+	sub, err := d.ListenWake(nc) // processes that commit alerts call feed.Wake
+	if err != nil {
+		return nil, err
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {
@@ -291,5 +302,5 @@ func startFeed(ctx context.Context, db *store.DB, nc *nats.Conn, log *slog.Logge
 			log.Error("feed dispatcher", "err", err)
 		}
 	}()
-	return func() { cancel(); <-done }, nil
+	return func() { _ = sub.Unsubscribe(); cancel(); <-done }, nil
 }

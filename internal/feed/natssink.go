@@ -107,3 +107,27 @@ func (n *NATSSink) Deliver(ctx context.Context, a store.Alert) error {
 func validToken(s string) bool {
 	return s != "" && !strings.ContainsAny(s, ".*> \t\r\n")
 }
+
+// WakeSubject is where a process that committed alerts tells dispatchers
+// elsewhere to look at the outbox now (Wake) rather than at their next
+// poll.
+const WakeSubject = "atalaya.feed.wake"
+
+// Wake asks every dispatcher listening on nc's server (ListenWake) to fan
+// out the outbox now. Call it after committing an alert; losing it only
+// delays the alert to the next poll.
+func Wake(nc *nats.Conn) error {
+	if err := nc.Publish(WakeSubject, nil); err != nil {
+		return fmt.Errorf("wake the dispatchers: %w", err)
+	}
+	return nil
+}
+
+// ListenWake makes the dispatcher wake on WakeSubject; unsubscribe to stop.
+func (d *Dispatcher) ListenWake(nc *nats.Conn) (*nats.Subscription, error) {
+	sub, err := nc.Subscribe(WakeSubject, func(*nats.Msg) { d.Notify() })
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", WakeSubject, err)
+	}
+	return sub, nil
+}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/atalaya-project/atalaya/internal/access"
+	"github.com/atalaya-project/atalaya/internal/pipeline"
 	"github.com/atalaya-project/atalaya/internal/store"
 )
 
@@ -211,4 +212,46 @@ func TestAlertWithoutEventPayload(t *testing.T) {
 	if n := len(rB.snapshot()); n != 0 {
 		t.Fatalf("B got %d events", n)
 	}
+}
+
+// A dispatcher that polls once an hour delivers an alert at once when
+// another process (here: another connection) wakes it over NATS.
+func TestWakeOverNATS(t *testing.T) {
+	st := openStore(t, "sqlite:"+t.TempDir()+"/a.db")
+	ctx := t.Context()
+	putAgencies(t, st, "COLPNC", "A")
+	r := newReceiver(t, secretA)
+	if _, err := st.PutWebhook(ctx, store.Webhook{AgencyID: "A", URL: r.url(), Secret: secretA}); err != nil {
+		t.Fatal(err)
+	}
+	nc := startNATS(t)
+	opt := fastOptions(st)
+	opt.Poll = time.Hour
+	d := NewDispatcher(st, opt)
+	sub, err := d.ListenWake(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = sub.Unsubscribe() }()
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	runDispatcher(t, d)
+	// The dispatcher's first pass lists the webhook and finds nothing.
+	waitFor(t, 10*time.Second, "the webhook's worker", func() bool {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		return len(d.sinks) == 1
+	})
+	s := newSite(t, st, 4.6, -74.1)
+	release(t, st, s.ID, "COLPNC", "A")
+	other, err := pipeline.Connect(nc.ConnectedUrl(), "releaser")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if err := Wake(other); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, "the woken delivery", func() bool { return r.distinct() == 1 })
 }
