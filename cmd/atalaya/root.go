@@ -61,6 +61,10 @@ false-alarm rates; it is not evidence on its own.`,
 		newFeedCmd(g),
 		newReportCmd(g),
 		newExportCmd(g),
+		newAgencyCmd(),
+		newUserCmd(),
+		newTokenCmd(),
+		newAuditCmd(),
 	)
 	return root
 }
