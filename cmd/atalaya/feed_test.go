@@ -97,6 +97,10 @@ func TestReportThenVerify(t *testing.T) {
 	if err != nil || !strings.Contains(out, "unaltered") {
 		t.Fatalf("report verify: %q, %v", out, err)
 	}
+	out, err = run(t, "audit", "verify", "--db", dbURL, "--report", pdf)
+	if err != nil || !strings.Contains(out, "audit log intact") || !strings.Contains(out, "unaltered") {
+		t.Fatalf("audit verify --report: %q, %v", out, err)
+	}
 	b, _ := os.ReadFile(pdf)
 	b = append(b, '\n')
 	if err := os.WriteFile(pdf, b, 0o600); err != nil {
@@ -104,6 +108,9 @@ func TestReportThenVerify(t *testing.T) {
 	}
 	if _, err := run(t, "report", "verify", "--db", dbURL, pdf); err == nil || !strings.Contains(err.Error(), "altered") {
 		t.Fatalf("report verify of an altered file: %v", err)
+	}
+	if _, err := run(t, "audit", "verify", "--db", dbURL, "--report", pdf); err == nil || !strings.Contains(err.Error(), "altered") {
+		t.Fatalf("audit verify --report of an altered file: %v", err)
 	}
 	if _, err := run(t, "report", "--db", dbURL, "--site", s.ID, "--agency", "COLPNC", "--out", filepath.Join(dir, "x.pdf")); err != nil {
 		t.Fatalf("report for the owner: %v", err)

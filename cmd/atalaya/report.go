@@ -113,24 +113,30 @@ chain with its hash.`,
 		Example: `  atalaya report verify site.pdf --db postgres://atalaya@db/atalaya`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			pdf, err := os.ReadFile(args[0])
-			if err != nil {
-				return err
-			}
 			db, err := pf.open(cmd.Context())
 			if err != nil {
 				return err
 			}
 			defer db.Close()
-			c, err := feed.VerifyReport(cmd.Context(), db, pdf, nil)
-			if err != nil {
-				return fmt.Errorf("%s: %w", args[0], err)
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s: unaltered (SHA-256 %s), issued in audit entry %d at %s to %s; %d source granules match; audit chain of %d entries verified\n",
-				args[0], c.SHA256, c.Issued.Seq, c.Issued.At.Format("2006-01-02 15:04:05 UTC"), c.Manifest.Agency, len(c.Manifest.Granules), c.Chain.Entries)
-			return nil
+			return verifyReport(cmd, db, args[0], nil)
 		},
 	}
 	cmd.AddCommand(verify)
 	return cmd
+}
+
+// verifyReport proves a report file unaltered (feed.VerifyReport) and says
+// what it established; `report verify` and `audit verify --report` run it.
+func verifyReport(cmd *cobra.Command, db *store.DB, file string, cp *access.Checkpoint) error {
+	pdf, err := os.ReadFile(file)
+	if err != nil {
+		return fmt.Errorf("--report: %w", err)
+	}
+	c, err := feed.VerifyReport(cmd.Context(), db, pdf, cp)
+	if err != nil {
+		return fmt.Errorf("%s: %w", file, err)
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "%s: unaltered (SHA-256 %s), issued in audit entry %d at %s to %s; %d source granules match; audit chain of %d entries verified\n",
+		file, c.SHA256, c.Issued.Seq, c.Issued.At.Format("2006-01-02 15:04:05 UTC"), c.Manifest.Agency, len(c.Manifest.Granules), c.Chain.Entries)
+	return nil
 }
