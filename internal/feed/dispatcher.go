@@ -192,7 +192,10 @@ func (d *Dispatcher) refresh(ctx context.Context, old []Sink) []Sink {
 			if ctx.Err() == nil {
 				d.opt.Log.Error("list sinks; keeping the previous ones", "err", err)
 			}
-			return old
+			if old != nil {
+				return old
+			}
+			more = nil // the fixed sinks at least
 		}
 		names := map[string]bool{}
 		for _, s := range sinks {
