@@ -5,7 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -252,4 +255,40 @@ func FuzzReadReportManifest(f *testing.F) {
 			t.Fatalf("accepted manifest %+v", m)
 		}
 	})
+}
+
+// The report over HTTP: for a partner the site was released to, a PDF that
+// verifies (its generation recorded before it was sent); 404 for others.
+func TestReportHandler(t *testing.T) {
+	st := openStore(t, "sqlite:"+filepath.Join(t.TempDir(), "a.db"))
+	rs, site, _, _ := reportFixture(t, st)
+	srv := httptest.NewServer(ReportHandler(HandlerConfig{Catalog: rs.Catalog, Principal: testPrincipal}, rs, st))
+	defer srv.Close()
+	get := func(agency, q string) (*http.Response, []byte) {
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+"/sites/"+site.ID+"/report.pdf"+q, nil)
+		req.Header.Set(agencyHeader, agency)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, b
+	}
+	resp, pdf := get("A", "?lang=pt")
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/pdf" || resp.Header.Get("X-Atalaya-Report-Sha256") != ReportSHA256(pdf) {
+		t.Fatalf("GET report as A: %d %v", resp.StatusCode, resp.Header)
+	}
+	if !strings.Contains(pdfText(t, pdf), "Relatório de evidências do local") {
+		t.Fatal("the report is not in Portuguese")
+	}
+	if _, err := VerifyReport(context.Background(), st, pdf, nil); err != nil {
+		t.Fatal(err)
+	}
+	if resp, _ := get("B", ""); resp.StatusCode != 404 {
+		t.Fatalf("GET report as B: %d, want 404", resp.StatusCode)
+	}
+	if resp, b := get("A", "?lang=fr"); resp.StatusCode != 400 || !strings.Contains(string(b), `"field":"lang"`) {
+		t.Fatalf("GET report in French: %d %s", resp.StatusCode, b)
+	}
 }

@@ -1,10 +1,12 @@
 package feed
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 
 	"github.com/atalaya-project/atalaya/internal/access"
 	"github.com/atalaya-project/atalaya/internal/store"
@@ -111,4 +113,53 @@ func VerifyReport(ctx context.Context, st VerifyStore, pdf []byte, cp *access.Ch
 		}
 	}
 	return c, nil
+}
+
+// ReportHandler serves GET /sites/{id}/report.pdf (?lang=es|en|pt; default
+// the caller's language): the evidence report of a site the caller may see
+// (404 otherwise), recorded in the audit log (w) before it is sent, so
+// every report handed out can be verified later.
+func ReportHandler(cfg HandlerConfig, rs *ReportSource, w store.AuditWriter) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /sites/{id}/report.pdf", func(rw http.ResponseWriter, r *http.Request) {
+		p, ok := cfg.Principal(r)
+		if !ok {
+			writeError(rw, http.StatusUnauthorized, "unauthorized", "", "sign in or send an API token")
+			return
+		}
+		if !p.Can(access.ReadEvidence) {
+			writeError(rw, http.StatusForbidden, "forbidden", "", "role "+string(p.Role)+" may not read evidence")
+			return
+		}
+		lang := r.URL.Query().Get("lang")
+		switch lang {
+		case "", "es", "en", "pt":
+		default:
+			writeError(rw, http.StatusBadRequest, "invalid", "lang", "lang "+lang+": want es, en or pt")
+			return
+		}
+		rep, err := rs.BuildReport(r.Context(), p, r.PathValue("id"), lang)
+		if errors.Is(err, store.ErrNotFound) {
+			writeError(rw, http.StatusNotFound, "not_found", "", "no site "+r.PathValue("id"))
+			return
+		}
+		if err != nil {
+			writeError(rw, http.StatusInternalServerError, "internal", "", err.Error())
+			return
+		}
+		var b bytes.Buffer
+		if err := WriteReport(&b, rep); err != nil {
+			writeError(rw, http.StatusInternalServerError, "internal", "", err.Error())
+			return
+		}
+		if _, err := RecordReport(r.Context(), w, p, b.Bytes()); err != nil {
+			writeError(rw, http.StatusInternalServerError, "internal", "", err.Error())
+			return
+		}
+		rw.Header().Set("Content-Type", "application/pdf")
+		rw.Header().Set("Content-Disposition", `attachment; filename="atalaya-site-`+rep.Site.ID+`.pdf"`)
+		rw.Header().Set("X-Atalaya-Report-Sha256", ReportSHA256(b.Bytes()))
+		_, _ = rw.Write(b.Bytes())
+	})
+	return mux
 }
