@@ -9,6 +9,16 @@ if ! [ -d ../shared/data ]; then
   exit 1
 fi
 ./scripts/lint.sh
+# internal/feed checks its exports and OGC API with GDAL (ogr2ogr: GeoJSON,
+# LIBKML and OAPIF drivers), its webhook signatures with openssl and its PDF
+# reports with poppler (pdftotext, pdfinfo).
+if ! command -v ogr2ogr >/dev/null || ! command -v openssl >/dev/null || ! command -v pdftotext >/dev/null; then
+  echo "test: installing gdal-bin, openssl and poppler-utils" >&2
+  if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends gdal-bin openssl poppler-utils >&2; then
+    apt-get update -q >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends gdal-bin openssl poppler-utils >&2
+  fi
+fi
 # internal/access checks its argon2id hashes against the reference
 # implementation's command-line tool (Debian package argon2).
 if ! command -v argon2 >/dev/null; then

@@ -157,6 +157,12 @@ Sites, their detections, evidence and decisions are kept. See docs/pipeline.md.`
 			if err := s.Start(ctx); err != nil {
 				return err
 			}
+			stopFeed, err := startFeed(ctx, db, s.Conn(), g.log)
+			if err != nil {
+				_ = s.Stop()
+				return err
+			}
+			defer stopFeed()
 			g.log.Info("serving", "nats", s.NATSURL(), "db", pf.db(), "workers", cfg.Workers, "blobs", pf.blobs)
 			fmt.Fprintf(cmd.OutOrStdout(), "atalaya serve: NATS at %s, %d workers; ingest with: atalaya ingest CUBE.hdr --data %s\n", s.NATSURL(), cfg.Workers, pf.dataDir)
 			<-ctx.Done()
