@@ -69,6 +69,7 @@ func Run(t *testing.T, newStore Factory) {
 		{"TxErrorLeavesNothing", testTxErrorLeavesNothing},
 		{"TxPanicLeavesNothing", testTxPanicLeavesNothing},
 		{"Purge", testPurge},
+		{"TAKCerts", testTAKCerts},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
