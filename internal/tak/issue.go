@@ -1,0 +1,99 @@
+package tak
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/atalaya-project/atalaya/internal/store"
+)
+
+// Issuer issues client certificates from Atalaya's CA and records them, so
+// that the TAK ports know whose each is and whether it was revoked.
+type Issuer struct {
+	CA    *CA
+	Certs store.TAKCerts
+	// Validity of a client certificate (default 1 year).
+	Validity time.Duration
+	Now      func() time.Time // default time.Now
+}
+
+func (is *Issuer) now() time.Time {
+	if is.Now != nil {
+		return is.Now()
+	}
+	return time.Now()
+}
+
+// Issue signs csr for u (its common name must be u.ID) and records the
+// certificate.
+func (is *Issuer) Issue(ctx context.Context, csr *x509.CertificateRequest, u User, clientUID string) (*x509.Certificate, error) {
+	if u.ID == "" || u.AgencyID == "" {
+		return nil, fmt.Errorf("issue certificate: user %q of agency %q: both are needed", u.ID, u.AgencyID)
+	}
+	c, err := is.CA.SignClient(csr, u.ID, is.Validity, is.now())
+	if err != nil {
+		return nil, err
+	}
+	_, err = is.Certs.PutTAKCert(ctx, store.TAKCert{
+		Serial: Serial(c), UserID: u.ID, AgencyID: u.AgencyID, ClientUID: clientUID,
+		Subject: c.Subject.String(), NotBefore: c.NotBefore, NotAfter: c.NotAfter,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("record certificate of %s: %w", u.ID, err)
+	}
+	return c, nil
+}
+
+// Errors of client authentication.
+var (
+	// ErrUnknownCert: the certificate chains to Atalaya's CA but Atalaya
+	// has no record of issuing it (a CA key leak, or a store restored from
+	// an older backup).
+	ErrUnknownCert = errors.New("tak: certificate not issued by this Atalaya")
+	// ErrRevoked: the certificate was revoked.
+	ErrRevoked = errors.New("tak: certificate revoked")
+)
+
+// verifier checks client certificates against the store after the TLS
+// library has checked the chain to the CA.
+type verifier struct {
+	certs store.TAKCerts
+}
+
+// user returns whom a verified client certificate belongs to.
+func (v verifier) user(ctx context.Context, c *x509.Certificate) (User, error) {
+	rec, err := v.certs.TAKCert(ctx, Serial(c))
+	if errors.Is(err, store.ErrNotFound) {
+		return User{}, fmt.Errorf("%w: serial %s (%s)", ErrUnknownCert, Serial(c), c.Subject)
+	}
+	if err != nil {
+		return User{}, err
+	}
+	if !rec.Revoked.IsZero() {
+		return User{}, fmt.Errorf("%w: serial %s of %s on %s (%s)", ErrRevoked, rec.Serial, rec.UserID,
+			rec.Revoked.UTC().Format(time.RFC3339), rec.Reason)
+	}
+	return User{ID: rec.UserID, AgencyID: rec.AgencyID}, nil
+}
+
+// clientTLS is the TLS configuration of a port that requires client
+// certificates from Atalaya's CA, not revoked.
+func clientTLS(ca *CA, cert tls.Certificate, v verifier) *tls.Config {
+	return &tls.Config{
+		MinVersion:   tls.VersionTLS12,
+		Certificates: []tls.Certificate{cert},
+		ClientAuth:   tls.RequireAndVerifyClientCert,
+		ClientCAs:    ca.Pool(),
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			if len(cs.PeerCertificates) == 0 {
+				return errors.New("tak: no client certificate")
+			}
+			_, err := v.user(context.Background(), cs.PeerCertificates[0])
+			return err
+		},
+	}
+}

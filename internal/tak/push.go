@@ -1,0 +1,261 @@
+package tak
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/atalaya-project/atalaya/internal/cot"
+	"github.com/atalaya-project/atalaya/internal/store"
+)
+
+// ErrNotConnected: the pusher has no connection to its TAK server now; the
+// outbox keeps the alert and tries again.
+var ErrNotConnected = errors.New("tak push: not connected")
+
+// PushConfig configures a connection to a partner's TAK server.
+type PushConfig struct {
+	// Address is the server's host:port (8089 for TLS, 8087 for plain TCP
+	// by convention).
+	Address string
+	// TLS is the client configuration (client certificate and the server's
+	// CA); nil means plain TCP.
+	TLS *tls.Config
+	// AgencyID is the partner agency the server belongs to: only what it
+	// may know of is ever sent.
+	AgencyID string
+	// Site says how sites become events (Lang: the agency's language).
+	Site  cot.SiteOptions
+	Sites Sites
+	// MinBackoff and MaxBackoff bound the wait between connection attempts
+	// (doubling, with ±20% jitter; defaults 500 ms and 1 min).
+	MinBackoff, MaxBackoff time.Duration
+	// PingEvery is how often to ping the server (t-x-c-t; default 15 s).
+	PingEvery time.Duration
+	// WriteTimeout bounds one event's write (default 10 s).
+	WriteTimeout time.Duration
+	Log          *slog.Logger
+	Now          func() time.Time
+	// Dial opens the TCP connection (default net.Dialer).
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+}
+
+// Pusher pushes an agency's released sites to its TAK server as a client:
+// XML CoT over TLS with a client certificate or over plain TCP. It
+// reconnects with backoff, sends every live site again on each connect,
+// answers the server's pings and pings it.
+type Pusher struct {
+	cfg PushConfig
+
+	mu   sync.Mutex
+	conn net.Conn // nil when not connected
+	wmu  sync.Mutex
+	up   chan struct{} // closed and replaced on each connect
+}
+
+// NewPusher returns a pusher; Run connects it.
+func NewPusher(cfg PushConfig) (*Pusher, error) {
+	if cfg.Address == "" || cfg.AgencyID == "" || cfg.Sites == nil {
+		return nil, errors.New("tak push: Address, AgencyID and Sites are required")
+	}
+	if cfg.MinBackoff <= 0 {
+		cfg.MinBackoff = 500 * time.Millisecond
+	}
+	if cfg.MaxBackoff < cfg.MinBackoff {
+		cfg.MaxBackoff = max(time.Minute, cfg.MinBackoff)
+	}
+	if cfg.PingEvery <= 0 {
+		cfg.PingEvery = 15 * time.Second
+	}
+	if cfg.WriteTimeout <= 0 {
+		cfg.WriteTimeout = 10 * time.Second
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Dial == nil {
+		var d net.Dialer
+		cfg.Dial = d.DialContext
+	}
+	return &Pusher{cfg: cfg, up: make(chan struct{})}, nil
+}
+
+// Connected returns a channel closed at the next successful connect (or
+// already closed if connected now).
+func (p *Pusher) Connected() <-chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.up
+}
+
+// Run keeps the connection up until ctx ends.
+func (p *Pusher) Run(ctx context.Context) error {
+	log := p.cfg.Log.With("tak_server", p.cfg.Address, "agency", p.cfg.AgencyID)
+	backoff := p.cfg.MinBackoff
+	for ctx.Err() == nil {
+		start := p.cfg.Now()
+		err := p.session(ctx, log)
+		if ctx.Err() != nil {
+			break
+		}
+		if p.cfg.Now().Sub(start) > 2*p.cfg.MaxBackoff {
+			backoff = p.cfg.MinBackoff // it was up a good while: start over
+		}
+		wait := time.Duration(float64(backoff) * (0.8 + 0.4*rand.Float64()))
+		log.Warn("tak server connection lost, reconnecting", "err", err, "in", wait.Round(time.Millisecond))
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+		}
+		backoff = min(2*backoff, p.cfg.MaxBackoff)
+	}
+	return nil
+}
+
+// session connects, sends the snapshot, then reads until the connection
+// fails.
+func (p *Pusher) session(ctx context.Context, log *slog.Logger) error {
+	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	c, err := p.cfg.Dial(dctx, "tcp", p.cfg.Address)
+	cancel()
+	if err != nil {
+		return err
+	}
+	if p.cfg.TLS != nil {
+		tc := tls.Client(c, p.cfg.TLS)
+		hctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		err := tc.HandshakeContext(hctx)
+		cancel()
+		if err != nil {
+			c.Close()
+			return fmt.Errorf("TLS handshake: %w", err)
+		}
+		c = tc
+	}
+	defer c.Close()
+	stop := context.AfterFunc(ctx, func() { c.Close() })
+	defer stop()
+
+	p.mu.Lock()
+	p.conn = c
+	close(p.up)
+	p.mu.Unlock()
+	defer func() {
+		p.mu.Lock()
+		p.conn = nil
+		p.up = make(chan struct{})
+		p.mu.Unlock()
+	}()
+	log.Info("tak server connected")
+
+	if err := p.snapshot(ctx, c); err != nil {
+		return fmt.Errorf("snapshot: %w", err)
+	}
+	pingDone := make(chan struct{})
+	defer close(pingDone)
+	go func() {
+		t := time.NewTicker(p.cfg.PingEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				if err := p.write(c, cot.Ping(p.cfg.Now())); err != nil {
+					c.Close()
+					return
+				}
+			case <-pingDone:
+				return
+			}
+		}
+	}()
+	r := cot.NewReader(c)
+	for {
+		e, err := r.Next()
+		if err != nil {
+			return err
+		}
+		if e.Type == cot.TypePing {
+			if err := p.write(c, cot.Pong(p.cfg.Now())); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+func (p *Pusher) snapshot(ctx context.Context, c net.Conn) error {
+	sites, err := p.cfg.Sites.ReleasedTo(ctx, p.cfg.AgencyID)
+	if err != nil {
+		return err
+	}
+	now := p.cfg.Now()
+	for _, s := range sites {
+		if !Shows(s, p.cfg.AgencyID, p.cfg.Site, now) {
+			continue
+		}
+		e, err := cot.SiteEvent(s.Site, p.cfg.Site, now)
+		if err != nil {
+			p.cfg.Log.Error("tak site event", "site", s.ID, "err", err)
+			continue
+		}
+		if err := p.write(c, e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// write sends one event, without TAK Server's flow tags (an event that
+// carries them is dropped as already seen).
+func (p *Pusher) write(c net.Conn, e cot.Event) error {
+	e.StripFlowTags()
+	b, err := cot.Marshal(e)
+	if err != nil {
+		return err
+	}
+	b = append(b, '\n')
+	p.wmu.Lock()
+	defer p.wmu.Unlock()
+	_ = c.SetWriteDeadline(p.cfg.Now().Add(p.cfg.WriteTimeout))
+	_, err = c.Write(b)
+	return err
+}
+
+// Deliver sends a site's change (its marker, or its withdrawal) if the
+// agency may know of the site. It fails with ErrNotConnected, or the write
+// error, so that the outbox tries again later.
+func (p *Pusher) Deliver(ctx context.Context, a store.Alert) error {
+	if a.SiteID == "" {
+		return nil
+	}
+	s, err := p.cfg.Sites.SharedSite(ctx, a.SiteID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("tak push: site %s: %w", a.SiteID, err)
+	}
+	e, ok, err := eventFor(s, p.cfg.AgencyID, p.cfg.Site.Lang, p.cfg.Site, p.cfg.Now())
+	if err != nil || !ok {
+		return err
+	}
+	p.mu.Lock()
+	c := p.conn
+	p.mu.Unlock()
+	if c == nil {
+		return fmt.Errorf("%w to %s", ErrNotConnected, p.cfg.Address)
+	}
+	if err := p.write(c, e); err != nil {
+		c.Close()
+		return fmt.Errorf("tak push to %s: %w", p.cfg.Address, err)
+	}
+	return nil
+}
