@@ -24,7 +24,7 @@ var now = time.Date(2026, 11, 25, 16, 0, 0, 0, time.UTC)
 func site() store.Site {
 	return store.Site{
 		ID: "0193a4b2c3d4e5f60718293a4b5c6d7e", Lat: 4.60971, Lon: -74.08175, UncertaintyM: 15,
-		GasProfile: `{"acetone":{"evidence":5.2,"peak_ppmm":120,"rate_kgh":0.4},"ammonia":3.1}`,
+		GasProfile: `{"acetone":{"z":5.2,"ppmm":120,"emission_kg_h":0.4},"ammonia":3.1}`,
 		FirstSeen:  now.Add(-10 * 24 * time.Hour), LastSeen: now.Add(-24 * time.Hour),
 		PassesSeen: 3, PassesSurvey: 5, Evidence: 6.1, Probability: 0.83, TypeGuess: "methamphetamine-lab",
 		Status: store.SiteReleased, Version: 4,

@@ -107,8 +107,10 @@ type GasSummary struct {
 }
 
 // ParseGasProfile reads a site's gas profile: a JSON object from gas name
-// to either its evidence (a number) or an object with "evidence",
-// "peak_ppmm" and "rate_kgh". Gases come out strongest first.
+// to either its evidence (a number) or an object with the evidence ("z",
+// as package sites writes it, or "evidence"), the peak concentration-
+// pathlength ("ppmm" or "peak_ppmm") and the emission rate ("emission_kg_h"
+// or "rate_kgh"). Gases come out strongest first.
 func ParseGasProfile(profile string) ([]GasSummary, error) {
 	if strings.TrimSpace(profile) == "" {
 		return nil, nil
@@ -122,14 +124,26 @@ func ParseGasProfile(profile string) ([]GasSummary, error) {
 		g := GasSummary{Gas: gas}
 		if err := json.Unmarshal(raw, &g.Evidence); err != nil {
 			var o struct {
-				Evidence float64 `json:"evidence"`
-				Peak     float64 `json:"peak_ppmm"`
-				Rate     float64 `json:"rate_kgh"`
+				Z        *float64 `json:"z"`
+				Evidence float64  `json:"evidence"`
+				PPMm     *float64 `json:"ppmm"`
+				Peak     float64  `json:"peak_ppmm"`
+				Emission *float64 `json:"emission_kg_h"`
+				Rate     float64  `json:"rate_kgh"`
 			}
 			if err := json.Unmarshal(raw, &o); err != nil {
-				return nil, fmt.Errorf("gas profile: gas %q: %s: want a number or {evidence, peak_ppmm, rate_kgh}", gas, raw)
+				return nil, fmt.Errorf("gas profile: gas %q: %s: want a number or {z, ppmm, emission_kg_h}", gas, raw)
 			}
 			g.Evidence, g.PeakPPMM, g.RateKgH = o.Evidence, o.Peak, o.Rate
+			if o.Z != nil {
+				g.Evidence = *o.Z
+			}
+			if o.PPMm != nil {
+				g.PeakPPMM = *o.PPMm
+			}
+			if o.Emission != nil {
+				g.RateKgH = *o.Emission
+			}
 		}
 		out = append(out, g)
 	}

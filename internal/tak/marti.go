@@ -1,6 +1,7 @@
 package tak
 
 import (
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
@@ -11,6 +12,8 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+
+	"github.com/atalaya-project/atalaya/internal/store"
 )
 
 // The Marti REST paths Atalaya answers, as ATAK and iTAK call them.
@@ -59,13 +62,25 @@ func EnrollmentHandler(c MartiConfig) http.Handler {
 
 // APIHandler serves the Marti API a device calls once it has a certificate
 // (port 8443 by convention); the TLS layer requires the certificate.
-func APIHandler(c MartiConfig, v verifier) http.Handler {
-	h := &marti{MartiConfig: c, v: v}
+func APIHandler(c MartiConfig, certs store.TAKCerts) http.Handler {
+	h := &marti{MartiConfig: c, v: verifier{certs: certs}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+PathVersion, h.cert(h.version))
 	mux.HandleFunc("GET "+PathVersionConfig, h.cert(h.versionConfig))
 	mux.HandleFunc("GET "+PathConnectionProfile, h.cert(h.noProfile))
 	return mux
+}
+
+// EnrollmentTLS is the TLS configuration of the enrollment port: server
+// authentication only (the device has no certificate yet).
+func EnrollmentTLS(cert tls.Certificate) *tls.Config {
+	return &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
+}
+
+// APITLS is the TLS configuration of the API port: a client certificate
+// from the CA, recorded and not revoked, is required.
+func APITLS(ca *CA, cert tls.Certificate, certs store.TAKCerts) *tls.Config {
+	return clientTLS(ca, cert, verifier{certs: certs})
 }
 
 type marti struct {

@@ -229,19 +229,20 @@ func (p *Pusher) write(c net.Conn, e cot.Event) error {
 	return err
 }
 
+// Name implements the outbox Sink: one delivery queue per TAK server.
+func (p *Pusher) Name() string { return "tak:" + p.cfg.AgencyID + ":" + p.cfg.Address }
+
+// Agency implements the outbox AgencySink: the partner agency whose server
+// this is.
+func (p *Pusher) Agency() string { return p.cfg.AgencyID }
+
 // Deliver sends a site's change (its marker, or its withdrawal) if the
 // agency may know of the site. It fails with ErrNotConnected, or the write
 // error, so that the outbox tries again later.
 func (p *Pusher) Deliver(ctx context.Context, a store.Alert) error {
-	if a.SiteID == "" {
-		return nil
-	}
-	s, err := p.cfg.Sites.SharedSite(ctx, a.SiteID)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("tak push: site %s: %w", a.SiteID, err)
+	s, ok, err := siteOf(ctx, a, p.cfg.Sites)
+	if err != nil || !ok {
+		return err
 	}
 	e, ok, err := eventFor(s, p.cfg.AgencyID, p.cfg.Site.Lang, p.cfg.Site, p.cfg.Now())
 	if err != nil || !ok {

@@ -344,20 +344,17 @@ func (s *Stream) write(c *streamConn, log *slog.Logger) {
 	}
 }
 
+// Name implements the outbox Sink: the streaming server's delivery queue.
+func (s *Stream) Name() string { return "tak:stream" }
+
 // Deliver sends a site's change to the connected devices of every agency
 // that may know of it: the marker if it shows, its withdrawal otherwise. It
 // implements the outbox Sink; devices that are not connected get the state
 // of every site when they connect, so nothing is retried here.
 func (s *Stream) Deliver(ctx context.Context, a store.Alert) error {
-	if a.SiteID == "" {
-		return nil
-	}
-	st, err := s.cfg.Sites.SharedSite(ctx, a.SiteID)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil // nobody can have been sent what never existed
-	}
-	if err != nil {
-		return fmt.Errorf("tak stream: site %s: %w", a.SiteID, err)
+	st, ok, err := siteOf(ctx, a, s.cfg.Sites)
+	if err != nil || !ok {
+		return err
 	}
 	s.mu.Lock()
 	targets := map[string][]*streamConn{}

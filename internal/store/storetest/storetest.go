@@ -78,6 +78,7 @@ func Run(t *testing.T, newStore Factory) {
 		{"AuditAppend", testAuditAppend},
 		{"AuditConcurrentAppends", testAuditConcurrentAppends},
 		{"TAKCerts", testTAKCerts},
+		{"SitesWithStatus", testSitesWithStatus},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

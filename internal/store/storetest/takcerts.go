@@ -62,3 +62,24 @@ func testTAKCerts(t *testing.T, s store.Store, clock *Clock) {
 		t.Errorf("beto's certificate revoked too")
 	}
 }
+
+func testSitesWithStatus(t *testing.T, s store.Store, _ *Clock) {
+	bs, ok := s.(store.SitesByStatus)
+	if !ok {
+		t.Fatalf("%T does not list sites by status", s)
+	}
+	var released []string
+	for i, st := range []store.SiteStatus{store.SiteCandidate, store.SiteReleased, store.SiteDismissed, store.SiteReleased} {
+		site := must(s.CreateSite(ctx, store.Site{Lat: 4.6, Lon: -74.1 + float64(i)*1e-3, Status: st}))(t)
+		if st == store.SiteReleased {
+			released = append(released, site.ID)
+		}
+	}
+	got := must(bs.SitesWithStatus(ctx, store.SiteReleased, 0))(t)
+	if len(got) != 2 || got[0].ID != min(released[0], released[1]) || got[1].ID != max(released[0], released[1]) {
+		t.Errorf("released sites %+v, want %v", got, released)
+	}
+	if got := must(bs.SitesWithStatus(ctx, store.SiteReleased, 1))(t); len(got) != 1 {
+		t.Errorf("limit 1: %d sites", len(got))
+	}
+}
