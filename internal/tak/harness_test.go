@@ -60,7 +60,7 @@ func testHash(password string) string {
 // env is a store with agencies, users and a CA, and the TAK servers on
 // loopback ports.
 type env struct {
-	t         *testing.T
+	t         testing.TB
 	db        *store.DB
 	ca        *tak.CA
 	issuer    *tak.Issuer
@@ -77,7 +77,7 @@ type httptestServer struct {
 	srv *http.Server
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	db, err := store.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "atalaya.db"), store.Options{})
 	if err != nil {
@@ -137,7 +137,7 @@ func (e *env) start() {
 	e.api = serveTLS(t, tak.APIHandler(mc, e.db), tak.APITLS(e.ca, cert, e.db))
 }
 
-func serveTLS(t *testing.T, h http.Handler, cfg *tls.Config) *httptestServer {
+func serveTLS(t testing.TB, h http.Handler, cfg *tls.Config) *httptestServer {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -192,12 +192,20 @@ func (e *env) alert(siteID string) store.Alert {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	body, _ := json.Marshal(map[string]any{"id": "alert-" + siteID, "kind": "site.updated", "site": map[string]any{
+	return alertFor(sh)
+}
+
+// alertFor is the outbox alert a release pipeline writes for a site (its
+// payload as package feed writes it: the API's Site JSON with owner and
+// released_to).
+func alertFor(sh tak.Site) store.Alert {
+	id := fmt.Sprintf("alert-%s-%d", sh.ID, sh.Version)
+	body, _ := json.Marshal(map[string]any{"id": id, "kind": "site.updated", "site": map[string]any{
 		"id": sh.ID, "lat": sh.Lat, "lon": sh.Lon, "uncertainty_m": sh.UncertaintyM, "gas_profile": sh.GasProfile,
 		"first_seen": sh.FirstSeen, "last_seen": sh.LastSeen, "passes_seen": sh.PassesSeen, "passes_surveyed": sh.PassesSurvey,
 		"evidence": sh.Evidence, "probability": sh.Probability, "type_guess": sh.TypeGuess, "status": sh.Status,
 		"version": sh.Version, "owner": sh.Owner, "released_to": sh.ReleasedTo}})
-	return store.Alert{ID: "alert-" + siteID, SiteID: siteID, Kind: "site.updated", Payload: string(body)}
+	return store.Alert{ID: id, SiteID: sh.ID, Kind: "site.updated", Payload: string(body)}
 }
 
 // credentials is what a device holds after enrolling.
@@ -401,7 +409,7 @@ func (e *env) connect(c *credentials) (*device, error) {
 
 // until reads events until one has the uid (and type, if not empty);
 // it fails the test if the connection ends or a minute passes first.
-func (d *device) until(t *testing.T, uid, typ string) cot.Event {
+func (d *device) until(t testing.TB, uid, typ string) cot.Event {
 	t.Helper()
 	deadline := time.After(time.Minute)
 	for {
@@ -421,7 +429,7 @@ func (d *device) until(t *testing.T, uid, typ string) cot.Event {
 
 // ping sends a ping and waits for the pong: everything the server queued
 // before answering has arrived by then.
-func (d *device) sync(t *testing.T) {
+func (d *device) sync(t testing.TB) {
 	t.Helper()
 	b, _ := cot.Marshal(cot.Ping(time.Now()))
 	if _, err := d.conn.Write(b); err != nil {
