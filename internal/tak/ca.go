@@ -222,7 +222,11 @@ func firstOr(s []string, def string) string {
 // or base64 DER without PEM armour (ATAK's form), or raw DER; and checks its
 // signature.
 func ParseCSR(body []byte) (*x509.CertificateRequest, error) {
-	body = bytes.TrimSpace(body)
+	if len(body) > 0 && body[0] != 0x30 {
+		// Text (PEM, base64): surrounding whitespace is not content. DER
+		// (a SEQUENCE, 0x30) may end in bytes that look like whitespace.
+		body = bytes.TrimSpace(body)
+	}
 	if len(body) == 0 {
 		return nil, fmt.Errorf("%w: the request body is empty; send the CSR as base64 DER or PEM", ErrCSR)
 	}

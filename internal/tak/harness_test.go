@@ -4,12 +4,10 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"encoding/xml"
@@ -25,6 +23,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/atalaya-project/atalaya/internal/access"
 	"github.com/atalaya-project/atalaya/internal/cot"
 	"github.com/atalaya-project/atalaya/internal/store"
 	"github.com/atalaya-project/atalaya/internal/tak"
@@ -45,17 +44,11 @@ var (
 	saoPaulo = [2]float64{-23.5505, -46.6333}
 )
 
-// testVerify checks the test users' password hashes (hex SHA-256; the
-// store's users carry access's argon2id hashes in production).
-func testVerify(password, hash string) (bool, error) {
-	s := sha256.Sum256([]byte(password))
-	return hex.EncodeToString(s[:]) == hash, nil
-}
+// fastParams make test password hashes cheap (production uses
+// access.DefaultParams).
+var fastParams = access.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
 
-func testHash(password string) string {
-	s := sha256.Sum256([]byte(password))
-	return hex.EncodeToString(s[:])
-}
+func testHash(password string) string { return access.HashPassword(password, fastParams) }
 
 // env is a store with agencies, users and a CA, and the TAK servers on
 // loopback ports.
@@ -108,7 +101,7 @@ func newEnv(t testing.TB) *env {
 	}
 	e := &env{t: t, db: db, ca: ca,
 		issuer:   &tak.Issuer{CA: ca, Certs: db},
-		sites:    tak.StoreSites{Store: db, Owners: tak.CountryOwners{Agencies: db}},
+		sites:    tak.StoreSites{Store: db, Owners: access.New(db, access.Options{Params: fastParams})},
 		siteOpts: cot.SiteOptions{BaseURL: "https://atalaya.example", ProducerUID: "atalaya-test"},
 	}
 	return e
@@ -132,7 +125,7 @@ func (e *env) start() {
 	}
 	go e.stream.Serve(e.streamLn)
 	t.Cleanup(func() { e.stream.Close() })
-	mc := tak.MartiConfig{Issuer: e.issuer, Auth: tak.StoreAuth{Users: e.db, Verify: testVerify}, Hostname: "127.0.0.1", Version: "test"}
+	mc := tak.MartiConfig{Issuer: e.issuer, Auth: tak.StoreAuth{Users: e.db, Params: fastParams}, Hostname: "127.0.0.1", Version: "test"}
 	e.enrollSrv = serveTLS(t, tak.EnrollmentHandler(mc), tak.EnrollmentTLS(cert))
 	e.api = serveTLS(t, tak.APIHandler(mc, e.db), tak.APITLS(e.ca, cert, e.db))
 }

@@ -120,9 +120,18 @@ func partnerTLS(t testing.TB) (server, client *tls.Config) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	key, _ := rsa.GenerateKey(rand.Reader, 2048)
-	der, _ := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: "atalaya"}}, key)
-	csr, _ := tak.ParseCSR(der)
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: "atalaya"}}, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	csr, err := tak.ParseCSR(der)
+	if err != nil {
+		t.Fatal(err)
+	}
 	cc, err := ca.SignClient(csr, "atalaya", 0, time.Now())
 	if err != nil {
 		t.Fatal(err)
@@ -162,6 +171,7 @@ func TestPusher(t *testing.T) {
 
 			// The snapshot on connect: the partner's live released site only.
 			<-p.Connected()
+			<-srv.accept
 			got := srv.ping(t)
 			if len(got) != 1 || got[0].UID != cot.SiteUID(shown.ID) || got[0].Detail.Contact.Callsign[:12] != "Possible lab" {
 				t.Fatalf("snapshot %+v", got)
@@ -186,7 +196,6 @@ func TestPusher(t *testing.T) {
 			// The server drops the connection: the pusher reconnects and
 			// sends the snapshot again (now s2 only).
 			srv.drop()
-			<-srv.accept // the first connection's
 			select {
 			case <-srv.accept:
 			case <-time.After(time.Minute):

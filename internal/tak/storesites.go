@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/atalaya-project/atalaya/internal/boundaries"
+	"github.com/atalaya-project/atalaya/internal/access"
 	"github.com/atalaya-project/atalaya/internal/store"
 )
 
@@ -18,7 +18,8 @@ type SiteStore interface {
 }
 
 // Owners says which agency owns the site at a point: the host agency of the
-// country containing it (jurisdiction); "" if none does.
+// country containing it (jurisdiction), or access.ErrNoJurisdiction.
+// *access.Service implements it.
 type Owners interface {
 	OwnerOf(ctx context.Context, lat, lon float64) (string, error)
 }
@@ -49,7 +50,10 @@ func (s StoreSites) share(ctx context.Context, st store.Site) (Site, error) {
 	for _, r := range rs {
 		out.ReleasedTo = append(out.ReleasedTo, r.AgencyID)
 	}
-	if out.Owner, err = s.Owners.OwnerOf(ctx, st.Lat, st.Lon); err != nil {
+	out.Owner, err = s.Owners.OwnerOf(ctx, st.Lat, st.Lon)
+	if errors.Is(err, access.ErrNoJurisdiction) {
+		out.Owner = "" // seen only by the agencies it was released to
+	} else if err != nil {
 		return Site{}, fmt.Errorf("owner of site %s: %w", st.ID, err)
 	}
 	return out, nil
@@ -93,28 +97,6 @@ func (s StoreSites) ReleasedTo(ctx context.Context, agencyID string) ([]Site, er
 	return out, nil
 }
 
-// CountryOwners finds a site's owner as the host agency of the country
-// (Natural Earth admin-0, package boundaries) containing it.
-type CountryOwners struct {
-	Agencies store.AgencyReader
-}
-
-// OwnerOf implements Owners.
-func (c CountryOwners) OwnerOf(ctx context.Context, lat, lon float64) (string, error) {
-	iso3, _, ok := boundaries.CountryAt(lat, lon)
-	if !ok {
-		return "", nil
-	}
-	a, err := c.Agencies.HostAgency(ctx, iso3)
-	if errors.Is(err, store.ErrNotFound) {
-		return "", nil
-	}
-	if err != nil {
-		return "", err
-	}
-	return a.ID, nil
-}
-
 // StoreAgencies reads agencies' languages from the store.
 type StoreAgencies struct {
 	Store store.AgencyReader
@@ -132,9 +114,8 @@ func (s StoreAgencies) AgencyLang(ctx context.Context, id string) (string, error
 // StoreAuth checks enrollment passwords against the store's users.
 type StoreAuth struct {
 	Users store.UserReader
-	// Verify reports whether password matches the stored hash (package
-	// access's argon2id check).
-	Verify func(password, hash string) (bool, error)
+	// Params are the argon2id parameters (access.DefaultParams if zero).
+	Params access.Params
 }
 
 // Password implements Authenticator.
@@ -149,7 +130,11 @@ func (s StoreAuth) Password(ctx context.Context, username, password string) (Use
 	if u.Disabled || u.PasswordHash == "" {
 		return User{}, fmt.Errorf("%w: user %q may not sign in", ErrUnauthorized, username)
 	}
-	ok, err := s.Verify(password, u.PasswordHash)
+	p := s.Params
+	if p == (access.Params{}) {
+		p = access.DefaultParams
+	}
+	ok, _, err := access.VerifyPassword(password, u.PasswordHash, p)
 	if err != nil {
 		return User{}, err
 	}

@@ -82,6 +82,15 @@ func csrDER(t *testing.T, cn string) ([]byte, *rsa.PrivateKey) {
 }
 
 func TestParseCSR(t *testing.T) {
+	// DER whose last byte looks like whitespace (its signature's) must not
+	// be trimmed.
+	b, err := os.ReadFile(filepath.Join("testdata", "csr-trailing-space.der"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tak.ParseCSR(b); err != nil {
+		t.Errorf("DER ending in % x: %v", b[len(b)-1:], err)
+	}
 	der, _ := csrDER(t, "ana")
 	b64 := base64.StdEncoding.EncodeToString(der)
 	pemCSR := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der})
@@ -475,4 +484,27 @@ func TestStaleNotResent(t *testing.T) {
 	if got := d.uids(); got[cot.SiteUID(old.ID)] || !got[cot.SiteUID(fresh.ID)] {
 		t.Errorf("on connect: %v (old %s, fresh %s)", got, old.ID, fresh.ID)
 	}
+}
+
+func FuzzParseCSR(f *testing.F) {
+	der, err := os.ReadFile(filepath.Join("testdata", "csr-trailing-space.der"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(der)
+	f.Add([]byte(base64.StdEncoding.EncodeToString(der)))
+	f.Add(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}))
+	f.Add([]byte("-----BEGIN NEW CERTIFICATE REQUEST-----\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		csr, err := tak.ParseCSR(b)
+		if err != nil {
+			if !errors.Is(err, tak.ErrCSR) {
+				t.Fatalf("error does not wrap ErrCSR: %v", err)
+			}
+			return
+		}
+		if csr.CheckSignature() != nil {
+			t.Fatal("accepted a CSR with a bad signature")
+		}
+	})
 }
