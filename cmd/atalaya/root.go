@@ -58,6 +58,7 @@ false-alarm rates; it is not evidence on its own.`,
 		newServeCmd(g),
 		newWorkerCmd(g),
 		newIngestCmd(g),
+		newTAKCmd(g),
 	)
 	return root
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -96,6 +97,7 @@ func newServeCmd(g *app) *cobra.Command {
 		df     detectFlags
 		listen string
 		cfg    pipeline.Config
+		tf     takFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -115,11 +117,18 @@ acknowledging it, and listens on 127.0.0.1 only unless --listen says otherwise
 (it has no authentication: keep it behind a firewall or VPN).
 
 On interrupt, workers stop taking jobs, in-flight jobs get --grace to finish,
-the rest go back to the queue. See docs/pipeline.md.`,
+the rest go back to the queue. See docs/pipeline.md.
+
+With --tak, TAK field devices (ATAK, WinTAK, iTAK) enroll for a client
+certificate on port 8446 with their Atalaya username and password, then stream
+their agency's released sites on port 8089; --tak-push sends an agency's
+released sites to its own TAK server. See docs/tak.md.`,
 		Example: `  atalaya serve                                   # everything under ./atalaya-data
   atalaya serve --data /var/lib/atalaya --workers 4 --gas acetone,ammonia --far 0.1/km2
   atalaya serve --listen 0.0.0.0:4222 --blobs nats  # remote workers may join
-  atalaya serve --db postgres://atalaya@db/atalaya --nats nats://nats1:4222`,
+  atalaya serve --db postgres://atalaya@db/atalaya --nats nats://nats1:4222
+  atalaya serve --tak --tak-host tak.example.org   # TAK devices on 8089, 8443, 8446 (atalaya tak ca init first)
+  atalaya serve --tak-push tls://USA-DEA@tak.partner.example:8089 --tak-push-cert atalaya.p12`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			det, err := df.config()
@@ -142,11 +151,19 @@ the rest go back to the queue. See docs/pipeline.md.`,
 			if err := s.Start(ctx); err != nil {
 				return err
 			}
+			tp, err := tf.start(ctx, g, db, pf.dataDir)
+			if err != nil {
+				_ = s.Stop()
+				return err
+			}
+			if tp != nil && tp.servers != nil {
+				g.log.Info("serving TAK", "stream", tp.servers.Addr("stream"), "api", tp.servers.Addr("api"), "enroll", tp.servers.Addr("enroll"))
+			}
 			g.log.Info("serving", "nats", s.NATSURL(), "db", pf.db(), "workers", cfg.Workers, "blobs", pf.blobs)
 			fmt.Fprintf(cmd.OutOrStdout(), "atalaya serve: NATS at %s, %d workers; ingest with: atalaya ingest CUBE.hdr --data %s\n", s.NATSURL(), cfg.Workers, pf.dataDir)
 			<-ctx.Done()
 			g.log.Info("stopping")
-			return s.Stop()
+			return errors.Join(tp.stop(), s.Stop())
 		},
 	}
 	f := cmd.Flags()
@@ -159,5 +176,6 @@ the rest go back to the queue. See docs/pipeline.md.`,
 	f.DurationVar(&cfg.ReconcileEvery, "reconcile-every", 30*time.Second, "time between reconciler passes")
 	f.DurationVar(&cfg.ReconcileAfter, "reconcile-after", time.Minute, "an unfinished granule unchanged this long, with no job queued, is queued again")
 	f.StringVar(&cfg.WorkDir, "work-dir", "", "where workers unpack granules (default: the system temp dir)")
+	tf.add(f)
 	return cmd
 }

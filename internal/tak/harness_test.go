@@ -60,6 +60,7 @@ type env struct {
 	sites     tak.StoreSites
 	stream    *tak.Stream
 	streamLn  net.Listener
+	streamAt  string // the streaming port's address
 	enrollSrv *httptestServer
 	api       *httptestServer
 	siteOpts  cot.SiteOptions
@@ -123,6 +124,7 @@ func (e *env) start() {
 	if err != nil {
 		t.Fatal(err)
 	}
+	e.streamAt = e.streamLn.Addr().String()
 	go e.stream.Serve(e.streamLn)
 	t.Cleanup(func() { e.stream.Close() })
 	mc := tak.MartiConfig{Issuer: e.issuer, Auth: tak.StoreAuth{Users: e.db, Params: fastParams}, Hostname: "127.0.0.1", Version: "test"}
@@ -369,7 +371,7 @@ type device struct {
 }
 
 func (e *env) connect(c *credentials) (*device, error) {
-	conn, err := tls.Dial("tcp", e.streamLn.Addr().String(), &tls.Config{RootCAs: e.ca.Pool(), ServerName: "127.0.0.1",
+	conn, err := tls.Dial("tcp", e.streamAt, &tls.Config{RootCAs: e.ca.Pool(), ServerName: "127.0.0.1",
 		Certificates: []tls.Certificate{c.tlsCert}})
 	if err != nil {
 		return nil, err

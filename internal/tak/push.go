@@ -3,13 +3,18 @@ package tak
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"net"
+	"net/url"
+	"os"
 	"sync"
 	"time"
+
+	"software.sslmate.com/src/go-pkcs12"
 
 	"github.com/atalaya-project/atalaya/internal/cot"
 	"github.com/atalaya-project/atalaya/internal/store"
@@ -259,4 +264,54 @@ func (p *Pusher) Deliver(ctx context.Context, a store.Alert) error {
 		return fmt.Errorf("tak push to %s: %w", p.cfg.Address, err)
 	}
 	return nil
+}
+
+// PushTarget is a partner's TAK server as `atalaya serve --tak-push` names
+// it: tls://AGENCY@host:8089 or tcp://AGENCY@host:8087.
+type PushTarget struct {
+	AgencyID string
+	Address  string
+	TLS      bool
+}
+
+// ParsePushTarget reads a push target.
+func ParsePushTarget(s string) (PushTarget, error) {
+	u, err := url.Parse(s)
+	if err != nil {
+		return PushTarget{}, fmt.Errorf("TAK server %q: %w", s, err)
+	}
+	t := PushTarget{Address: u.Host}
+	if u.User != nil {
+		t.AgencyID = u.User.Username()
+	}
+	switch u.Scheme {
+	case "tls", "ssl":
+		t.TLS = true
+	case "tcp":
+	default:
+		return PushTarget{}, fmt.Errorf("TAK server %q: scheme %q: want tls://AGENCY@host:8089 or tcp://AGENCY@host:8087", s, u.Scheme)
+	}
+	if t.AgencyID == "" || u.Hostname() == "" || u.Port() == "" || (u.Path != "" && u.Path != "/") {
+		return PushTarget{}, fmt.Errorf("TAK server %q: want tls://AGENCY@host:8089 or tcp://AGENCY@host:8087 (agency id, host and port)", s)
+	}
+	return t, nil
+}
+
+// LoadClientP12 reads a client key store (PKCS #12: key, certificate, CA
+// chain), as a partner's TAK Server administrator issues one, for the
+// pusher's TLS client certificate.
+func LoadClientP12(path, password string) (tls.Certificate, []*x509.Certificate, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return tls.Certificate{}, nil, err
+	}
+	key, cert, cas, err := pkcs12.DecodeChain(b, password)
+	if err != nil {
+		return tls.Certificate{}, nil, fmt.Errorf("%s: %w (is the password right?)", path, err)
+	}
+	c := tls.Certificate{Certificate: [][]byte{cert.Raw}, PrivateKey: key, Leaf: cert}
+	for _, ca := range cas {
+		c.Certificate = append(c.Certificate, ca.Raw)
+	}
+	return c, cas, nil
 }

@@ -317,7 +317,7 @@ func TestStreamNodeTAK(t *testing.T) {
 	e.start()
 	c := e.mustEnroll("ana")
 
-	cmd := exec.Command("node", "stream.mjs", "ssl://"+e.streamLn.Addr().String(), c.certPEM, c.keyPEM, cot.SiteUID(later.ID), "60000")
+	cmd := exec.Command("node", "stream.mjs", "ssl://"+e.streamAt, c.certPEM, c.keyPEM, cot.SiteUID(later.ID), "60000")
 	cmd.Dir = pkg.Dir
 	cmd.Stderr = os.Stderr
 	stdout, err := cmd.StdoutPipe()
@@ -507,4 +507,36 @@ func FuzzParseCSR(f *testing.F) {
 			t.Fatal("accepted a CSR with a bad signature")
 		}
 	})
+}
+
+// TestStart runs the three ports as atalaya serve --tak does: a device
+// enrolls, calls the API and streams its agency's sites.
+func TestStart(t *testing.T) {
+	e := newEnv(t)
+	s := e.site(bogota, 0.9, store.SiteReleased)
+	srv, err := tak.Start(tak.Config{CA: e.ca, Hosts: []string{"127.0.0.1"}, StreamAddr: "127.0.0.1:0", APIAddr: "127.0.0.1:0",
+		EnrollAddr: "127.0.0.1:0", Store: e.db, Owners: access.New(e.db, access.Options{}), Site: e.siteOpts, Version: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close(ctx)
+	e.enrollSrv = &httptestServer{URL: "https://" + srv.Addr("enroll").String()}
+	e.streamAt = srv.Addr("stream").String()
+	e.stream = srv.Stream
+	// The store's users carry access.DefaultParams hashes in production.
+	u, _ := e.db.UserByName(ctx, "ana")
+	if err := e.db.SetPassword(ctx, u.ID, access.HashPassword("ana-pw", access.DefaultParams)); err != nil {
+		t.Fatal(err)
+	}
+	c := e.mustEnroll("ana")
+	resp, err := e.atakClient(c).Get("https://" + srv.Addr("api").String() + "/Marti/api/version/config")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("API: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	d, err := e.connect(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.until(t, cot.SiteUID(s.ID), cot.TypeSpotMarker)
 }
