@@ -118,13 +118,14 @@ type Session struct {
 	ID        string
 	CSRF      string
 	Expires   time.Time
+	maxAge    time.Duration // the session's whole lifetime, for Max-Age
 }
 
 // Cookie is the session cookie: HttpOnly, SameSite=Strict, Path=/, Secure
 // when served over TLS, expiring with the session.
 func (s Session) Cookie(secure bool) *http.Cookie {
 	return &http.Cookie{Name: CookieName, Value: s.ID, Path: "/", Expires: s.Expires,
-		MaxAge: int(time.Until(s.Expires).Seconds()), HttpOnly: true, Secure: secure, SameSite: http.SameSiteStrictMode}
+		MaxAge: int(s.maxAge.Seconds()), HttpOnly: true, Secure: secure, SameSite: http.SameSiteStrictMode}
 }
 
 // ClearCookie removes the session cookie from a browser.
@@ -181,7 +182,7 @@ func (s *Service) Login(ctx context.Context, username, password string) (Session
 	}
 	now := s.now()
 	sess := Session{Principal: principalOf(u), User: userOf(u), ID: newSecret(), CSRF: newSecret(),
-		Expires: now.Add(s.opt.SessionMax).UTC().Truncate(time.Microsecond)}
+		Expires: now.Add(s.opt.SessionMax).UTC().Truncate(time.Microsecond), maxAge: s.opt.SessionMax}
 	err = s.st.InTx(ctx, func(tx store.Tx) error {
 		if newHash != "" {
 			if err := tx.SetPassword(ctx, u.ID, newHash); err != nil {
@@ -448,7 +449,7 @@ func (s *Service) AddUser(ctx context.Context, actor Principal, nu NewUser) (Use
 	}
 	ag, err := s.st.Agency(ctx, nu.AgencyID)
 	if err != nil {
-		return User{}, fmt.Errorf("add user %q: %w", nu.Username, err)
+		return User{}, fmt.Errorf("add user %q (see atalaya agency list): %w", nu.Username, err)
 	}
 	if nu.Lang == "" {
 		nu.Lang = ag.Lang
@@ -501,7 +502,7 @@ func (s *Service) SetPassword(ctx context.Context, actor Principal, username, pa
 	}
 	u, err := s.st.UserByName(ctx, username)
 	if err != nil {
-		return fmt.Errorf("set password: %w", err)
+		return fmt.Errorf("set password (see atalaya user list): %w", err)
 	}
 	var hash string
 	if err := s.hashing(ctx, func() { hash = HashPassword(password, s.opt.Params) }); err != nil {
@@ -527,7 +528,7 @@ func (s *Service) SetDisabled(ctx context.Context, actor Principal, username str
 	}
 	u, err := s.st.UserByName(ctx, username)
 	if err != nil {
-		return fmt.Errorf("disable user: %w", err)
+		return fmt.Errorf("disable user (see atalaya user list): %w", err)
 	}
 	action := AuditUserEnable
 	if disabled {
@@ -576,7 +577,7 @@ func (s *Service) CreateToken(ctx context.Context, actor Principal, username, na
 	}
 	u, err := s.st.UserByName(ctx, username)
 	if err != nil {
-		return "", Token{}, fmt.Errorf("create token: %w", err)
+		return "", Token{}, fmt.Errorf("create token (see atalaya user list): %w", err)
 	}
 	text, hash := NewToken()
 	var exp time.Time

@@ -43,7 +43,14 @@ func TestLoginAndSessions(t *testing.T) {
 			t.Fatalf("session %+v", sess)
 		}
 		c := sess.Cookie(true)
-		if c.Name != "atalaya_session" || !c.HttpOnly || !c.Secure || c.SameSite != http.SameSiteStrictMode || c.Path != "/" {
+		if set := c.String(); !strings.Contains(set, "HttpOnly") || !strings.Contains(set, "SameSite=Strict") || !strings.Contains(set, "Secure") {
+			t.Fatalf("Set-Cookie %s", set)
+		}
+		if plain := sess.Cookie(false).String(); strings.Contains(plain, "Secure") {
+			t.Fatalf("Secure without TLS: %s", plain)
+		}
+		if c.Name != "atalaya_session" || !c.HttpOnly || !c.Secure || c.SameSite != http.SameSiteStrictMode || c.Path != "/" ||
+			c.MaxAge != 8*3600 || !c.Expires.Equal(d.clock.Now().Add(8*time.Hour)) || c.Value != sess.ID {
 			t.Fatalf("cookie %+v", c)
 		}
 		// The database holds only the digest of the cookie value.
