@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -115,7 +116,7 @@ func (e *env) start() {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.stream, err = tak.NewStream(tak.StreamConfig{CA: e.ca, ServerCert: cert, Certs: e.db, Sites: e.sites,
+	e.stream, err = tak.NewStream(tak.StreamConfig{CA: e.ca, ServerCert: cert, Certs: e.db, Users: e.db, Sites: e.sites,
 		Agencies: tak.StoreAgencies{Store: e.db}, Site: e.siteOpts})
 	if err != nil {
 		t.Fatal(err)
@@ -129,7 +130,7 @@ func (e *env) start() {
 	t.Cleanup(func() { e.stream.Close() })
 	mc := tak.MartiConfig{Issuer: e.issuer, Auth: tak.StoreAuth{Users: e.db, Params: fastParams}, Hostname: "127.0.0.1", Version: "test"}
 	e.enrollSrv = serveTLS(t, tak.EnrollmentHandler(mc), tak.EnrollmentTLS(cert))
-	e.api = serveTLS(t, tak.APIHandler(mc, e.db), tak.APITLS(e.ca, cert, e.db))
+	e.api = serveTLS(t, tak.APIHandler(mc, e.db, e.db), tak.APITLS(e.ca, cert, e.db, e.db))
 }
 
 func serveTLS(t testing.TB, h http.Handler, cfg *tls.Config) *httptestServer {
@@ -441,4 +442,36 @@ func (d *device) uids() map[string]bool {
 		m[e.UID] = true
 	}
 	return m
+}
+
+// refused connects to the streaming port with c and pings: it returns nil
+// if the server answered (the certificate was accepted), else the error
+// that ended the connection (TLS 1.3 reports the server's rejection of a
+// client certificate on the client's first read).
+func (e *env) refused(c *credentials) error {
+	conn, err := tls.Dial("tcp", e.streamAt, &tls.Config{RootCAs: e.ca.Pool(), ServerName: "127.0.0.1",
+		Certificates: []tls.Certificate{c.tlsCert}})
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(time.Minute))
+	b, _ := cot.Marshal(cot.Ping(time.Now()))
+	if _, err := conn.Write(b); err != nil {
+		return err
+	}
+	r := cot.NewReader(conn)
+	for {
+		ev, err := r.Next()
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				e.t.Fatalf("no answer and no rejection within a minute")
+			}
+			return err
+		}
+		if ev.Type == cot.TypePong {
+			return nil
+		}
+	}
 }

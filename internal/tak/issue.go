@@ -54,7 +54,8 @@ var (
 	// has no record of issuing it (a CA key leak, or a store restored from
 	// an older backup).
 	ErrUnknownCert = errors.New("tak: certificate not issued by this Atalaya")
-	// ErrRevoked: the certificate was revoked.
+	// ErrRevoked: the certificate was revoked, or its user was disabled or
+	// removed.
 	ErrRevoked = errors.New("tak: certificate revoked")
 )
 
@@ -62,6 +63,7 @@ var (
 // library has checked the chain to the CA.
 type verifier struct {
 	certs store.TAKCerts
+	users store.UserReader // nil: the certificate record alone decides
 }
 
 // user returns whom a verified client certificate belongs to.
@@ -77,7 +79,24 @@ func (v verifier) user(ctx context.Context, c *x509.Certificate) (User, error) {
 		return User{}, fmt.Errorf("%w: serial %s of %s on %s (%s)", ErrRevoked, rec.Serial, rec.UserID,
 			rec.Revoked.UTC().Format(time.RFC3339), rec.Reason)
 	}
-	return User{ID: rec.UserID, AgencyID: rec.AgencyID}, nil
+	u := User{ID: rec.UserID, AgencyID: rec.AgencyID}
+	if v.users != nil {
+		// The user's account decides too: disabling a user cuts their
+		// devices off, and a user moved to another agency sees that
+		// agency's sites.
+		su, err := v.users.UserByName(ctx, rec.UserID)
+		if errors.Is(err, store.ErrNotFound) {
+			return User{}, fmt.Errorf("%w: serial %s: user %s no longer exists", ErrRevoked, rec.Serial, rec.UserID)
+		}
+		if err != nil {
+			return User{}, err
+		}
+		if su.Disabled {
+			return User{}, fmt.Errorf("%w: serial %s: user %s is disabled", ErrRevoked, rec.Serial, rec.UserID)
+		}
+		u.AgencyID = su.AgencyID
+	}
+	return u, nil
 }
 
 // clientTLS is the TLS configuration of a port that requires client

@@ -62,8 +62,9 @@ func EnrollmentHandler(c MartiConfig) http.Handler {
 
 // APIHandler serves the Marti API a device calls once it has a certificate
 // (port 8443 by convention); the TLS layer requires the certificate.
-func APIHandler(c MartiConfig, certs store.TAKCerts) http.Handler {
-	h := &marti{MartiConfig: c, v: verifier{certs: certs}}
+// users, if not nil, must still have the certificate's user enabled.
+func APIHandler(c MartiConfig, certs store.TAKCerts, users store.UserReader) http.Handler {
+	h := &marti{MartiConfig: c, v: verifier{certs: certs, users: users}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+PathVersion, h.cert(h.version))
 	mux.HandleFunc("GET "+PathVersionConfig, h.cert(h.versionConfig))
@@ -79,8 +80,8 @@ func EnrollmentTLS(cert tls.Certificate) *tls.Config {
 
 // APITLS is the TLS configuration of the API port: a client certificate
 // from the CA, recorded and not revoked, is required.
-func APITLS(ca *CA, cert tls.Certificate, certs store.TAKCerts) *tls.Config {
-	return clientTLS(ca, cert, verifier{certs: certs})
+func APITLS(ca *CA, cert tls.Certificate, certs store.TAKCerts, users store.UserReader) *tls.Config {
+	return clientTLS(ca, cert, verifier{certs: certs, users: users})
 }
 
 type marti struct {

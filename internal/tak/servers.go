@@ -62,7 +62,7 @@ func Start(cfg Config) (*Servers, error) {
 		return nil, err
 	}
 	sites := StoreSites{Store: cfg.Store, Owners: cfg.Owners}
-	st, err := NewStream(StreamConfig{CA: cfg.CA, ServerCert: cert, Certs: cfg.Store, Sites: sites,
+	st, err := NewStream(StreamConfig{CA: cfg.CA, ServerCert: cert, Certs: cfg.Store, Users: cfg.Store, Sites: sites,
 		Agencies: StoreAgencies{Store: cfg.Store}, Site: cfg.Site, Log: cfg.Log})
 	if err != nil {
 		return nil, err
@@ -90,7 +90,7 @@ func Start(cfg Config) (*Servers, error) {
 		role, addr string
 		handler    http.Handler
 	}{
-		{"api", cfg.APIAddr, APIHandler(mc, cfg.Store)},
+		{"api", cfg.APIAddr, APIHandler(mc, cfg.Store, cfg.Store)},
 		{"enroll", cfg.EnrollAddr, EnrollmentHandler(mc)},
 	} {
 		if h.addr == "" {
@@ -102,7 +102,7 @@ func Start(cfg Config) (*Servers, error) {
 		}
 		tc := EnrollmentTLS(cert)
 		if h.role == "api" {
-			tc = APITLS(cfg.CA, cert, cfg.Store)
+			tc = APITLS(cfg.CA, cert, cfg.Store, cfg.Store)
 		}
 		srv := &http.Server{Handler: h.handler, TLSConfig: tc, ReadHeaderTimeout: 10 * time.Second,
 			ErrorLog: slog.NewLogLogger(cfg.Log.Handler(), slog.LevelDebug)}

@@ -20,8 +20,11 @@ type StreamConfig struct {
 	CA         *CA
 	ServerCert tls.Certificate
 	Certs      store.TAKCerts
-	Sites      Sites
-	Agencies   Agencies
+	// Users, if not nil, must still have each certificate's user enabled;
+	// the user's current agency decides what the device sees.
+	Users    store.UserReader
+	Sites    Sites
+	Agencies Agencies
 	// Site says how sites become events; its Lang is replaced by each
 	// agency's.
 	Site cot.SiteOptions
@@ -73,7 +76,7 @@ func NewStream(cfg StreamConfig) (*Stream, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	v := verifier{certs: cfg.Certs}
+	v := verifier{certs: cfg.Certs, users: cfg.Users}
 	return &Stream{cfg: cfg, v: v, tls: clientTLS(cfg.CA, cfg.ServerCert, v), conns: map[string]map[*streamConn]struct{}{}}, nil
 }
 
