@@ -159,6 +159,11 @@ released sites to its own TAK server. See docs/tak.md.`,
 			if tp != nil && tp.servers != nil {
 				g.log.Info("serving TAK", "stream", tp.servers.Addr("stream"), "api", tp.servers.Addr("api"), "enroll", tp.servers.Addr("enroll"))
 			}
+			// The outbox dispatcher (package feed) delivers site alerts to
+			// these sinks.
+			for _, k := range tp.sinks() {
+				g.log.Info("TAK outbox sink", "name", k.Name())
+			}
 			g.log.Info("serving", "nats", s.NATSURL(), "db", pf.db(), "workers", cfg.Workers, "blobs", pf.blobs)
 			fmt.Fprintf(cmd.OutOrStdout(), "atalaya serve: NATS at %s, %d workers; ingest with: atalaya ingest CUBE.hdr --data %s\n", s.NATSURL(), cfg.Workers, pf.dataDir)
 			<-ctx.Done()

@@ -396,3 +396,26 @@ func (p *takParts) stop() error {
 	defer cancel()
 	return p.servers.Close(ctx)
 }
+
+// sink is what the outbox dispatcher (package feed) delivers alerts to.
+type sink interface {
+	Name() string
+	Deliver(ctx context.Context, a store.Alert) error
+}
+
+// sinks are the TAK outputs, for the outbox dispatcher: the streaming
+// server (it filters by agency itself) and one pusher per partner server
+// (each also an agency sink: Agency()).
+func (p *takParts) sinks() []sink {
+	if p == nil {
+		return nil
+	}
+	var out []sink
+	if p.servers != nil {
+		out = append(out, p.servers.Stream)
+	}
+	for _, q := range p.pushers {
+		out = append(out, q)
+	}
+	return out
+}
