@@ -92,7 +92,40 @@ issued would stop working.`,
 	f.StringVar(&o.Organization, "org", "Atalaya", "organisation (O) of the CA and of the devices' certificates")
 	f.StringVar(&o.Unit, "unit", "TAK", "organisational unit (OU) of the devices' certificates")
 	f.DurationVar(&o.Validity, "validity", 10*365*24*time.Hour, "how long the CA is valid")
-	cmd.AddCommand(initCmd)
+	var tsOut, tsPassword string
+	trust := &cobra.Command{
+		Use:   "truststore",
+		Short: "Write the CA as a PKCS #12 trust store for ATAK and iTAK",
+		Long: `Writes the CA certificate as a PKCS #12 trust store (alias "ca0"), the form
+ATAK's "Import Trust Store" and iTAK take, so devices trust Atalaya's TAK ports
+before they enroll.`,
+		Example: `  atalaya tak ca truststore --out atalaya-truststore.p12 --password atakatak`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if tsOut == "" {
+				return errors.New("--out is required")
+			}
+			ca, err := tak.LoadCA(caDir(dir, data))
+			if err != nil {
+				return err
+			}
+			p12, err := tak.TrustStoreP12(tsPassword, []string{"ca0"}, []*x509.Certificate{ca.Cert})
+			if err != nil {
+				return err
+			}
+			if err := os.WriteFile(tsOut, p12, 0o644); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "trust store with %q written to %s\n", ca.Cert.Subject.CommonName, tsOut)
+			return nil
+		},
+	}
+	f = trust.Flags()
+	f.StringVar(&data, "data", "atalaya-data", "data directory")
+	addCADir(f, &dir)
+	f.StringVar(&tsOut, "out", "", "the PKCS #12 file to write")
+	f.StringVar(&tsPassword, "password", tak.DefaultP12Password, "its password (devices ask for it on import)")
+	cmd.AddCommand(initCmd, trust)
 	return cmd
 }
 

@@ -20,6 +20,14 @@ func TestTAKCommands(t *testing.T) {
 	if _, err := run(t, "tak", "ca", "init", "--data", data); err == nil || !strings.Contains(err.Error(), "exists") {
 		t.Errorf("second ca init: %v", err)
 	}
+	ts := filepath.Join(data, "truststore.p12")
+	if out, err := run(t, "tak", "ca", "truststore", "--data", data, "--out", ts); err != nil || !strings.Contains(out, "Atalaya TAK CA") {
+		t.Fatalf("truststore: %v %s", err, out)
+	}
+	info, err := exec.Command("openssl", "pkcs12", "-in", ts, "-passin", "pass:atakatak", "-nokeys", "-info").CombinedOutput()
+	if err != nil || !strings.Contains(string(info), "friendlyName: ca0") || !strings.Contains(string(info), "CN = Atalaya TAK CA") {
+		t.Errorf("openssl reads the trust store: %v\n%s", err, info)
+	}
 	ctx := context.Background()
 	db, err := store.Open(ctx, "sqlite:"+filepath.Join(data, "atalaya.db"), store.Options{})
 	if err != nil {
@@ -43,7 +51,7 @@ func TestTAKCommands(t *testing.T) {
 	}
 	serial := strings.Fields(out)[2]
 	// OpenSSL, software nobody here wrote, reads the key store.
-	info, err := exec.Command("openssl", "pkcs12", "-in", p12, "-passin", "pass:s3cret", "-nodes", "-info").CombinedOutput()
+	info, err = exec.Command("openssl", "pkcs12", "-in", p12, "-passin", "pass:s3cret", "-nodes", "-info").CombinedOutput()
 	if err != nil {
 		t.Fatalf("openssl: %v\n%s", err, info)
 	}
