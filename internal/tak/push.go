@@ -150,6 +150,12 @@ func (p *Pusher) session(ctx context.Context, log *slog.Logger) error {
 	stop := context.AfterFunc(ctx, func() { c.Close() })
 	defer stop()
 
+	// The snapshot first, then Deliver may write: until then it answers
+	// ErrNotConnected and the outbox retries, so no change is written
+	// before the state it changes.
+	if err := p.snapshot(ctx, c); err != nil {
+		return fmt.Errorf("snapshot: %w", err)
+	}
 	p.mu.Lock()
 	p.conn = c
 	close(p.up)
@@ -161,10 +167,6 @@ func (p *Pusher) session(ctx context.Context, log *slog.Logger) error {
 		p.mu.Unlock()
 	}()
 	log.Info("tak server connected")
-
-	if err := p.snapshot(ctx, c); err != nil {
-		return fmt.Errorf("snapshot: %w", err)
-	}
 	pingDone := make(chan struct{})
 	defer close(pingDone)
 	go func() {
