@@ -344,6 +344,9 @@ func TestNodeCoT(t *testing.T) {
 		if f.Geometry.Type != "Point" || len(c) < 2 || math.Abs(c[0]-e.Point.Lon) > 1e-6 || math.Abs(c[1]-e.Point.Lat) > 1e-6 {
 			t.Errorf("%s: node-cot geometry %s %v, want %v,%v", e.UID, f.Geometry.Type, c, e.Point.Lon, e.Point.Lat)
 		}
+		if b := r.Back; b.UID != e.UID || b.Type != e.Type || math.Abs(b.Lat-e.Point.Lat) > 1e-6 || math.Abs(b.Lon-e.Point.Lon) > 1e-6 {
+			t.Errorf("%s: GeoJSON back to CoT in node-cot: %+v", e.UID, b)
+		}
 		if r.Group {
 			t.Errorf("%s has __group", e.UID)
 		}

@@ -41,6 +41,12 @@ type Result struct {
 	ForceDelete bool    `json:"forcedelete"` // detail has <__forcedelete>
 	Group       bool    `json:"group"`       // detail has <__group>
 	Feature     Feature `json:"feature"`
+	// Back is the event node-cot makes from Feature again
+	// (CoTParser.from_geojson).
+	Back struct {
+		UID, Type string
+		Lat, Lon  float64
+	} `json:"back"`
 }
 
 // Feature is node-cot's GeoJSON form of an event.
