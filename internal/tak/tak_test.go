@@ -544,3 +544,35 @@ func TestStart(t *testing.T) {
 	}
 	d.until(t, cot.SiteUID(s.ID), cot.TypeSpotMarker)
 }
+
+// TestSlowDeviceDisconnected: a device that stops reading is disconnected
+// once its queue is full, and Deliver never blocks on it.
+func TestSlowDeviceDisconnected(t *testing.T) {
+	e := newEnv(t)
+	s := e.site(bogota, 0.9, store.SiteReleased)
+	e.start()
+	c := e.mustEnroll("ana")
+	conn, err := tls.Dial("tcp", e.streamAt, &tls.Config{RootCAs: e.ca.Pool(), ServerName: "127.0.0.1", Certificates: []tls.Certificate{c.tlsCert}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// Wait until the server has registered the device (it never reads).
+	for i := 0; e.stream.Connected()[colombia] == 0; i++ {
+		if i > 60000 {
+			t.Fatal("the device was not registered within a minute")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	a := e.alert(s.ID)
+	n := 0
+	for ; n < 200000 && e.stream.Connected()[colombia] > 0; n++ {
+		if err := e.stream.Deliver(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if e.stream.Connected()[colombia] > 0 {
+		t.Fatalf("a device that reads nothing is still connected after %d events", n)
+	}
+	t.Logf("disconnected after %d events", n)
+}
