@@ -24,7 +24,8 @@
 //     the store knows and has not revoked; the certificate names the user,
 //     the user's agency decides what the device sees. XML CoT; pings
 //     (t-x-c-t) answered with t-x-c-t-r; every live released site of the
-//     agency sent on connect, then every change ([Stream.Deliver]).
+//     agency sent on connect, then every change ([Stream.Deliver]), and a
+//     periodic reconciliation with the store ([Stream.Refresh]).
 //   - Pusher ([Pusher]): Atalaya as a client of a partner's TAK server, XML
 //     CoT over TLS with a client certificate (8089) or plain TCP (8087),
 //     reconnecting with jittered exponential backoff, the snapshot sent again

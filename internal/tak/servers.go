@@ -41,7 +41,11 @@ type Config struct {
 	Owners                          Owners
 	Site                            cot.SiteOptions
 	Version                         string
-	Log                             *slog.Logger
+	// RefreshEvery is how often connected devices are reconciled with the
+	// store (Stream.Refresh; default 30 s): the bound on how late a change
+	// arrives when no outbox dispatcher delivers it.
+	RefreshEvery time.Duration
+	Log          *slog.Logger
 }
 
 // Servers are the running TAK servers.
@@ -50,6 +54,8 @@ type Servers struct {
 	lns    map[string]net.Listener // by role
 	https  []*http.Server
 	done   chan error
+	stop   chan struct{}
+	loop   chan struct{}
 }
 
 // Start listens on the configured addresses and serves until Close.
@@ -67,7 +73,27 @@ func Start(cfg Config) (*Servers, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Servers{Stream: st, lns: map[string]net.Listener{}, done: make(chan error, 3)}
+	s := &Servers{Stream: st, lns: map[string]net.Listener{}, done: make(chan error, 3),
+		stop: make(chan struct{}), loop: make(chan struct{})}
+	every := cfg.RefreshEvery
+	if every <= 0 {
+		every = 30 * time.Second
+	}
+	go func() {
+		defer close(s.loop)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				if err := st.Refresh(context.Background()); err != nil {
+					cfg.Log.Error("tak refresh", "err", err)
+				}
+			case <-s.stop:
+				return
+			}
+		}
+	}()
 	listen := func(role, addr string) (net.Listener, error) {
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
@@ -129,6 +155,12 @@ func (s *Servers) Addr(role string) net.Addr {
 
 // Close stops every server, giving HTTP requests until ctx ends.
 func (s *Servers) Close(ctx context.Context) error {
+	select {
+	case <-s.stop:
+	default:
+		close(s.stop)
+	}
+	<-s.loop
 	var errs []error
 	for _, h := range s.https {
 		errs = append(errs, h.Shutdown(ctx))

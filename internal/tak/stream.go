@@ -150,15 +150,21 @@ func (s *Stream) Connected() map[string]int {
 
 // streamConn is one connected device.
 type streamConn struct {
-	s      *Stream
-	c      *tls.Conn
-	user   User
-	lang   string
-	out    chan []byte
-	done   chan struct{}
-	once   sync.Once
-	mu     sync.Mutex
-	sentAt map[string]int64 // site id → version last queued (-1: withdrawn)
+	s    *Stream
+	c    *tls.Conn
+	user User
+	lang string
+	out  chan []byte
+	done chan struct{}
+	once sync.Once
+	mu   sync.Mutex
+	sent map[string]sentSite // per site, what was queued last
+}
+
+// sentSite is what a device was last sent about a site.
+type sentSite struct {
+	version int64
+	shown   bool // a marker (false: its withdrawal)
 }
 
 func (c *streamConn) close() {
@@ -168,16 +174,36 @@ func (c *streamConn) close() {
 	})
 }
 
-// offer queues an event about a site unless a newer version of it was
-// queued already; a full queue disconnects the device.
-func (c *streamConn) offer(siteID string, version int64, b []byte) {
+// offer queues an event about a site (a marker if shown, else its
+// withdrawal) unless a newer version of it was queued already; a full queue
+// disconnects the device.
+func (c *streamConn) offer(siteID string, version int64, shown bool, b []byte) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if last, ok := c.sentAt[siteID]; ok && version >= 0 && last > version {
+	if last, ok := c.sent[siteID]; ok && last.version > version {
 		return
 	}
-	c.sentAt[siteID] = version
+	c.sent[siteID] = sentSite{version: version, shown: shown}
 	c.send(b)
+}
+
+// stale returns the sites whose marker the device was sent and that are
+// not in current, and those in current it has an older version of (or
+// none).
+func (c *streamConn) diff(current map[string]Site) (gone []string, changed []Site) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for id, st := range c.sent {
+		if _, ok := current[id]; st.shown && !ok {
+			gone = append(gone, id)
+		}
+	}
+	for id, s := range current {
+		if st, ok := c.sent[id]; !ok || !st.shown || st.version < s.Version {
+			changed = append(changed, s)
+		}
+	}
+	return gone, changed
 }
 
 func (c *streamConn) send(b []byte) {
@@ -213,7 +239,7 @@ func (s *Stream) handle(tc *tls.Conn) {
 		return
 	}
 	c := &streamConn{s: s, c: tc, user: u, lang: lang, out: make(chan []byte, s.cfg.QueueLen),
-		done: make(chan struct{}), sentAt: map[string]int64{}}
+		done: make(chan struct{}), sent: map[string]sentSite{}}
 	log = log.With("user", u.ID, "agency", u.AgencyID)
 
 	s.mu.Lock()
@@ -276,7 +302,7 @@ func (s *Stream) snapshot(ctx context.Context, c *streamConn) error {
 		if err != nil {
 			return err
 		}
-		c.offer(st.ID, st.Version, b)
+		c.offer(st.ID, st.Version, true, b)
 	}
 	return nil
 }
@@ -385,7 +411,67 @@ func (s *Stream) Deliver(ctx context.Context, a store.Alert) error {
 				}
 				byLang[c.lang] = b
 			}
-			c.offer(st.ID, st.Version, b)
+			o := s.cfg.Site
+			o.Lang = c.lang
+			c.offer(st.ID, st.Version, Shows(st, agency, o, now), b)
+		}
+	}
+	return nil
+}
+
+// Refresh brings every connected device up to date from the store: the
+// sites its agency shows now that it lacks (or has an older version of),
+// and the withdrawal of those it was shown that no longer show (dismissed,
+// or past their lifetime). It is the reconciliation behind the outbox
+// (alerts delivered through Deliver arrive at once; Refresh, run
+// periodically, repairs anything missed).
+func (s *Stream) Refresh(ctx context.Context) error {
+	s.mu.Lock()
+	byAgency := map[string][]*streamConn{}
+	for agency, cs := range s.conns {
+		for c := range cs {
+			byAgency[agency] = append(byAgency[agency], c)
+		}
+	}
+	s.mu.Unlock()
+	now := s.cfg.Now()
+	for agency, cs := range byAgency {
+		sites, err := s.cfg.Sites.ReleasedTo(ctx, agency)
+		if err != nil {
+			return fmt.Errorf("tak stream refresh: %w", err)
+		}
+		current := map[string]Site{}
+		for _, st := range sites {
+			if Shows(st, agency, s.cfg.Site, now) {
+				current[st.ID] = st
+			}
+		}
+		for _, c := range cs {
+			o := s.cfg.Site
+			o.Lang = c.lang
+			gone, changed := c.diff(current)
+			for _, id := range gone {
+				c.mu.Lock()
+				v := c.sent[id].version
+				c.mu.Unlock()
+				b, err := cot.Marshal(cot.DeleteEvent(id, o, now))
+				if err != nil {
+					return err
+				}
+				c.offer(id, v, false, b)
+			}
+			for _, st := range changed {
+				e, err := cot.SiteEvent(st.Site, o, now)
+				if err != nil {
+					s.cfg.Log.Error("tak site event", "site", st.ID, "err", err)
+					continue
+				}
+				b, err := cot.Marshal(e)
+				if err != nil {
+					return err
+				}
+				c.offer(st.ID, st.Version, true, b)
+			}
 		}
 	}
 	return nil

@@ -576,3 +576,47 @@ func TestSlowDeviceDisconnected(t *testing.T) {
 	}
 	t.Logf("disconnected after %d events", n)
 }
+
+// TestRefresh: without any alert, Refresh brings a connected device up to
+// date: a newly released site, a changed one, and the withdrawal of one
+// dismissed; and sends nothing twice, nothing of other agencies.
+func TestRefresh(t *testing.T) {
+	e := newEnv(t)
+	kept := e.site(bogota, 0.9, store.SiteReleased)
+	e.start()
+	d, err := e.connect(e.mustEnroll("ana"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.until(t, cot.SiteUID(kept.ID), cot.TypeSpotMarker)
+	added := e.site(bogota, 0.6, store.SiteReleased)
+	e.site(saoPaulo, 0.6, store.SiteReleased) // Brazil's
+	e.setStatus(kept.ID, store.SiteDismissed)
+	if err := e.stream.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.stream.Refresh(ctx); err != nil { // nothing new
+		t.Fatal(err)
+	}
+	d.sync(t)
+	count := map[string]int{}
+	d.mu.Lock()
+	for _, ev := range d.events {
+		count[ev.UID+" "+ev.Type]++
+	}
+	d.mu.Unlock()
+	want := map[string]int{
+		cot.SiteUID(kept.ID) + " b-m-p-s-m":      1,
+		cot.SiteUID(added.ID) + " b-m-p-s-m":     1,
+		cot.SiteUID(kept.ID) + "-delete t-x-d-d": 1,
+		"takPong t-x-c-t-r":                      1,
+	}
+	if len(count) != len(want) {
+		t.Errorf("events %v, want %v", count, want)
+	}
+	for k, n := range want {
+		if count[k] != n {
+			t.Errorf("%s: %d events, want %d (all: %v)", k, count[k], n, count)
+		}
+	}
+}
