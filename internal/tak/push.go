@@ -43,6 +43,10 @@ type PushConfig struct {
 	MinBackoff, MaxBackoff time.Duration
 	// PingEvery is how often to ping the server (t-x-c-t; default 15 s).
 	PingEvery time.Duration
+	// RefreshEvery is how often the pushed sites are reconciled with the
+	// store (default 30 s): sites released or changed since, withdrawals
+	// of those that no longer show.
+	RefreshEvery time.Duration
 	// WriteTimeout bounds one event's write (default 10 s).
 	WriteTimeout time.Duration
 	Log          *slog.Logger
@@ -62,6 +66,9 @@ type Pusher struct {
 	conn net.Conn // nil when not connected
 	wmu  sync.Mutex
 	up   chan struct{} // closed and replaced on each connect
+
+	smu  sync.Mutex
+	sent map[string]sentSite // this connection's: per site, what was written last
 }
 
 // NewPusher returns a pusher; Run connects it.
@@ -77,6 +84,9 @@ func NewPusher(cfg PushConfig) (*Pusher, error) {
 	}
 	if cfg.PingEvery <= 0 {
 		cfg.PingEvery = 15 * time.Second
+	}
+	if cfg.RefreshEvery <= 0 {
+		cfg.RefreshEvery = 30 * time.Second
 	}
 	if cfg.WriteTimeout <= 0 {
 		cfg.WriteTimeout = 10 * time.Second
@@ -153,7 +163,10 @@ func (p *Pusher) session(ctx context.Context, log *slog.Logger) error {
 	// The snapshot first, then Deliver may write: until then it answers
 	// ErrNotConnected and the outbox retries, so no change is written
 	// before the state it changes.
-	if err := p.snapshot(ctx, c); err != nil {
+	p.smu.Lock()
+	p.sent = map[string]sentSite{}
+	p.smu.Unlock()
+	if err := p.reconcile(ctx, c); err != nil {
 		return fmt.Errorf("snapshot: %w", err)
 	}
 	p.mu.Lock()
@@ -172,10 +185,18 @@ func (p *Pusher) session(ctx context.Context, log *slog.Logger) error {
 	go func() {
 		t := time.NewTicker(p.cfg.PingEvery)
 		defer t.Stop()
+		r := time.NewTicker(p.cfg.RefreshEvery)
+		defer r.Stop()
 		for {
 			select {
 			case <-t.C:
 				if err := p.write(c, cot.Ping(p.cfg.Now())); err != nil {
+					c.Close()
+					return
+				}
+			case <-r.C:
+				if err := p.reconcile(ctx, c); err != nil {
+					log.Warn("tak push refresh", "err", err)
 					c.Close()
 					return
 				}
@@ -198,25 +219,68 @@ func (p *Pusher) session(ctx context.Context, log *slog.Logger) error {
 	}
 }
 
-func (p *Pusher) snapshot(ctx context.Context, c net.Conn) error {
+// reconcile brings the server up to date with the store: every site the
+// agency shows that was not written on this connection (all of them on
+// connect), or in an older version; the withdrawal of every site written
+// that no longer shows.
+func (p *Pusher) reconcile(ctx context.Context, c net.Conn) error {
 	sites, err := p.cfg.Sites.ReleasedTo(ctx, p.cfg.AgencyID)
 	if err != nil {
 		return err
 	}
 	now := p.cfg.Now()
+	current := map[string]Site{}
 	for _, s := range sites {
-		if !Shows(s, p.cfg.AgencyID, p.cfg.Site, now) {
-			continue
+		if Shows(s, p.cfg.AgencyID, p.cfg.Site, now) {
+			current[s.ID] = s
 		}
+	}
+	p.smu.Lock()
+	var gone []string
+	var changed []Site
+	versions := map[string]int64{}
+	for id, st := range p.sent {
+		if _, ok := current[id]; st.shown && !ok {
+			gone = append(gone, id)
+			versions[id] = st.version
+		}
+	}
+	for id, s := range current {
+		if st, ok := p.sent[id]; !ok || !st.shown || st.version < s.Version {
+			changed = append(changed, s)
+		}
+	}
+	p.smu.Unlock()
+	for _, id := range gone {
+		if err := p.writeSite(c, id, versions[id], false, cot.DeleteEvent(id, p.cfg.Site, now)); err != nil {
+			return err
+		}
+	}
+	for _, s := range changed {
 		e, err := cot.SiteEvent(s.Site, p.cfg.Site, now)
 		if err != nil {
 			p.cfg.Log.Error("tak site event", "site", s.ID, "err", err)
 			continue
 		}
-		if err := p.write(c, e); err != nil {
+		if err := p.writeSite(c, s.ID, s.Version, true, e); err != nil {
 			return err
 		}
 	}
+	return nil
+}
+
+// writeSite writes an event about a site unless this connection has had
+// it, or a newer version, already, and records it.
+func (p *Pusher) writeSite(c net.Conn, id string, version int64, shown bool, e cot.Event) error {
+	p.smu.Lock()
+	defer p.smu.Unlock()
+	if last, ok := p.sent[id]; ok && (last.version > version || last.version == version && last.shown == shown) {
+		return nil
+	}
+	if err := p.write(c, e); err != nil {
+		return err
+	}
+	p.sent[id] = sentSite{version: version, shown: shown}
 	return nil
 }
 
@@ -261,7 +325,7 @@ func (p *Pusher) Deliver(ctx context.Context, a store.Alert) error {
 	if c == nil {
 		return fmt.Errorf("%w to %s", ErrNotConnected, p.cfg.Address)
 	}
-	if err := p.write(c, e); err != nil {
+	if err := p.writeSite(c, s.ID, s.Version, Shows(s, p.cfg.AgencyID, p.cfg.Site, p.cfg.Now()), e); err != nil {
 		c.Close()
 		return fmt.Errorf("tak push to %s: %w", p.cfg.Address, err)
 	}

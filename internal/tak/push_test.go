@@ -301,3 +301,40 @@ func latencies(b *testing.B, ds []time.Duration) {
 	b.ReportMetric(float64(q(0.99).Microseconds())/1000, "p99-ms")
 	b.ReportMetric(float64(ds[len(ds)-1].Microseconds())/1000, "max-ms")
 }
+
+// TestPusherRefresh: with no alert delivered, the pusher's periodic
+// reconciliation sends a newly released site and the withdrawal of a
+// dismissed one.
+func TestPusherRefresh(t *testing.T) {
+	e := newEnv(t)
+	srv := newPartnerServer(t, nil)
+	first := e.site(bogota, 0.9, store.SiteReleased, partner)
+	p, err := tak.NewPusher(tak.PushConfig{Address: srv.ln.Addr().String(), AgencyID: partner,
+		Site: cot.SiteOptions{Lang: "en"}, Sites: e.sites, RefreshEvery: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { p.Run(runCtx); close(done) }()
+	defer func() { cancel(); <-done }()
+	srv.until(t, cot.SiteUID(first.ID), cot.TypeSpotMarker)
+	later := e.site(saoPaulo, 0.7, store.SiteReleased, partner)
+	e.site(saoPaulo, 0.7, store.SiteReleased, colombia) // not the partner's
+	e.setStatus(first.ID, store.SiteDismissed)
+	got := map[string]bool{}
+	for !got[cot.SiteUID(later.ID)+" b-m-p-s-m"] || !got[cot.SiteUID(first.ID)+"-delete t-x-d-d"] {
+		select {
+		case ev := <-srv.events:
+			if got[ev.UID+" "+ev.Type] {
+				t.Errorf("%s %s sent twice", ev.UID, ev.Type)
+			}
+			got[ev.UID+" "+ev.Type] = true
+		case <-time.After(time.Minute):
+			t.Fatalf("not reconciled within a minute: %v", got)
+		}
+	}
+	if len(got) != 2 {
+		t.Errorf("events %v", got)
+	}
+}
