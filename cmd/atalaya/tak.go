@@ -201,7 +201,8 @@ Client Certificate" with the username and password, port 8446).`,
 				return err
 			}
 			is := &tak.Issuer{CA: ca, Certs: db, Validity: validity}
-			c, err := is.Issue(ctx, csr, tak.User{ID: u.Username, AgencyID: u.AgencyID}, "")
+			actor := access.System("tak-cert-issue")
+			c, err := is.Issue(ctx, csr, tak.User{ID: u.Username, AgencyID: u.AgencyID, StoreID: u.ID, Actor: &actor}, "")
 			if err != nil {
 				return err
 			}
@@ -242,7 +243,7 @@ connection. Revoking is permanent.`,
 				return err
 			}
 			defer db.Close()
-			n, err := db.RevokeTAKCert(ctx, serial, user, reason)
+			n, err := tak.Revoke(ctx, db, access.System("tak-cert-revoke"), serial, user, reason)
 			if err != nil {
 				return err
 			}

@@ -72,4 +72,12 @@ func TestTAKCommands(t *testing.T) {
 	if out, _ := run(t, "tak", "cert", "list", "--data", data, "--user", "ana"); !strings.Contains(out, "phone lost") {
 		t.Errorf("list after revoke:\n%s", out)
 	}
+	// Issue and revocation are in the audit log, and the chain holds.
+	out, err = run(t, "audit", "list", "--data", data)
+	if err != nil || !strings.Contains(out, "tak.cert.issue") || !strings.Contains(out, "tak.cert.revoke") || !strings.Contains(out, serial) {
+		t.Errorf("audit list: %v\n%s", err, out)
+	}
+	if out, err := run(t, "audit", "verify", "--data", data); err != nil {
+		t.Errorf("audit verify: %v\n%s", err, out)
+	}
 }

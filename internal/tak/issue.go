@@ -8,14 +8,44 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/atalaya-project/atalaya/internal/access"
 	"github.com/atalaya-project/atalaya/internal/store"
 )
 
+// Revoke revokes one certificate (serial) or every certificate of a user
+// and appends "tak.cert.revoke" to the audit log, in one transaction.
+func Revoke(ctx context.Context, st IssuerStore, actor access.Principal, serial, user, reason string) (n int, err error) {
+	err = st.InTx(ctx, func(tx store.Tx) error {
+		if n, err = tx.RevokeTAKCert(ctx, serial, user, reason); err != nil {
+			return err
+		}
+		if n == 0 {
+			return nil
+		}
+		id := serial
+		if id == "" {
+			id = "user:" + user
+		}
+		_, err := access.Record(ctx, tx, access.Event{Actor: actor, Action: "tak.cert.revoke", ObjectType: "tak_cert",
+			ObjectID: id, Details: map[string]any{"serial": serial, "user": user, "reason": reason, "revoked": n}})
+		return err
+	})
+	return n, err
+}
+
+// IssuerStore records issued certificates, each with its audit-log entry in
+// one transaction. *store.DB implements it.
+type IssuerStore interface {
+	store.TAKCerts
+	InTx(ctx context.Context, fn func(store.Tx) error) error
+}
+
 // Issuer issues client certificates from Atalaya's CA and records them, so
-// that the TAK ports know whose each is and whether it was revoked.
+// that the TAK ports know whose each is and whether it was revoked, and
+// appends "tak.cert.issue" to the audit log in the same transaction.
 type Issuer struct {
 	CA    *CA
-	Certs store.TAKCerts
+	Certs IssuerStore
 	// Validity of a client certificate (default 1 year).
 	Validity time.Duration
 	Now      func() time.Time // default time.Now
@@ -38,9 +68,25 @@ func (is *Issuer) Issue(ctx context.Context, csr *x509.CertificateRequest, u Use
 	if err != nil {
 		return nil, err
 	}
-	_, err = is.Certs.PutTAKCert(ctx, store.TAKCert{
+	rec := store.TAKCert{
 		Serial: Serial(c), UserID: u.ID, AgencyID: u.AgencyID, ClientUID: clientUID,
 		Subject: c.Subject.String(), NotBefore: c.NotBefore, NotAfter: c.NotAfter,
+	}
+	err = is.Certs.InTx(ctx, func(tx store.Tx) error {
+		if _, err := tx.PutTAKCert(ctx, rec); err != nil {
+			return err
+		}
+		actor := access.Principal{UserID: u.StoreID, AgencyID: u.AgencyID}
+		if actor.UserID == "" {
+			actor.UserID = u.ID
+		}
+		if u.Actor != nil {
+			actor = *u.Actor
+		}
+		_, err := access.Record(ctx, tx, access.Event{Actor: actor, Action: "tak.cert.issue", ObjectType: "tak_cert",
+			ObjectID: rec.Serial, Details: map[string]string{"user": u.ID, "agency": u.AgencyID, "client_uid": clientUID,
+				"subject": rec.Subject, "not_after": rec.NotAfter.UTC().Format(time.RFC3339)}})
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("record certificate of %s: %w", u.ID, err)

@@ -22,7 +22,7 @@ const (
 
 // Store is what the TAK servers read and write.
 type Store interface {
-	store.TAKCerts
+	IssuerStore
 	SiteStore
 	store.AgencyReader
 	store.UserReader
@@ -103,7 +103,7 @@ func Start(cfg Config) (*Servers, error) {
 		s.lns[role] = ln
 		return ln, nil
 	}
-	mc := MartiConfig{Issuer: &Issuer{CA: cfg.CA, Certs: cfg.Store}, Auth: StoreAuth{Users: cfg.Store},
+	mc := MartiConfig{Issuer: &Issuer{CA: cfg.CA, Certs: cfg.Store}, Auth: StoreAuth{Users: cfg.Store, Hashing: make(chan struct{}, 2)},
 		Hostname: firstOr(cfg.Hosts, ""), Version: cfg.Version, Log: cfg.Log}
 	if cfg.StreamAddr != "" {
 		ln, err := listen("stream", cfg.StreamAddr)

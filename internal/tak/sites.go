@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/atalaya-project/atalaya/internal/access"
 	"github.com/atalaya-project/atalaya/internal/cot"
 	"github.com/atalaya-project/atalaya/internal/store"
 )
@@ -33,8 +34,13 @@ type Agencies interface {
 
 // User is who a certificate or a password belongs to.
 type User struct {
-	ID       string
+	ID       string // the username: the certificate's CN
 	AgencyID string
+	// StoreID is the user's id in the store, for the audit log (optional).
+	StoreID string
+	// Actor, if set, is who the audit log records as issuing (e.g. the CLI's
+	// system principal); otherwise the user.
+	Actor *access.Principal
 }
 
 // Authenticator checks the username and password a device enrolls with

@@ -116,6 +116,10 @@ type StoreAuth struct {
 	Users store.UserReader
 	// Params are the argon2id parameters (access.DefaultParams if zero).
 	Params access.Params
+	// Hashing, if not nil, bounds concurrent password checks to its
+	// capacity (each takes Params.Memory), so a burst of enrollment
+	// requests cannot exhaust memory.
+	Hashing chan struct{}
 }
 
 // Password implements Authenticator.
@@ -134,6 +138,14 @@ func (s StoreAuth) Password(ctx context.Context, username, password string) (Use
 	if p == (access.Params{}) {
 		p = access.DefaultParams
 	}
+	if s.Hashing != nil {
+		select {
+		case s.Hashing <- struct{}{}:
+			defer func() { <-s.Hashing }()
+		case <-ctx.Done():
+			return User{}, ctx.Err()
+		}
+	}
 	ok, _, err := access.VerifyPassword(password, u.PasswordHash, p)
 	if err != nil {
 		return User{}, err
@@ -141,5 +153,5 @@ func (s StoreAuth) Password(ctx context.Context, username, password string) (Use
 	if !ok {
 		return User{}, fmt.Errorf("%w: wrong password for %q", ErrUnauthorized, username)
 	}
-	return User{ID: u.Username, AgencyID: u.AgencyID}, nil
+	return User{ID: u.Username, AgencyID: u.AgencyID, StoreID: u.ID}, nil
 }

@@ -158,6 +158,24 @@ func TestEnrollmentATAK(t *testing.T) {
 		}
 	}
 
+	// Each issue is in the audit log, in an intact chain.
+	entries, err := e.db.AuditEntries(ctx, 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	issued := 0
+	for _, a := range entries {
+		if a.Action == "tak.cert.issue" && a.ObjectType == "tak_cert" && strings.Contains(a.Details, `"user":"ana"`) {
+			issued++
+		}
+	}
+	if issued != 3 {
+		t.Errorf("%d tak.cert.issue audit entries, want 3", issued)
+	}
+	if _, err := access.VerifyChain(ctx, e.db, nil); err != nil {
+		t.Errorf("audit chain: %v", err)
+	}
+
 	// Bad credentials, no credentials.
 	hc := e.atakClient(nil)
 	for _, auth := range []func(*http.Request){func(*http.Request) {}, func(r *http.Request) { r.SetBasicAuth("ana", "wrong") },
