@@ -32,6 +32,19 @@ if ! command -v argon2 >/dev/null; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends argon2 >&2
   fi
 fi
+# internal/tak and cmd/atalaya read the PKCS #12 files they write with
+# OpenSSL's command-line tool (Debian package openssl).
+if ! command -v openssl >/dev/null; then
+  echo "test: installing openssl (the reference PKCS #12 reader)" >&2
+  if [ "$(id -u)" != 0 ]; then
+    echo "test: openssl is missing and installing it needs root: apt-get install openssl" >&2
+    exit 1
+  fi
+  if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends openssl >&2; then
+    apt-get update -q >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends openssl >&2
+  fi
+fi
 # The store's shared test suite runs against real PostgreSQL + PostGIS too:
 # start a throwaway cluster (installing Debian's postgresql-15-postgis-3 if
 # missing) unless one is given, and stop it when the tests end.

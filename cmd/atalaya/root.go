@@ -65,6 +65,7 @@ false-alarm rates; it is not evidence on its own.`,
 		newUserCmd(),
 		newTokenCmd(),
 		newAuditCmd(),
+		newTAKCmd(g),
 	)
 	return root
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/atalaya-project/atalaya/internal/feed"
 	"github.com/atalaya-project/atalaya/internal/granule"
 	"github.com/atalaya-project/atalaya/internal/pipeline"
 	"github.com/atalaya-project/atalaya/internal/store"
@@ -97,6 +99,7 @@ func newServeCmd(g *app) *cobra.Command {
 		listen    string
 		cfg       pipeline.Config
 		populated string
+		tf        takFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -122,11 +125,18 @@ Data minimisation: every hour, the raw bytes and records of granules over
 populated areas that no site needs are deleted once older than --retention
 (90 days by default; 0 keeps everything). Granules count as populated unless
 --populated-areas gives the populated areas of the region (GeoJSON polygons).
-Sites, their detections, evidence and decisions are kept. See docs/pipeline.md.`,
+Sites, their detections, evidence and decisions are kept. See docs/pipeline.md.
+
+With --tak, TAK field devices (ATAK, WinTAK, iTAK) enroll for a client
+certificate on port 8446 with their Atalaya username and password, then stream
+their agency's released sites on port 8089; --tak-push sends an agency's
+released sites to its own TAK server. See docs/tak.md.`,
 		Example: `  atalaya serve                                   # everything under ./atalaya-data
   atalaya serve --data /var/lib/atalaya --workers 4 --gas acetone,ammonia --far 0.1/km2
   atalaya serve --listen 0.0.0.0:4222 --blobs nats  # remote workers may join
-  atalaya serve --db postgres://atalaya@db/atalaya --nats nats://nats1:4222`,
+  atalaya serve --db postgres://atalaya@db/atalaya --nats nats://nats1:4222
+  atalaya serve --tak --tak-host tak.example.org   # TAK devices on 8089, 8443, 8446 (atalaya tak ca init first)
+  atalaya serve --tak-push tls://USA-DEA@tak.partner.example:8089 --tak-push-cert atalaya.p12`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			det, err := df.config()
@@ -157,7 +167,22 @@ Sites, their detections, evidence and decisions are kept. See docs/pipeline.md.`
 			if err := s.Start(ctx); err != nil {
 				return err
 			}
-			stopFeed, err := startFeed(ctx, db, s.Conn(), g.log)
+			tp, err := tf.start(ctx, g, db, pf.dataDir)
+			if err != nil {
+				_ = s.Stop()
+				return err
+			}
+			if tp != nil && tp.servers != nil {
+				g.log.Info("serving TAK", "stream", tp.servers.Addr("stream"), "api", tp.servers.Addr("api"), "enroll", tp.servers.Addr("enroll"))
+			}
+			// The outbox dispatcher (package feed) delivers site alerts to
+			// the webhooks, the NATS subjects and the TAK sinks.
+			var extra []feed.Sink
+			for _, k := range tp.sinks() {
+				g.log.Info("TAK outbox sink", "name", k.Name())
+				extra = append(extra, k)
+			}
+			stopFeed, err := startFeed(ctx, db, s.Conn(), g.log, extra...)
 			if err != nil {
 				_ = s.Stop()
 				return err
@@ -167,7 +192,7 @@ Sites, their detections, evidence and decisions are kept. See docs/pipeline.md.`
 			fmt.Fprintf(cmd.OutOrStdout(), "atalaya serve: NATS at %s, %d workers; ingest with: atalaya ingest CUBE.hdr --data %s\n", s.NATSURL(), cfg.Workers, pf.dataDir)
 			<-ctx.Done()
 			g.log.Info("stopping")
-			return s.Stop()
+			return errors.Join(tp.stop(), s.Stop())
 		},
 	}
 	f := cmd.Flags()
@@ -182,5 +207,6 @@ Sites, their detections, evidence and decisions are kept. See docs/pipeline.md.`
 	f.StringVar(&cfg.WorkDir, "work-dir", "", "where workers unpack granules (default: the system temp dir)")
 	f.DurationVar(&cfg.Retention, "retention", store.DefaultRetention, "raw granules of populated areas that no site needs are purged after this long (0: never)")
 	f.StringVar(&populated, "populated-areas", "", "GeoJSON polygons of the populated areas (default: every granule counts as populated)")
+	tf.add(f)
 	return cmd
 }

@@ -345,6 +345,25 @@ CREATE TABLE webhook_subscriptions (
 CREATE INDEX webhook_subscriptions_agency ON webhook_subscriptions (agency_id);
 `,
 	},
+	{
+		version: 4,
+		name:    "TAK client certificates (issued, revoked)",
+		common: `
+CREATE TABLE tak_certs (
+	serial        TEXT PRIMARY KEY,
+	user_id       TEXT NOT NULL,
+	agency_id     TEXT NOT NULL,
+	client_uid    TEXT NOT NULL DEFAULT '',
+	subject       TEXT NOT NULL,
+	not_before_us BIGINT NOT NULL,
+	not_after_us  BIGINT NOT NULL,
+	issued_us     BIGINT NOT NULL,
+	revoked_us    BIGINT NOT NULL DEFAULT 0,
+	revoke_reason TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX tak_certs_user ON tak_certs (user_id);
+`,
+	},
 }
 
 // SchemaVersion is the newest schema version this code knows.

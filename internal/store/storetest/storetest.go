@@ -84,6 +84,8 @@ func Run(t *testing.T, newStore Factory) {
 		{"ReleaseAtomicWithDecision", testReleaseAtomicWithDecision},
 		{"AuditAppend", testAuditAppend},
 		{"AuditConcurrentAppends", testAuditConcurrentAppends},
+		{"TAKCerts", testTAKCerts},
+		{"SitesWithStatus", testSitesWithStatus},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
