@@ -519,7 +519,7 @@ type model struct {
 	// less than 0.002·max(δ, ln t) per sample, with no bias.
 	tab     [][2]float64
 	tabStep float64
-	sub        int
+	sub     int
 }
 
 // The tables span m/σ from e^tabLo = 10⁻⁴ to e^tabHi ≈ 10¹⁰.
