@@ -455,9 +455,13 @@ func (o *Options) defaults(s *Series) error {
 }
 
 // meanWind is the vector mean of the measured wind (or the override), and
-// the uncertainty of its direction: the standard error of the directions
-// over independent stretches of 30 s (the meander's correlation time in
-// sim.DefaultTurbulence), at least o.DirSigmaDeg.
+// the uncertainty of its direction: the standard error of the mean of a
+// stationary series of integral time scale T over a record of D ≫ T,
+// σ_θ·√(2T/D) (e.g. Lumley & Panofsky 1964, The Structure of Atmospheric
+// Turbulence, or Lenschow, Mann & Kristensen 1994, J. Atmos. Oceanic
+// Technol. 11, eq. 18), with T = meanderTimeS; at least o.DirSigmaDeg.
+// (Until 2026-11 this was σ_θ·√(T/D), half the variance: the credible
+// regions were too narrow across the wind in unstable air.)
 func meanWind(s *Series, o Options) (u, from, sigma float64, err error) {
 	if o.WindSpeedMS > 0 {
 		return o.WindSpeedMS, o.WindFromDeg, o.DirSigmaDeg, nil
@@ -482,10 +486,16 @@ func meanWind(s *Series, o Options) (u, from, sigma float64, err error) {
 	rbar := math.Hypot(se, sn) / float64(n)
 	circ := math.Sqrt(-2*math.Log(math.Min(rbar, 1))) * 180 / math.Pi // circular standard deviation
 	dur := s.Samples[len(s.Samples)-1].T - s.Samples[0].T
-	neff := math.Max(1, dur/30)
+	neff := math.Max(1, dur/(2*meanderTimeS))
 	sigma = math.Max(o.DirSigmaDeg, circ/math.Sqrt(neff))
 	return u, from, sigma, nil
 }
+
+// meanderTimeS is the integral time scale of the wind direction's
+// fluctuations, s: the large-eddy meander's correlation time, 30 s as in
+// sim.DefaultTurbulence (a stated assumption there, of the order of the
+// tens of seconds to minutes of near-surface large eddies).
+const meanderTimeS = 30
 
 // model is the forward model and likelihood of Estimate.
 type model struct {
