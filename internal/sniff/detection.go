@@ -34,8 +34,11 @@ type Detection struct {
 	RateKgH, RateLoKgH, RateHiKgH float64
 	// Probability is the posterior probability that a source is in the
 	// searched region; LogBayesFactor the natural log of the Bayes factor
-	// against no source.
+	// against no source; Claim whether that is strong evidence of one
+	// (Posterior.Claim). Without a claim, RateHiKgH is the useful output:
+	// the rate no source in the region is likely to exceed.
 	Probability, LogBayesFactor float64
+	Claim                       bool
 }
 
 // Detection summarises the posterior for fusion.
@@ -45,7 +48,7 @@ func (p *Posterior) Detection() Detection {
 		Region: append([]Point(nil), p.Region...),
 		Lat:    math.NaN(), Lon: math.NaN(),
 		RateKgH: p.RateKgH, RateLoKgH: p.RateLoKgH, RateHiKgH: p.RateHiKgH,
-		Probability: p.ProbSource, LogBayesFactor: p.LogBayesFactor,
+		Probability: p.ProbSource, LogBayesFactor: p.LogBayesFactor, Claim: p.Claim,
 	}
 	if g := p.geo; g != nil {
 		d.Lat, d.Lon = g.latLon(d.East, d.North)

@@ -27,9 +27,16 @@ type Options struct {
 	// class letter [AroundClass(Series.Met.Stability), or every class B-F
 	// equally when unknown].
 	Stability map[string]float64
-	// HeightsM are the candidate release heights, m, equally likely [1, 3]:
-	// a vent, a window, a roof.
-	HeightsM []float64
+	// HeightsM, when set, are the candidate release heights, m, equally
+	// likely under every class. By default the release height is uniform
+	// on [0, HeightMaxM] (a vent at the ground, a window, a roof) [5 m],
+	// discretised for each class in equal steps no coarser than the
+	// class's σ_z at StandoffM downwind [50 m, about where a survey's
+	// nearest lines run; the step is at least 0.25 m]: in stable air the
+	// plume is thinner than a metre there, and a coarser grid of heights
+	// mislocates the source (see doc.go).
+	HeightsM              []float64
+	HeightMaxM, StandoffM float64
 	// The emission rate has a log-uniform prior on [QMinKgH, QMaxKgH]
 	// [0.1, 1000 kg/h], evaluated at QPerDecade points a decade [10].
 	QMinKgH, QMaxKgH float64
@@ -57,6 +64,10 @@ type Options struct {
 	// PriorSource is the prior probability that a source is in the region
 	// [0.5].
 	PriorSource float64
+	// ClaimLogBF is the log Bayes factor above which the posterior claims a
+	// source (Posterior.Claim) [3: "strong" evidence on the scale of Kass &
+	// Raftery 1995, J. Am. Stat. Assoc. 90, 2 ln B > 6].
+	ClaimLogBF float64
 	// WindSpeedMS and WindFromDeg override the mean of the measured wind
 	// when WindSpeedMS > 0 (a trace without an anemometer).
 	WindSpeedMS, WindFromDeg float64
@@ -120,8 +131,13 @@ type Posterior struct {
 	// LogBayesFactor is ln p(data | source)/p(data | no source), and
 	// ProbSource the posterior probability of a source in the region.
 	LogBayesFactor, ProbSource float64
+	// Claim is whether LogBayesFactor exceeds Options.ClaimLogBF: the
+	// evidence for a source is strong. Without a claim the useful output
+	// is the upper bound on the rate, RateHiKgH.
+	Claim bool
 	// ClassProb is the posterior over stability classes, HeightProb over
-	// Options.HeightsM.
+	// the candidate release heights HeightsM (those of every class,
+	// ascending).
 	ClassProb  map[string]float64
 	HeightsM   []float64
 	HeightProb []float64
@@ -148,6 +164,8 @@ type Ellipse struct {
 // data are the samples entering the likelihood, decimated.
 type data struct {
 	e, n, z, d, s2, b2 []float64
+	// lsig is ln σ (σ² = s2) and del the reading in units of σ.
+	lsig, del []float64
 }
 
 const gasConstant = 8.314462618 // J/(mol·K), CODATA 2018 exact
@@ -205,6 +223,10 @@ func Estimate(p *Processed, o Options) (*Posterior, error) {
 	if len(dat.d) < 4 {
 		return nil, fmt.Errorf("%w: %d usable samples", ErrInput, len(dat.d))
 	}
+	for i, v := range dat.s2 {
+		dat.lsig = append(dat.lsig, math.Log(v)/2)
+		dat.del = append(dat.del, dat.d[i]/math.Sqrt(v))
+	}
 	spacing := path / float64(len(dat.d))
 	weight := math.Min(1, spacing/o.CorrelationM)
 
@@ -237,9 +259,10 @@ func Estimate(p *Processed, o Options) (*Posterior, error) {
 	m := &model{
 		dat: dat, u: u, dE: dE, dN: dN, k: k,
 		dirs: []float64{0}, lnPD: []float64{0}, broaden: dirSigma * math.Pi / 180,
-		qs: qs, lnPQ: lnPQ, classes: classes, lnPC: lnPC, heights: o.HeightsM,
+		qs: qs, lnPQ: lnPQ, classes: classes, lnPC: lnPC,
 		alpha: o.Intermittency, w: weight,
 	}
+	m.setHeights(o)
 	m.qhi = nq - 1
 	m.tables(math.Log(10) / float64(o.QPerDecade))
 
@@ -313,7 +336,7 @@ func Estimate(p *Processed, o Options) (*Posterior, error) {
 
 	post := &Posterior{
 		Gas: o.Gas.Name, Channel: s.Channel, WindSpeedMS: u, WindFromDeg: from, DirSigmaDeg: dirSigma,
-		HeightsM: o.HeightsM, Used: len(dat.d), Weight: weight,
+		Used: len(dat.d), Weight: weight,
 	}
 	// Collect the cells: coarse outside the fine box, fine inside.
 	var lnQ [][]float64 // per cell, per Q: ln p(data|cell,Q)/p(data|none) + ln p(Q)
@@ -374,14 +397,14 @@ func (o *Options) defaults(s *Series) error {
 			return fmt.Errorf("%w: stability prior %s: %g", ErrInput, c, w)
 		}
 	}
-	if o.HeightsM == nil {
-		o.HeightsM = []float64{1, 3}
-	}
 	setDefault := func(v *float64, d float64) {
 		if *v == 0 {
 			*v = d
 		}
 	}
+	setDefault(&o.HeightMaxM, 5)
+	setDefault(&o.StandoffM, 50)
+	setDefault(&o.ClaimLogBF, 3)
 	setDefault(&o.QMinKgH, 0.1)
 	setDefault(&o.QMaxKgH, 1000)
 	if o.QPerDecade == 0 {
@@ -423,16 +446,23 @@ func (o *Options) defaults(s *Series) error {
 			return fmt.Errorf("%w: release height %g m", ErrInput, h)
 		}
 	}
-	if len(o.HeightsM) == 0 {
+	if o.HeightsM != nil && len(o.HeightsM) == 0 {
 		return fmt.Errorf("%w: no release height", ErrInput)
+	}
+	if !(o.HeightMaxM > 0) || o.HeightMaxM > 1000 || !(o.StandoffM > 0) || math.IsInf(o.StandoffM, 0) {
+		return fmt.Errorf("%w: release heights up to %g m, stand-off %g m", ErrInput, o.HeightMaxM, o.StandoffM)
 	}
 	return nil
 }
 
 // meanWind is the vector mean of the measured wind (or the override), and
-// the uncertainty of its direction: the standard error of the directions
-// over independent stretches of 30 s (the meander's correlation time in
-// sim.DefaultTurbulence), at least o.DirSigmaDeg.
+// the uncertainty of its direction: the standard error of the mean of a
+// stationary series of integral time scale T over a record of D ≫ T,
+// σ_θ·√(2T/D) (e.g. Lumley & Panofsky 1964, The Structure of Atmospheric
+// Turbulence, or Lenschow, Mann & Kristensen 1994, J. Atmos. Oceanic
+// Technol. 11, eq. 18), with T = meanderTimeS; at least o.DirSigmaDeg.
+// (Until 2026-11 this was σ_θ·√(T/D), half the variance: the credible
+// regions were too narrow across the wind in unstable air.)
 func meanWind(s *Series, o Options) (u, from, sigma float64, err error) {
 	if o.WindSpeedMS > 0 {
 		return o.WindSpeedMS, o.WindFromDeg, o.DirSigmaDeg, nil
@@ -457,10 +487,16 @@ func meanWind(s *Series, o Options) (u, from, sigma float64, err error) {
 	rbar := math.Hypot(se, sn) / float64(n)
 	circ := math.Sqrt(-2*math.Log(math.Min(rbar, 1))) * 180 / math.Pi // circular standard deviation
 	dur := s.Samples[len(s.Samples)-1].T - s.Samples[0].T
-	neff := math.Max(1, dur/30)
+	neff := math.Max(1, dur/(2*meanderTimeS))
 	sigma = math.Max(o.DirSigmaDeg, circ/math.Sqrt(neff))
 	return u, from, sigma, nil
 }
+
+// meanderTimeS is the integral time scale of the wind direction's
+// fluctuations, s: the large-eddy meander's correlation time, 30 s as in
+// sim.DefaultTurbulence (a stated assumption there, of the order of the
+// tens of seconds to minutes of near-surface large eddies).
+const meanderTimeS = 30
 
 // model is the forward model and likelihood of Estimate.
 type model struct {
@@ -475,16 +511,26 @@ type model struct {
 	qs, lnPQ   []float64
 	classes    []string
 	lnPC       []float64
-	heights    []float64
-	alpha, w   float64
+	// The class×height combinations, ch: class ci's run from chStart[ci]
+	// to chStart[ci+1]; chH is the release height (m) and chLnP the log
+	// prior of class and height together.
+	chStart    []int
+	chClass    []int
+	chH, chLnP []float64
+	// binVar is the variance of a uniform bin of each class's height step,
+	// step²/12 (zero for Options.HeightsM), added to σ_z².
+	binVar   []float64
+	alpha, w float64
 	// qlo, qhi bound the rates evaluated (indices into qs); the others
 	// have no posterior mass.
 	qlo, qhi int
-	// Tables of the quasi-likelihood's two terms against ln(m/σ), sub steps
-	// per step of the rate grid (see quasi).
-	tabA, tabB []float64
-	tabStep    float64
-	sub        int
+	// Table of the quasi-likelihood's two terms against ln(m/σ), sub steps
+	// per step of the rate grid (see quasi), read at the nearest entry: a
+	// step is 1/64 of the rate grid's, 0.0036 in ln(m/σ), so ℓ errs by
+	// less than 0.002·max(δ, ln t) per sample, with no bias.
+	tab     [][2]float64
+	tabStep float64
+	sub     int
 }
 
 // The tables span m/σ from e^tabLo = 10⁻⁴ to e^tabHi ≈ 10¹⁰.
@@ -509,16 +555,52 @@ func (m *model) quasiTail(u float64) (a, b float64) { return quasi(m.alpha, math
 
 // tables fills the interpolation tables for a rate grid of step dlnQ.
 func (m *model) tables(dlnQ float64) {
-	m.sub = 16
+	m.sub = 64
 	m.tabStep = dlnQ / float64(m.sub)
 	n := int(math.Ceil((tabHi-tabLo)/m.tabStep)) + 2
-	m.tabA, m.tabB = make([]float64, n), make([]float64, n)
+	m.tab = make([][2]float64, n)
 	for k := range n {
-		m.tabA[k], m.tabB[k] = quasi(m.alpha, math.Exp(tabLo+float64(k)*m.tabStep))
+		m.tab[k][0], m.tab[k][1] = quasi(m.alpha, math.Exp(tabLo+float64(k)*m.tabStep))
 	}
 }
 
-func (m *model) nch() int { return len(m.classes) * len(m.heights) }
+func (m *model) nch() int { return len(m.chH) }
+
+// setHeights lays out the release heights of each class: o.HeightsM, or
+// [0, o.HeightMaxM] in equal steps no coarser than the class's σ_z at
+// o.StandoffM (at least 0.25 m), at the steps' midpoints. Each height
+// stands for its step: the vertical profile is averaged over the step's
+// uniform bin to second moment, σ_z² + step²/12 (binVar), so that a source
+// between two heights is not forced onto either. The step of one σ_z was
+// chosen over half a σ_z (same coverage in class F, 8.5 against 9.0 m
+// median error over six seeds, at 1.6 times the cost) and over 1 m (five
+// of six flights covered, 10.5 m).
+func (m *model) setHeights(o Options) {
+	m.chStart, m.chClass, m.chH, m.chLnP, m.binVar = nil, nil, nil, nil, nil
+	for ci, c := range m.classes {
+		hs := o.HeightsM
+		var bv float64
+		if hs == nil {
+			_, sz, _ := briggs(c, o.StandoffM)
+			step := math.Min(o.HeightMaxM, math.Max(0.25, sz))
+			n := int(math.Ceil(o.HeightMaxM/step - 1e-9))
+			step = o.HeightMaxM / float64(n)
+			bv = step * step / 12
+			hs = make([]float64, n)
+			for k := range hs {
+				hs[k] = (float64(k) + 0.5) * step
+			}
+		}
+		m.binVar = append(m.binVar, bv)
+		m.chStart = append(m.chStart, len(m.chH))
+		for _, h := range hs {
+			m.chClass = append(m.chClass, ci)
+			m.chH = append(m.chH, h)
+			m.chLnP = append(m.chLnP, m.lnPC[ci]-math.Log(float64(len(hs))))
+		}
+	}
+	m.chStart = append(m.chStart, len(m.chH))
+}
 
 // withDirections is a copy of m whose wind direction is marginalised over
 // offsets of step·σ up to ±span·σ under a normal prior of σ (rad), instead
@@ -577,15 +659,44 @@ func (m *model) grid(e0, n0, h float64, nx, ny int) *gridResult {
 }
 
 type scratch struct {
-	ll  []float64 // per class×height, per Q
+	ll  []float64 // per direction, class×height, per Q
 	idx []int32
-	v   []float64 // crosswind variance of the plume at the sample, m²
-	sz  []float64
-	y2  []float64
+	// Per sample in the footprint: the log of its mean per kg/s without
+	// the vertical factor, in table steps from the first rate (see cell);
+	// 1/σ_z², and ln(√(2π)σ_z).
+	base, isz2, lsz []float64
 }
 
 func newScratch(n, nq, nch int) *scratch {
-	return &scratch{ll: make([]float64, nq*nch), idx: make([]int32, 0, n), v: make([]float64, 0, n), sz: make([]float64, 0, n), y2: make([]float64, 0, n)}
+	return &scratch{ll: make([]float64, nq*nch), idx: make([]int32, 0, n),
+		base: make([]float64, 0, n), isz2: make([]float64, 0, n), lsz: make([]float64, 0, n)}
+}
+
+// softplus tabulates ln(1 + e^{−x}) for x in [0, softplusMax], the ground
+// reflection's share of the vertical factor, at softplusStep (linear
+// interpolation errs by less than step²/32 = 3·10⁻⁵).
+const (
+	softplusStep = 1.0 / 32
+	softplusMax  = 36.0 // e^{−36} ≈ 2·10⁻¹⁶
+)
+
+var softplusTab = func() []float64 {
+	n := int(softplusMax/softplusStep) + 2
+	t := make([]float64, n)
+	for k := range t {
+		t[k] = math.Log1p(math.Exp(-float64(k) * softplusStep))
+	}
+	return t
+}()
+
+func softplus(x float64) float64 {
+	if x >= softplusMax {
+		return 0
+	}
+	u := x / softplusStep
+	k := int(u)
+	f := u - float64(k)
+	return softplusTab[k] + f*(softplusTab[k+1]-softplusTab[k])
 }
 
 // cell computes, for a source at (es, ns), the log-likelihood ratio against
@@ -601,13 +712,14 @@ func (m *model) cell(es, ns float64, sc *scratch, lnQ, lnCH []float64, lnZ *floa
 		sn, cs := math.Sin(th), math.Cos(th)
 		dE, dN := m.dE*cs+m.dN*sn, m.dN*cs-m.dE*sn
 		b2 := m.broaden * m.broaden
+		lnQ0 := math.Log(m.qs[0]*m.k/m.u) - tabLo
 		for ci, c := range m.classes {
 			// Footprint: samples downwind of the cell within 5 σ of the axis.
-			sc.idx, sc.v, sc.sz, sc.y2 = sc.idx[:0], sc.v[:0], sc.sz[:0], sc.y2[:0]
+			sc.idx, sc.base, sc.isz2, sc.lsz = sc.idx[:0], sc.base[:0], sc.isz2[:0], sc.lsz[:0]
 			for i := range d.e {
 				de, dn := d.e[i]-es, d.n[i]-ns
 				x := de*dE + dn*dN
-				if x <= 0 {
+				if x <= 0 || d.z[i] < 0 {
 					continue
 				}
 				y := -de*dN + dn*dE
@@ -620,61 +732,71 @@ func (m *model) cell(es, ns float64, sc *scratch, lnQ, lnCH []float64, lnZ *floa
 				if y*y < 4*v {
 					core++
 				}
+				// ln of ppm per kg/s at the sample without the vertical
+				// factor, Gaussian crosswind (DESIGN.md), plus ln Q₀/σ, in
+				// steps of the tables.
 				sc.idx = append(sc.idx, int32(i))
-				sc.v = append(sc.v, v)
-				sc.sz = append(sc.sz, sz)
-				sc.y2 = append(sc.y2, y*y)
+				sc.base = append(sc.base, lnQ0-y*y/(2*v)-0.5*math.Log(2*math.Pi*v)-d.lsig[i])
+				// The class's heights stand for bins of its height step: the
+				// vertical profile averaged over a bin, to second moment.
+				sz2 := sz*sz + m.binVar[ci]
+				sc.isz2 = append(sc.isz2, 1/sz2)
+				sc.lsz = append(sc.lsz, 0.5*math.Log(2*math.Pi*sz2))
 			}
-			for hi, hgt := range m.heights {
-				o := di*nch + ci*len(m.heights) + hi
+			for ch := m.chStart[ci]; ch < m.chStart[ci+1]; ch++ {
+				hgt := m.chH[ch]
+				o := di*nch + ch
 				ll := sc.ll[o*nq : (o+1)*nq]
 				for k, i := range sc.idx {
-					v, sz := sc.v[k], sc.sz[k]
-					// ppm per kg/s at the sample: the Gaussian plume with
-					// ground reflection (DESIGN.md).
-					a := m.k / m.u * math.Exp(-sc.y2[k]/(2*v)) / math.Sqrt(2*math.Pi*v) * reflected(d.z[i], hgt, sz)
+					// The vertical factor of the reflected plume in logs:
+					// (e^{−(z−h)²/2σ_z²} + e^{−(z+h)²/2σ_z²})/(√(2π)σ_z)
+					// = e^{−(z−h)²/2σ_z²}(1 + e^{−2zh/σ_z²})/(√(2π)σ_z).
+					z := d.z[i]
+					dz := z - hgt
+					lv := -dz*dz*sc.isz2[k]/2 + softplus(2*z*hgt*sc.isz2[k]) - sc.lsz[k]
 					// The rate grid is log-spaced, so t_j = Q_j·a/σ walks the
 					// tables by a whole number of steps: one fractional
 					// weight serves every Q.
-					if a <= 0 {
-						continue
-					}
-					sig := math.Sqrt(d.s2[i])
-					pos := (math.Log(m.qs[0]*a/sig) - tabLo) / m.tabStep
+					pos := (sc.base[k] + lv) / m.tabStep
 					if pos <= -float64((nq-1)*m.sub) {
 						continue // too faint at every rate
 					}
-					k0 := int(math.Floor(pos))
-					f := pos - float64(k0)
-					delta := d.d[i] / sig
+					k0 := int(math.Floor(pos + 0.5))
+					delta := d.del[i]
 					j0 := m.qlo
 					if k0 < 0 {
-						// Rates whose mean is below e^tabLo·σ (10⁻³ σ) change
-						// the likelihood by less than 10⁻³: skip them.
+						// Rates whose mean is below e^tabLo·σ (10⁻⁴ σ) change
+						// the likelihood by less than 10⁻⁴: skip them.
 						j0 = max(j0, (-k0+m.sub-1)/m.sub)
 					}
-					for j := j0; j <= m.qhi; j++ {
-						k := k0 + j*m.sub
-						var ta, tb float64
-						if k+1 < len(m.tabA) {
-							ta = m.tabA[k] + f*(m.tabA[k+1]-m.tabA[k])
-							tb = m.tabB[k] + f*(m.tabB[k+1]-m.tabB[k])
-						} else {
-							ta, tb = m.quasiTail(tabLo + (float64(k)+f)*m.tabStep)
-						}
-						ll[j] += m.w * (delta*ta - tb)
+					// Within the table up to j1, beyond it in closed form.
+					j1 := -1
+					if k0 < len(m.tab) {
+						j1 = min(m.qhi, (len(m.tab)-1-k0)/m.sub)
+					}
+					tab := m.tab
+					for j := j0; j <= j1; j++ {
+						t := tab[k0+j*m.sub]
+						ll[j] += delta*t[0] - t[1]
+					}
+					for j := max(j0, j1+1); j <= m.qhi; j++ {
+						ta, tb := m.quasiTail(tabLo + float64(k0+j*m.sub)*m.tabStep)
+						ll[j] += delta*ta - tb
 					}
 				}
 			}
 		}
+	}
+	// Samples are correlated along the track: each counts for m.w.
+	for i := range sc.ll {
+		sc.ll[i] *= m.w
 	}
 	// Seen: at least two samples within 2σ of the axis, for some direction
 	// and class.
 	*seen = core >= 2
 	// Marginalise over direction, class and height for each Q, and over
 	// direction and Q for each class and height.
-	lnH := -math.Log(float64(len(m.heights)))
-	lw := func(di, ch int) float64 { return m.lnPD[di] + m.lnPC[ch/len(m.heights)] + lnH }
+	lw := func(di, ch int) float64 { return m.lnPD[di] + m.chLnP[ch] }
 	for j := range nq {
 		mx := math.Inf(-1)
 		for di := range m.dirs {
@@ -713,16 +835,6 @@ func (m *model) cell(es, ns float64, sc *scratch, lnQ, lnCH []float64, lnZ *floa
 		}
 		lnCH[ch] = mx + math.Log(s)
 	}
-}
-
-// reflected is the vertical factor of the ground-reflected Gaussian plume,
-// 1/m (its integral over z ≥ 0 is one).
-func reflected(z, h, s float64) float64 {
-	if z < 0 {
-		return 0
-	}
-	a, b := (z-h)/s, (z+h)/s
-	return (math.Exp(-a*a/2) + math.Exp(-b*b/2)) / (math.Sqrt(2*math.Pi) * s)
 }
 
 // briggs returns Briggs' (1973) rural σ_y, σ_z (m) at x m downwind, as

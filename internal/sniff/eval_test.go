@@ -13,31 +13,46 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"gonum.org/v1/gonum/stat/distuv"
 )
 
-var reportDir = flag.String("sniff.report", "", "run the evaluation and write its table and plots to this folder (docs/sniff)")
+var (
+	reportDir   = flag.String("sniff.report", "", "run the evaluation and write its table and plots to this folder (docs/sniff)")
+	reportSeeds = flag.Int("sniff.report.seeds", 8, "flights with a source per class and wind in the evaluation")
+	reportClean = flag.Int("sniff.report.clean", 4, "clean-air flights per class and wind in the evaluation")
+)
 
 type evalRow struct {
 	wind                 float64
 	class                string
-	errs, ratios, pNone  []float64
+	errs, ratios         []float64
+	pNone, bfNone, qNone []float64
 	crossings, inside, n int
+	claims               int // clean-air flights that claimed a source
 	secs                 []float64
 }
 
+// evalClasses and evalWinds span the evaluation.
+var (
+	evalClasses = []string{"A", "B", "C", "D", "E", "F"}
+	evalWinds   = []float64{1.5, 3, 6}
+)
+
 // TestEvaluationReport runs the evaluation of docs/source-estimation.md:
-// winds 1.5, 3 and 6 m/s × classes B, D, F × eight seeds with a 5 kg/h
-// source, and two clean-air flights of each. Only with -sniff.report:
+// winds 1.5, 3 and 6 m/s × classes A-F × -sniff.report.seeds seeds with a
+// 5 kg/h source, and -sniff.report.clean clean-air flights of each. Only
+// with -sniff.report:
 //
-//	go test ./internal/sniff -run EvaluationReport -sniff.report ../../docs/sniff -timeout 30m -v
+//	go test ./internal/sniff -run EvaluationReport -sniff.report ../../docs/sniff -timeout 60m -v
 func TestEvaluationReport(t *testing.T) {
 	if *reportDir == "" {
 		t.Skip("set -sniff.report to run the evaluation")
 	}
-	const seeds = 8
+	seeds := uint64(*reportSeeds)
 	var rows []*evalRow
-	for _, class := range []string{"B", "D", "F"} {
-		for _, wind := range []float64{1.5, 3, 6} {
+	for _, class := range evalClasses {
+		for _, wind := range evalWinds {
 			r := &evalRow{wind: wind, class: class}
 			for seed := uint64(1); seed <= seeds; seed++ {
 				t0 := time.Now()
@@ -55,13 +70,24 @@ func TestEvaluationReport(t *testing.T) {
 						t.Fatal(err)
 					}
 				}
+				if class == "F" && wind == 3 && seed == 1 {
+					if err := posteriorPNG(filepath.Join(*reportDir, "posterior-F3.png"), p, post, truth); err != nil {
+						t.Fatal(err)
+					}
+				}
 			}
-			for seed := uint64(101); seed <= 102; seed++ {
+			for seed := uint64(101); seed < 101+uint64(*reportClean); seed++ {
 				_, post, _ := run(t, evalCase{WindMS: wind, Class: class, Seed: seed}, Options{})
 				r.pNone = append(r.pNone, post.ProbSource)
+				r.bfNone = append(r.bfNone, post.LogBayesFactor)
+				r.qNone = append(r.qNone, post.RateHiKgH)
+				if post.Claim {
+					r.claims++
+				}
 			}
-			t.Logf("%s %.1f m/s: median error %.1f m, p90 %.1f m, Q ratio %.2f, in 95%% %d/%d, clean-air P %.2f",
-				class, wind, quantile(r.errs, 0.5), quantile(r.errs, 0.9), quantile(r.ratios, 0.5), r.inside, r.n, quantile(r.pNone, 1))
+			t.Logf("%s %.1f m/s: median error %.1f m, p90 %.1f m, Q ratio %.2f, in 95%% %d/%d, clean-air P max %.2f, ln BF max %.2f, claims %d/%d",
+				class, wind, quantile(r.errs, 0.5), quantile(r.errs, 0.9), quantile(r.ratios, 0.5), r.inside, r.n,
+				quantile(r.pNone, 1), quantile(r.bfNone, 1), r.claims, len(r.bfNone))
 			rows = append(rows, r)
 		}
 	}
@@ -73,6 +99,19 @@ func TestEvaluationReport(t *testing.T) {
 	}
 }
 
+// clopperPearson is the exact (Clopper & Pearson 1934, Biometrika 26) 95 %
+// interval of a binomial proportion, k successes in n.
+func clopperPearson(k, n int) (lo, hi float64) {
+	lo, hi = 0, 1
+	if k > 0 {
+		lo = distuv.Beta{Alpha: float64(k), Beta: float64(n - k + 1)}.Quantile(0.025)
+	}
+	if k < n {
+		hi = distuv.Beta{Alpha: float64(k + 1), Beta: float64(n - k)}.Quantile(0.975)
+	}
+	return lo, hi
+}
+
 func quantile(v []float64, q float64) float64 {
 	c := append([]float64(nil), v...)
 	sort.Float64s(c)
@@ -81,18 +120,51 @@ func quantile(v []float64, q float64) float64 {
 
 func writeTable(path string, rows []*evalRow) error {
 	var b strings.Builder
-	b.WriteString("| class | wind (m/s) | runs | crossings/run | median error (m) | p90 error (m) | Q/Q_true median | Q/Q_true p10–p90 | truth in 95 % set | P(source), clean air (max of 2) | s/run |\n")
-	b.WriteString("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
+	b.WriteString("| class | wind (m/s) | runs | crossings/run | median error (m) | p90 error (m) | Q/Q_true median | Q/Q_true p10–p90 | truth in 95 % set | s/run |\n")
+	b.WriteString("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
 	var all, allQ []float64
 	for _, r := range rows {
 		all = append(all, r.errs...)
 		allQ = append(allQ, r.ratios...)
-		fmt.Fprintf(&b, "| %s | %.1f | %d | %.1f | %.1f | %.1f | %.2f | %.2f–%.2f | %d/%d | %.2f | %.1f |\n",
+		fmt.Fprintf(&b, "| %s | %.1f | %d | %.1f | %.1f | %.1f | %.2f | %.2f–%.2f | %d/%d | %.1f |\n",
 			r.class, r.wind, r.n, float64(r.crossings)/float64(r.n), quantile(r.errs, 0.5), quantile(r.errs, 0.9),
-			quantile(r.ratios, 0.5), quantile(r.ratios, 0.1), quantile(r.ratios, 0.9), r.inside, r.n, quantile(r.pNone, 1), quantile(r.secs, 0.5))
+			quantile(r.ratios, 0.5), quantile(r.ratios, 0.1), quantile(r.ratios, 0.9), r.inside, r.n, quantile(r.secs, 0.5))
 	}
-	fmt.Fprintf(&b, "| all | | %d | | %.1f | %.1f | %.2f | %.2f–%.2f | | | |\n", len(all), quantile(all, 0.5), quantile(all, 0.9),
+	fmt.Fprintf(&b, "| all | | %d | | %.1f | %.1f | %.2f | %.2f–%.2f | | |\n", len(all), quantile(all, 0.5), quantile(all, 0.9),
 		quantile(allQ, 0.5), quantile(allQ, 0.1), quantile(allQ, 0.9))
+
+	b.WriteString("\nPer class (all winds): coverage of the 95 % set with its exact 95 % binomial interval; clean air: flights, the largest P(source) and ln BF, the median 97.5 % rate bound, and flights that claimed a source (ln BF > 3, Options.ClaimLogBF).\n\n")
+	b.WriteString("| class | runs | median error (m) | p90 error (m) | Q/Q_true median | truth in 95 % set | coverage (95 % CI) | clean-air flights | P(source) max | ln BF max | rate bound median (kg/h) | false claims |\n")
+	b.WriteString("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
+	var totIn, totN, totClaims, totClean int
+	for _, class := range evalClasses {
+		var errs, ratios, pn, bf, qn []float64
+		var in, n, claims int
+		for _, r := range rows {
+			if r.class != class {
+				continue
+			}
+			errs = append(errs, r.errs...)
+			ratios = append(ratios, r.ratios...)
+			pn = append(pn, r.pNone...)
+			bf = append(bf, r.bfNone...)
+			qn = append(qn, r.qNone...)
+			in += r.inside
+			n += r.n
+			claims += r.claims
+		}
+		if n == 0 {
+			continue
+		}
+		totIn, totN, totClaims, totClean = totIn+in, totN+n, totClaims+claims, totClean+len(bf)
+		lo, hi := clopperPearson(in, n)
+		fmt.Fprintf(&b, "| %s | %d | %.1f | %.1f | %.2f | %d/%d | %.0f %% (%.0f–%.0f %%) | %d | %.2f | %.2f | %.0f | %d/%d |\n",
+			class, n, quantile(errs, 0.5), quantile(errs, 0.9), quantile(ratios, 0.5), in, n,
+			100*float64(in)/float64(n), 100*lo, 100*hi, len(bf), quantile(pn, 1), quantile(bf, 1), quantile(qn, 0.5), claims, len(bf))
+	}
+	lo, hi := clopperPearson(totIn, totN)
+	fmt.Fprintf(&b, "| all | %d | | | | %d/%d | %.0f %% (%.0f–%.0f %%) | %d | | | | %d/%d |\n",
+		totN, totIn, totN, 100*float64(totIn)/float64(totN), 100*lo, 100*hi, totClean, totClaims, totClean)
 	return os.WriteFile(path, []byte(b.String()), 0o644)
 }
 
@@ -121,8 +193,8 @@ func errorSVG(path string, rows []*evalRow) error {
 	}
 	fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="middle">wind speed (m/s)</text>`+"\n", (l+w-r)/2, h-12)
 	fmt.Fprintf(&b, `<text transform="translate(16 %d) rotate(-90)" text-anchor="middle">localisation error (m)</text>`+"\n", (top+h-bot)/2)
-	colours := map[string]string{"B": "#d95f02", "D": "#1b9e77", "F": "#7570b3"}
-	for i, class := range []string{"B", "D", "F"} {
+	colours := map[string]string{"A": "#e7298a", "B": "#d95f02", "C": "#e6ab02", "D": "#1b9e77", "E": "#66a61e", "F": "#7570b3"}
+	for i, class := range evalClasses {
 		var med, p90 []string
 		for _, row := range rows {
 			if row.class == class {
@@ -137,7 +209,7 @@ func errorSVG(path string, rows []*evalRow) error {
 		fmt.Fprintf(&b, `<line x1="%d" x2="%d" y1="%d" y2="%d" stroke="%s" stroke-width="2"/><text x="%d" y="%d">class %s</text>`+"\n",
 			w-r+10, w-r+35, y, y, c, w-r+40, y+4, class)
 	}
-	fmt.Fprintf(&b, `<text x="%d" y="%d">— median</text><text x="%d" y="%d">- - 90th pct.</text>`+"\n", w-r+10, top+90, w-r+10, top+106)
+	fmt.Fprintf(&b, `<text x="%d" y="%d">— median</text><text x="%d" y="%d">- - 90th pct.</text>`+"\n", w-r+10, top+150, w-r+10, top+166)
 	b.WriteString("</svg>\n")
 	return os.WriteFile(path, []byte(b.String()), 0o644)
 }

@@ -2,6 +2,7 @@ package sniff
 
 import (
 	"math"
+	"slices"
 	"sort"
 )
 
@@ -23,6 +24,7 @@ func (p *Posterior) summarise(lnQ, lnCH [][]float64, area float64, m *model, o O
 	po := o.PriorSource
 	// P(source | data) = BF·π / (BF·π + 1 − π), computed stably.
 	p.ProbSource = 1 / (1 + math.Exp(-(p.LogBayesFactor + math.Log(po/(1-po)))))
+	p.Claim = p.LogBayesFactor > o.ClaimLogBF
 
 	best := math.Inf(-1)
 	var me, mn float64
@@ -96,22 +98,25 @@ func (p *Posterior) summarise(lnQ, lnCH [][]float64, area float64, m *model, o O
 	p.RateHiKgH = gridQuantile(p.QGrid, p.QProb, 0.975)
 
 	// Class and height marginals.
-	nh := len(m.heights)
 	lnCHm := make([]float64, m.nch())
 	for ch := range m.nch() {
 		v := make([]float64, n)
 		for i := range p.Cells {
 			v[i] = lnCH[i][ch] + 2*math.Log(p.Cells[i].Size)
 		}
-		lnCHm[ch] = logSumExp(v) + m.lnPC[ch/nh] - math.Log(float64(nh))
+		lnCHm[ch] = logSumExp(v) + m.chLnP[ch]
 	}
 	lch := logSumExp(lnCHm)
 	p.ClassProb = map[string]float64{}
-	p.HeightProb = make([]float64, nh)
+	hs := append([]float64(nil), m.chH...)
+	sort.Float64s(hs)
+	p.HeightsM = slices.Compact(hs)
+	p.HeightProb = make([]float64, len(p.HeightsM))
 	for ch := range m.nch() {
 		w := math.Exp(lnCHm[ch] - lch)
-		p.ClassProb[m.classes[ch/nh]] += w
-		p.HeightProb[ch%nh] += w
+		p.ClassProb[m.classes[m.chClass[ch]]] += w
+		k, _ := slices.BinarySearch(p.HeightsM, m.chH[ch])
+		p.HeightProb[k] += w
 	}
 }
 
