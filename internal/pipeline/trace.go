@@ -157,7 +157,8 @@ func trackBox(s *sniff.Series) (store.BBox, bool) {
 
 // sniffGranule estimates the sources of a trace granule: for every channel,
 // a source-term estimate of the searched gas it responds to most; those
-// with evidence for a source (Bayes factor above 1) become detections.
+// that claim a source (strong evidence, ln BF > 3: sniff.Posterior.Claim)
+// become detections.
 func sniffGranule(ctx context.Context, r io.Reader, gases []string, lib *spectra.Library) ([]store.Detection, error) {
 	b, err := io.ReadAll(io.LimitReader(r, maxTraceBytes+1))
 	if err != nil {
@@ -202,7 +203,9 @@ func sniffGranule(ctx context.Context, r io.Reader, gases []string, lib *spectra
 				return nil, fmt.Errorf("channel %s, %s: %w", ch, gas, err)
 			}
 			d := post.Detection()
-			if !(d.LogBayesFactor > 0) || math.IsNaN(d.Lat) {
+			if !d.Claim || math.IsNaN(d.Lat) {
+				// No strong evidence of a source (ln BF ≤ 3): nothing to
+				// place. The flight still bounds the rate (RateHiKgH).
 				continue
 			}
 			out = append(out, pointDetection(d))
