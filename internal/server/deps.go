@@ -28,6 +28,7 @@ type User struct {
 	AgencyID string `json:"agency_id"`
 	Role     Role   `json:"role"`
 	Lang     string `json:"lang,omitempty"`
+	Disabled bool   `json:"disabled,omitempty"`
 }
 
 // Authenticator turns credentials into principals (internal/access).
@@ -42,16 +43,10 @@ type Authenticator interface {
 	Token(ctx context.Context, token string) (Principal, error)
 }
 
-// Releases says who owns a site and to whom it was released
-// (internal/access: jurisdiction and releasability).
-type Releases interface {
-	// Owner is the agency owning the site (the host agency of the country
-	// containing it).
-	Owner(ctx context.Context, s store.Site) (string, error)
-	// ReleasedTo lists the agencies the site was released to.
-	ReleasedTo(ctx context.Context, siteID string) ([]string, error)
-	// Release records the site's release to the agencies.
-	Release(ctx context.Context, siteID string, to []string, by Principal) error
+// Jurisdiction says which agency owns a site: the host agency of the
+// country containing it (internal/access).
+type Jurisdiction interface {
+	OwnerOf(ctx context.Context, lat, lon float64) (string, error)
 }
 
 // AuditEntry is one line of the audit log.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/atalaya-project/atalaya/internal/access"
 	"net/http"
 	"strconv"
 	"strings"
@@ -42,7 +43,7 @@ func (s *Server) PublishGranule(ctx context.Context, g GranuleJSON, owner string
 	if owner == "" {
 		owner = s.cfg.HostAgency
 	}
-	s.publish(ctx, Event{Type: "granule", Owner: owner, Action: ActGranulesRead, Data: g})
+	s.publish(ctx, Event{Type: "granule", Owner: owner, Action: access.ReadGranules, Data: g})
 }
 
 // HubConfig configures a Hub.

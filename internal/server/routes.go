@@ -4,32 +4,58 @@ import (
 	"context"
 	"crypto/subtle"
 	"encoding/json"
+	"errors"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/atalaya-project/atalaya/internal/access"
 	"github.com/atalaya-project/atalaya/internal/store"
 )
 
 // Route is one entry of the route table. Every handler is reached only
-// through guard, which enforces the route's rule: no route exists without
-// one (New refuses a route that declares neither an Action nor Public).
+// through guard, which enforces the route's rule; routeTable refuses a
+// route without exactly one of Public, Authenticated or Actions, so no route
+// exists without a rule.
 type Route struct {
 	Method  string
 	Pattern string // http.ServeMux pattern path
-	// Action is what the principal must be allowed (Principal.Can); empty
-	// only for Public routes.
-	Action Action
+	// Actions: the principal must be allowed one of them (Principal.Can);
+	// a handler serving several (decisions) checks the one the request
+	// needs.
+	Actions []Action
+	// Authenticated: any signed-in principal (me, logout).
+	Authenticated bool
 	// Public routes need no authentication (login, health, metrics, the
 	// web UI's files).
 	Public bool
 	// Site: the path's {id} names a site; the principal must see it
 	// (Visible), else 404, as if it did not exist.
 	Site bool
-	// Audit: successful and refused calls are appended to the audit log
-	// (site reads; every unsafe method is audited regardless).
+	// Audit: calls are appended to the audit log, refused ones too (site
+	// reads; every unsafe method is audited regardless).
 	Audit bool
 	h     func(w http.ResponseWriter, r *http.Request, c *call) error
+}
+
+// Rule describes the route's rule, for tables and docs.
+func (rt Route) Rule() string {
+	switch {
+	case rt.Public:
+		return "public"
+	case rt.Authenticated:
+		return "authenticated"
+	}
+	as := make([]string, len(rt.Actions))
+	for i, a := range rt.Actions {
+		as[i] = string(a)
+	}
+	r := strings.Join(as, "|")
+	if rt.Site {
+		r += " +visible"
+	}
+	return r
 }
 
 // call is what guard hands a handler.
@@ -40,46 +66,63 @@ type call struct {
 	site   siteView
 	object string // audit object
 	detail map[string]any
+	action Action // the action to audit, when it differs from the route's
 }
+
+func acts(a ...Action) []Action { return a }
 
 func (s *Server) routeTable() []Route {
 	const v1 = "/api/v1"
 	rs := []Route{
 		{Method: "POST", Pattern: v1 + "/login", Public: true, h: s.login},
-		{Method: "POST", Pattern: v1 + "/logout", Action: ActSessionRead, h: s.logout},
-		{Method: "GET", Pattern: v1 + "/me", Action: ActSessionRead, h: s.me},
+		{Method: "POST", Pattern: v1 + "/logout", Authenticated: true, h: s.logout},
+		{Method: "GET", Pattern: v1 + "/me", Authenticated: true, h: s.me},
 
-		{Method: "GET", Pattern: v1 + "/sites", Action: ActSitesRead, Audit: true, h: s.listSites},
-		{Method: "GET", Pattern: v1 + "/sites/{id}", Action: ActSitesRead, Site: true, Audit: true, h: s.getSite},
-		{Method: "GET", Pattern: v1 + "/sites/{id}/evidence", Action: ActSitesRead, Site: true, Audit: true, h: s.getEvidence},
-		{Method: "POST", Pattern: v1 + "/sites/{id}/decisions", Action: ActSitesDecide, Site: true, Audit: true, h: s.postDecision},
-		{Method: "GET", Pattern: v1 + "/queue", Action: ActQueueRead, Audit: true, h: s.queue},
+		{Method: "GET", Pattern: v1 + "/sites", Actions: acts(access.ReadSites), Audit: true, h: s.listSites},
+		{Method: "GET", Pattern: v1 + "/sites/{id}", Actions: acts(access.ReadSites), Site: true, Audit: true, h: s.getSite},
+		{Method: "GET", Pattern: v1 + "/sites/{id}/evidence", Actions: acts(access.ReadEvidence), Site: true, Audit: true, h: s.getEvidence},
+		{Method: "POST", Pattern: v1 + "/sites/{id}/decisions", Actions: acts(access.Decide, access.Release, access.ReportGroundTruth),
+			Site: true, Audit: true, h: s.postDecision},
+		{Method: "GET", Pattern: v1 + "/queue", Actions: acts(access.ReadQueue), Audit: true, h: s.queue},
+		{Method: "GET", Pattern: v1 + "/export/sites.geojson", Actions: acts(access.Export), Audit: true, h: s.exportSites},
 
-		{Method: "GET", Pattern: v1 + "/granules", Action: ActGranulesRead, h: s.listGranules},
-		{Method: "POST", Pattern: v1 + "/granules", Action: ActGranulesUpload, h: s.createUpload},
-		{Method: "GET", Pattern: v1 + "/granules/{id}", Action: ActGranulesRead, h: s.getGranule},
-		{Method: "PATCH", Pattern: v1 + "/uploads/{id}", Action: ActGranulesUpload, h: s.patchUpload},
-		{Method: "HEAD", Pattern: v1 + "/uploads/{id}", Action: ActGranulesUpload, h: s.headUpload},
-		{Method: "GET", Pattern: v1 + "/detections", Action: ActDetectionsRead, h: s.listDetections},
+		{Method: "GET", Pattern: v1 + "/granules", Actions: acts(access.ReadGranules), h: s.listGranules},
+		{Method: "POST", Pattern: v1 + "/granules", Actions: acts(access.UploadGranules), h: s.createUpload},
+		{Method: "GET", Pattern: v1 + "/granules/{id}", Actions: acts(access.ReadGranules), h: s.getGranule},
+		{Method: "PATCH", Pattern: v1 + "/uploads/{id}", Actions: acts(access.UploadGranules), h: s.patchUpload},
+		{Method: "HEAD", Pattern: v1 + "/uploads/{id}", Actions: acts(access.UploadGranules), h: s.headUpload},
+		{Method: "GET", Pattern: v1 + "/detections", Actions: acts(access.ReadGranules), h: s.listDetections},
 
-		{Method: "GET", Pattern: v1 + "/coverage", Action: ActCoverageRead, h: s.coverage},
-		{Method: "GET", Pattern: v1 + "/tracks", Action: ActTracksRead, h: s.tracks},
-		{Method: "GET", Pattern: v1 + "/agencies", Action: ActAgenciesRead, h: s.agencies},
-		{Method: "GET", Pattern: v1 + "/users", Action: ActUsersRead, h: s.users},
-		{Method: "GET", Pattern: v1 + "/boundaries", Action: ActBoundariesRead, h: s.boundaries},
-		{Method: "GET", Pattern: v1 + "/events", Action: ActEventsRead, Audit: true, h: s.events},
+		{Method: "GET", Pattern: v1 + "/coverage", Actions: acts(access.ReadCoverage), h: s.coverage},
+		{Method: "GET", Pattern: v1 + "/tracks", Actions: acts(access.ReadCoverage), h: s.tracks},
+		{Method: "GET", Pattern: v1 + "/agencies", Actions: acts(access.ReadAgencies), h: s.agencies},
+		{Method: "GET", Pattern: v1 + "/users", Actions: acts(access.ReadUsers), h: s.users},
+		{Method: "GET", Pattern: v1 + "/boundaries", Actions: acts(access.ReadSites), h: s.boundaries},
+		{Method: "GET", Pattern: v1 + "/events", Actions: acts(access.ReadSites), Audit: true, h: s.events},
 
 		{Method: "GET", Pattern: "/healthz", Public: true, h: s.healthz},
 		{Method: "GET", Pattern: "/readyz", Public: true, h: s.readyz},
 		{Method: "GET", Pattern: "/metrics", Public: true, h: s.promMetrics},
 		{Method: "GET", Pattern: "/", Public: true, h: s.static},
 	}
+	return s.checkRoutes(rs)
+}
+
+// checkRoutes panics on a route without exactly one rule: a programmer
+// error caught at start-up (and by the tests).
+func (s *Server) checkRoutes(rs []Route) []Route {
 	for _, rt := range rs {
-		if (rt.Action == "") != rt.Public {
-			panic("server: route " + rt.Method + " " + rt.Pattern + " must declare exactly one of an Action or Public")
+		n := 0
+		for _, b := range []bool{rt.Public, rt.Authenticated, len(rt.Actions) > 0} {
+			if b {
+				n++
+			}
 		}
-		if rt.Site && !strings.Contains(rt.Pattern, "{id}") {
-			panic("server: site-scoped route " + rt.Pattern + " has no {id}")
+		if n != 1 {
+			panic("server: route " + rt.Method + " " + rt.Pattern + " must declare exactly one of Public, Authenticated or Actions")
+		}
+		if rt.Site && (len(rt.Actions) == 0 || !strings.Contains(rt.Pattern, "{id}")) {
+			panic("server: site-scoped route " + rt.Pattern + " needs an action and an {id}")
 		}
 	}
 	return rs
@@ -123,8 +166,8 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, rt Route, c *
 			return err
 		}
 	}
-	if !c.p.Can(rt.Action) {
-		return forbidden("role %s may not %s", c.p.Role, rt.Action)
+	if len(rt.Actions) > 0 && !slices.ContainsFunc(rt.Actions, c.p.Can) {
+		return forbidden("role %s may not %s", c.p.Role, rt.Actions[0])
 	}
 	if rt.Site {
 		id := r.PathValue("id")
@@ -209,7 +252,14 @@ func (s *Server) audit(r *http.Request, rt Route, c *call, err error) {
 	if obj == "" {
 		obj = rt.Pattern
 	}
-	e := AuditEntry{Principal: c.p, Action: string(rt.Action), Object: obj, Detail: string(detail), At: s.cfg.Now()}
+	act := c.action
+	if act == "" && len(rt.Actions) > 0 {
+		act = rt.Actions[0]
+	}
+	if act == "" {
+		act = Action(strings.ToLower(r.Method) + ":" + rt.Pattern)
+	}
+	e := AuditEntry{Principal: c.p, Action: string(act), Object: obj, Detail: string(detail), At: s.cfg.Now()}
 	if aerr := s.cfg.Audit.Audit(context.WithoutCancel(r.Context()), e); aerr != nil {
 		s.log.Error("audit append failed", "err", aerr, "object", obj)
 		s.metrics.auditFailures.Inc()
@@ -283,13 +333,17 @@ func (s *Server) loadSite(ctx context.Context, id string) (siteView, error) {
 }
 
 func (s *Server) view(ctx context.Context, st store.Site) (siteView, error) {
-	owner, err := s.cfg.Releases.Owner(ctx, st)
+	owner, err := s.cfg.Owners.OwnerOf(ctx, st.Lat, st.Lon)
+	if err != nil && !errors.Is(err, access.ErrNoJurisdiction) {
+		return siteView{}, err
+	}
+	rs, err := s.cfg.Store.Releases(ctx, st.ID)
 	if err != nil {
 		return siteView{}, err
 	}
-	rel, err := s.cfg.Releases.ReleasedTo(ctx, st.ID)
-	if err != nil {
-		return siteView{}, err
+	rel := make([]string, len(rs))
+	for i, r := range rs {
+		rel[i] = r.AgencyID
 	}
 	return siteView{Site: st, owner: owner, releasedTo: rel}, nil
 }

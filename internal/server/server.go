@@ -17,14 +17,14 @@ import (
 	"github.com/atalaya-project/atalaya/internal/store"
 )
 
-// Config configures a Server. Store, Auth, Releases, Audit and Directory
-// are required; the rest have defaults.
+// Config configures a Server. Store, Auth, Owners and Audit are
+// required; the rest have defaults.
 type Config struct {
 	Store     store.Store
 	Auth      Authenticator
-	Releases  Releases
+	Owners    Jurisdiction
 	Audit     Auditor
-	Directory Directory
+	Directory Directory // nil: StoreDirectory over Store
 	// Ingest takes finished uploads (nil: uploads are refused with 503).
 	Ingest Ingester
 	// Assets is the web UI, served at / (nil: / answers 404).
@@ -77,12 +77,13 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("server: no store")
 	case cfg.Auth == nil:
 		return nil, errors.New("server: no authenticator")
-	case cfg.Releases == nil:
-		return nil, errors.New("server: no releasability")
+	case cfg.Owners == nil:
+		return nil, errors.New("server: no jurisdiction")
 	case cfg.Audit == nil:
 		return nil, errors.New("server: no audit log")
-	case cfg.Directory == nil:
-		return nil, errors.New("server: no directory of agencies and users")
+	}
+	if cfg.Directory == nil {
+		cfg.Directory = StoreDirectory{Store: cfg.Store}
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/atalaya-project/atalaya/internal/access"
 	"github.com/atalaya-project/atalaya/internal/store"
 )
 
@@ -370,6 +371,8 @@ type decisionRequest struct {
 	ReleaseTo []string `json:"release_to"`
 }
 
+// decisionStatus is the status a decision moves a site to; ground truth
+// leaves it where it is.
 var decisionStatus = map[string]store.SiteStatus{
 	"confirm": store.SiteConfirmed, "dismiss": store.SiteDismissed,
 	"revisit": store.SiteRevisit, "release": store.SiteReleased,
@@ -384,18 +387,19 @@ func (s *Server) postDecision(w http.ResponseWriter, r *http.Request, c *call) e
 	if err := decodeJSON(w, r, s.cfg.MaxBody, &req); err != nil {
 		return err
 	}
-	status, ok := decisionStatus[req.Action]
-	if !ok {
-		return invalid("action", "%q: want confirm, dismiss, revisit or release", req.Action)
-	}
 	if len(req.Reason) > 4000 {
 		return invalid("reason", "longer than 4000 bytes")
 	}
+	need, err := access.DecisionAction(req.Action)
+	if err != nil {
+		return invalid("action", "%q: want confirm, dismiss, revisit, release or ground-truth", req.Action)
+	}
+	c.action = need
+	if !c.p.Can(need) {
+		return forbidden("role %s may not %s", c.p.Role, need)
+	}
 	if req.Action == "release" {
-		if !c.p.Can(ActSitesRelease) {
-			return forbidden("role %s may not release sites", c.p.Role)
-		}
-		if c.site.owner != c.p.AgencyID {
+		if !access.CanRelease(c.p, c.site.owner) {
 			return forbidden("only the owning agency (%s) releases this site", c.site.owner)
 		}
 		if len(req.ReleaseTo) == 0 {
@@ -428,7 +432,9 @@ func (s *Server) postDecision(w http.ResponseWriter, r *http.Request, c *call) e
 	)
 	err = s.cfg.Store.InTx(r.Context(), func(tx store.Tx) error {
 		st := c.site.Site
-		st.Status = status
+		if status, ok := decisionStatus[req.Action]; ok {
+			st.Status = status
+		}
 		var err error
 		if updated, err = tx.UpdateSite(r.Context(), st); err != nil {
 			return err
@@ -436,6 +442,11 @@ func (s *Server) postDecision(w http.ResponseWriter, r *http.Request, c *call) e
 		if dec, err = tx.AppendDecision(r.Context(), store.Decision{SiteID: st.ID, Actor: c.p.UserID,
 			Action: store.DecisionAction(req.Action), Reason: req.Reason, Payload: payload}); err != nil {
 			return err
+		}
+		for _, a := range req.ReleaseTo {
+			if _, err := tx.ReleaseSite(r.Context(), store.Release{SiteID: st.ID, AgencyID: a, ReleasedBy: c.p.UserID}); err != nil {
+				return err
+			}
 		}
 		_, err = tx.EnqueueAlert(r.Context(), store.Alert{SiteID: st.ID, Kind: "site." + req.Action,
 			Payload: fmt.Sprintf(`{"site_id":%q,"version":%d,"decision_id":%q}`, st.ID, updated.Version, dec.ID)})
@@ -450,9 +461,6 @@ func (s *Server) postDecision(w http.ResponseWriter, r *http.Request, c *call) e
 	}
 	rel := c.site.releasedTo
 	if req.Action == "release" {
-		if err := s.cfg.Releases.Release(r.Context(), updated.ID, req.ReleaseTo, c.p); err != nil {
-			return fmt.Errorf("site %s is released in the store but its releasability was not recorded: %w", updated.ID, err)
-		}
 		for _, a := range req.ReleaseTo {
 			if !slices.Contains(rel, a) {
 				rel = append(rel, a)
@@ -463,8 +471,8 @@ func (s *Server) postDecision(w http.ResponseWriter, r *http.Request, c *call) e
 	sj := siteJSON(v)
 	dj := decisionJSON(dec)
 	c.detail = map[string]any{"decision": dec.ID, "action": req.Action, "version": updated.Version}
-	s.publish(r.Context(), Event{Type: "site", Owner: v.owner, ReleasedTo: rel, Action: ActSitesRead, Data: sj})
-	s.publish(r.Context(), Event{Type: "decision", Owner: v.owner, ReleasedTo: rel, Action: ActSitesRead, Data: dj})
+	s.publish(r.Context(), Event{Type: "site", Owner: v.owner, ReleasedTo: rel, Action: access.ReadSites, Data: sj})
+	s.publish(r.Context(), Event{Type: "decision", Owner: v.owner, ReleasedTo: rel, Action: access.ReadSites, Data: dj})
 	resp := map[string]any{"site": sj, "decision": dj}
 	if req.Action == "revisit" {
 		resp["plan"] = map[string]string{"command": fmt.Sprintf("atalaya plan --site %.6f,%.6f --radius %.0f --out site-%s.plan",
@@ -506,4 +514,42 @@ func (s *Server) queue(w http.ResponseWriter, r *http.Request, c *call) error {
 	c.detail = map[string]any{"sites": ids}
 	writeJSON(w, http.StatusOK, map[string]any{"items": items})
 	return nil
+}
+
+// exportSites is GET /export/sites.geojson: the sites the principal sees,
+// with GET /sites's filters (no paging), as a GeoJSON FeatureCollection.
+func (s *Server) exportSites(w http.ResponseWriter, r *http.Request, c *call) error {
+	q := r.URL.Query()
+	if q.Get("cursor") != "" || q.Get("limit") != "" {
+		return invalid("cursor", "the export has no pages: drop cursor and limit")
+	}
+	f, err := parseSiteFilter(q)
+	if err != nil {
+		return err
+	}
+	vs, _, err := s.visibleSites(r.Context(), c.p, f.bbox, "", 0, func(v siteView) bool {
+		gs, _ := gases(v.GasProfile)
+		return f.match(v, gs)
+	})
+	if err != nil {
+		return err
+	}
+	type feature struct {
+		Type       string         `json:"type"`
+		ID         string         `json:"id"`
+		Geometry   map[string]any `json:"geometry"`
+		Properties SiteJSON       `json:"properties"`
+	}
+	fs := make([]feature, len(vs))
+	ids := make([]string, len(vs))
+	for i, v := range vs {
+		fs[i] = feature{Type: "Feature", ID: v.ID, Properties: siteJSON(v),
+			Geometry: map[string]any{"type": "Point", "coordinates": []float64{v.Lon, v.Lat}}}
+		ids[i] = v.ID
+	}
+	c.detail = map[string]any{"sites": ids}
+	w.Header().Set("Content-Type", "application/geo+json")
+	w.Header().Set("Content-Disposition", `attachment; filename="sites.geojson"`)
+	w.Header().Set("Cache-Control", "no-store")
+	return json.NewEncoder(w).Encode(map[string]any{"type": "FeatureCollection", "features": fs})
 }
