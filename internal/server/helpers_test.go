@@ -129,15 +129,15 @@ func (a storeAudit) Audit(ctx context.Context, e AuditEntry) error {
 
 // env is a server over a real store with the fixtures.
 type env struct {
-	t      *testing.T
-	st     *store.DB
-	srv    *Server
-	http   *httptest.Server
-	auth   *fixtureAuth
+	t                *testing.T
+	st               *store.DB
+	srv              *Server
+	http             *httptest.Server
+	auth             *fixtureAuth
 	siteCOL, sitePER store.Site
 	granule          store.Granule
-	spool  string
-	blobs  string
+	spool            string
+	blobs            string
 }
 
 func token(role Role, agency string) string { return "atl_" + string(role) + "_" + agency }
@@ -395,4 +395,15 @@ func decode(t testing.TB, b []byte, v any) {
 	if err := json.Unmarshal(b, v); err != nil {
 		t.Fatalf("%v: %s", err, b)
 	}
+}
+
+func newPipe() (*io.PipeReader, *io.PipeWriter) { return io.Pipe() }
+
+func readDirNames(dir string) ([]string, error) {
+	ents, err := os.ReadDir(dir)
+	var out []string
+	for _, e := range ents {
+		out = append(out, e.Name())
+	}
+	return out, err
 }
