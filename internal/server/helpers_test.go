@@ -41,20 +41,6 @@ var agencies = []store.Agency{
 	{ID: agUSA, Name: "Drug Enforcement Administration", Country: "USA", Lang: "en"},
 }
 
-// boxOwners stands in for access's Natural Earth jurisdiction: a box per
-// host country, the test sites well inside them.
-type boxOwners struct{}
-
-func (boxOwners) OwnerOf(_ context.Context, lat, lon float64) (string, error) {
-	switch {
-	case lat > 2 && lat < 11 && lon > -77 && lon < -68:
-		return agCOL, nil
-	case lat > -17 && lat < -3 && lon > -80 && lon < -70:
-		return agPER, nil
-	}
-	return "", access.ErrNoJurisdiction
-}
-
 // fixtureAuth authenticates the fixtures' tokens and sessions: a stand-in
 // for internal/access's authenticator until it lands.
 type fixtureAuth struct {
@@ -220,7 +206,7 @@ func newEnv(t *testing.T, url string, mod ...func(*Config)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := Config{Store: st, Auth: e.auth, Owners: boxOwners{}, Audit: storeAudit{st},
+	cfg := Config{Store: st, Auth: e.auth, Owners: &HostJurisdiction{Store: st}, Audit: storeAudit{st},
 		Ingest:    PipelineIngester{In: &pipeline.Ingester{Store: st, Blobs: bl}},
 		UploadDir: e.spool, MaxUpload: 1 << 20, MaxBody: 4 << 10, HostAgency: agCOL}
 	for _, m := range mod {
