@@ -3,6 +3,8 @@ package server
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"net/http"
 	"net/http/cookiejar"
@@ -259,8 +261,12 @@ func TestSessionLoginCSRF(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if read(t, r2); r2.StatusCode != 200 {
-			t.Errorf("me: %d", r2.StatusCode)
+		var me struct {
+			User User   `json:"user"`
+			CSRF string `json:"csrf_token"`
+		}
+		if decode(t, read(t, r2), &me); r2.StatusCode != 200 || me.CSRF != lr.CSRF || me.User.Username != "analyst@"+agCOL {
+			t.Errorf("me: %d %+v", r2.StatusCode, me)
 		}
 		// A decision without, and with a wrong, CSRF token: 403, nothing stored.
 		before := e.snapshot()
@@ -457,6 +463,15 @@ func TestStaticAssets(t *testing.T) {
 		b := read(t, resp)
 		if resp.StatusCode != 200 || string(b) != c.body || resp.Header.Get("Cache-Control") != c.cache {
 			t.Errorf("%s: %d %q cache %q", c.path, resp.StatusCode, b, resp.Header.Get("Cache-Control"))
+		}
+		// Revalidation: the ETag is the content's.
+		sum := sha256.Sum256(b)
+		tag := `"` + hex.EncodeToString(sum[:16]) + `"`
+		if got := resp.Header.Get("ETag"); got != tag {
+			t.Errorf("%s: ETag %s, want %s", c.path, got, tag)
+		}
+		if r := e.do("GET", c.path, "", nil, "If-None-Match", tag); r.StatusCode != http.StatusNotModified {
+			t.Errorf("%s with If-None-Match: %d", c.path, r.StatusCode)
 		}
 		pol := resp.Header.Get("Content-Security-Policy")
 		if !strings.Contains(pol, "default-src 'self'") || strings.Contains(pol, "http") || strings.Contains(pol, "*") {

@@ -2,7 +2,10 @@ package server
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
+	"io"
 	"io/fs"
 	"net/http"
 	"path"
@@ -71,7 +74,13 @@ func (s *Server) me(w http.ResponseWriter, r *http.Request, c *call) error {
 			u = x
 		}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"user": u, "principal": c.p})
+	resp := map[string]any{"user": u, "principal": principalJSON(c.p)}
+	if c.cookie {
+		// The page may have lost the token /login gave (a reload); the
+		// cookie alone cannot be read cross-origin, so this is safe.
+		resp["csrf_token"], _ = r.Context().Value(csrfKey{}).(string)
+	}
+	writeJSON(w, http.StatusOK, resp)
 	return nil
 }
 
@@ -187,6 +196,39 @@ func (s *Server) static(w http.ResponseWriter, r *http.Request, c *call) error {
 	} else {
 		h.Set("Cache-Control", "no-cache")
 	}
+	if tag, err := s.assetTag(name); err == nil {
+		h.Set("ETag", tag)
+	}
 	http.ServeFileFS(w, r, s.cfg.Assets, name)
+	return nil
+}
+
+// assetTag is a strong ETag from the file's SHA-256 (embedded files have
+// no modification time to revalidate with), computed once per file.
+func (s *Server) assetTag(name string) (string, error) {
+	if v, ok := s.assetTags.Load(name); ok {
+		return v.(string), nil
+	}
+	f, err := s.cfg.Assets.Open(name)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	tag := `"` + hex.EncodeToString(h.Sum(nil)[:16]) + `"`
+	s.assetTags.Store(name, tag)
+	return tag, nil
+}
+
+// tiles serves the optional offline imagery (an MBTiles tileset) below
+// /tiles/.
+func (s *Server) tiles(w http.ResponseWriter, r *http.Request, c *call) error {
+	if s.cfg.Tiles == nil {
+		return notFound("no imagery tileset configured")
+	}
+	http.StripPrefix("/tiles/", s.cfg.Tiles).ServeHTTP(w, r)
 	return nil
 }

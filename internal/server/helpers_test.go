@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/atalaya-project/atalaya/internal/access"
@@ -208,6 +209,7 @@ func newEnv(t *testing.T, url string, mod ...func(*Config)) *env {
 	}
 	cfg := Config{Store: st, Auth: e.auth, Owners: &HostJurisdiction{Store: st}, Audit: storeAudit{st},
 		Ingest:    PipelineIngester{In: &pipeline.Ingester{Store: st, Blobs: bl}},
+		Tiles:     http.FileServerFS(fstest.MapFS{"metadata.json": {Data: []byte(`{"name":"test imagery"}`)}}),
 		UploadDir: e.spool, MaxUpload: 1 << 20, MaxBody: 4 << 10, HostAgency: agCOL}
 	for _, m := range mod {
 		m(&cfg)

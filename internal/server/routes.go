@@ -99,6 +99,7 @@ func (s *Server) routeTable() []Route {
 		{Method: "GET", Pattern: v1 + "/users", Actions: acts(access.ReadUsers), h: s.users},
 		{Method: "GET", Pattern: v1 + "/boundaries", Actions: acts(access.ReadSites), h: s.boundaries},
 		{Method: "GET", Pattern: v1 + "/events", Actions: acts(access.ReadSites), Audit: true, h: s.events},
+		{Method: "GET", Pattern: "/tiles/", Actions: acts(access.ReadSites), h: s.tiles},
 
 		{Method: "GET", Pattern: "/healthz", Public: true, h: s.healthz},
 		{Method: "GET", Pattern: "/readyz", Public: true, h: s.readyz},

@@ -171,6 +171,8 @@ func (e *env) matrixRequest(rt Route, role Role, agency string) *http.Response {
 		}
 		body = strings.NewReader(`{"action":"confirm","reason":"matrix"}`)
 		hdr = []string{"If-Match", etag(cur.Version), "Content-Type", "application/json"}
+	case "GET /tiles/":
+		path = "/tiles/metadata.json"
 	case "GET /api/v1/granules/{id}":
 		path = "/api/v1/granules/" + e.granule.ID
 	case "GET /api/v1/detections":

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -29,6 +30,9 @@ type Config struct {
 	Ingest Ingester
 	// Assets is the web UI, served at / (nil: / answers 404).
 	Assets fs.FS
+	// Tiles serves offline imagery below /tiles/ (an mbtiles.Tileset; nil:
+	// 404, and the map shows no imagery layer).
+	Tiles http.Handler
 	// Boundaries is the admin-0 GeoJSON FeatureCollection for the base map
 	// (nil: an empty collection).
 	Boundaries []byte
@@ -68,6 +72,8 @@ type Server struct {
 	metrics *metrics
 	uploads *uploads
 	reg     *prometheus.Registry
+	// assetTags caches the web UI files' ETags.
+	assetTags sync.Map
 }
 
 // New checks cfg and builds the server's routes.
