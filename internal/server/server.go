@@ -200,6 +200,7 @@ func (s *Server) Serve(ctx context.Context, sc ServeConfig) error {
 		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 		ln = tls.NewListener(ln, srv.TLSConfig)
 		scheme = "https"
+		s.cfg.Secure = true // before the first request: session cookies are Secure
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
