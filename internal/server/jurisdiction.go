@@ -21,9 +21,13 @@ type HostJurisdiction struct {
 	}
 	TTL time.Duration
 
-	mu    sync.Mutex
-	cache map[string]hostEntry
+	mu     sync.Mutex
+	cache  map[string]hostEntry
+	points map[[2]float64]string // point → ISO code (sites do not move often)
 }
+
+// maxPoints bounds the point cache; it is emptied when full.
+const maxPoints = 1 << 16
 
 type hostEntry struct {
 	id string
@@ -33,8 +37,19 @@ type hostEntry struct {
 // OwnerOf implements Jurisdiction; access.ErrNoJurisdiction when no host
 // agency governs the point.
 func (j *HostJurisdiction) OwnerOf(ctx context.Context, lat, lon float64) (string, error) {
-	iso, _, ok := boundaries.CountryAt(lat, lon)
+	j.mu.Lock()
+	iso, ok := j.points[[2]float64{lat, lon}]
+	j.mu.Unlock()
 	if !ok {
+		iso, _, ok = boundaries.CountryAt(lat, lon)
+		j.mu.Lock()
+		if j.points == nil || len(j.points) >= maxPoints {
+			j.points = map[[2]float64]string{}
+		}
+		j.points[[2]float64{lat, lon}] = iso // "" when in no country
+		j.mu.Unlock()
+	}
+	if !ok || iso == "" {
 		return "", fmt.Errorf("%w: %g,%g is in no country", access.ErrNoJurisdiction, lat, lon)
 	}
 	ttl := j.TTL
