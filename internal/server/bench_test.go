@@ -61,7 +61,7 @@ func BenchmarkSSEFanout(b *testing.B) {
 	)
 	raiseNoFile(b, 3*clients+200)
 	e := newEnv(b, sqliteURL(b))
-	tok := token(access.RoleAnalyst, agCOL)
+	tok := e.tok(access.RoleAnalyst, agCOL)
 
 	// The clients.
 	type rx struct {

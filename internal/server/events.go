@@ -4,12 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/atalaya-project/atalaya/internal/access"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/atalaya-project/atalaya/internal/access"
 )
 
 // Event is one live update. Owner and ReleasedTo decide who sees it

@@ -14,9 +14,13 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/atalaya-project/atalaya/internal/access"
 )
 
-func isUnauthorized(err error) bool { return errors.Is(err, ErrUnauthorized) }
+func isUnauthorized(err error) bool {
+	return errors.Is(err, access.ErrUnauthorized) || errors.Is(err, access.ErrExpired) || errors.Is(err, access.ErrForged)
+}
 
 type loginRequest struct {
 	Username string `json:"username"`
@@ -34,7 +38,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, c *call) error {
 	if req.Password == "" {
 		return invalid("password", "empty")
 	}
-	sess, user, err := s.cfg.Auth.Login(r.Context(), req.Username, req.Password)
+	sess, err := s.cfg.Auth.Login(r.Context(), req.Username, req.Password)
 	if isUnauthorized(err) {
 		return unauthorized("wrong username or password")
 	}
@@ -42,43 +46,38 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, c *call) error {
 		return err
 	}
 	c.p, c.authed, c.object = sess.Principal, true, "session"
-	http.SetCookie(w, &http.Cookie{
-		Name: s.cfg.SessionCookie, Value: sess.Token, Path: "/", Expires: sess.Expires,
-		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: s.cfg.Secure,
-	})
-	writeJSON(w, http.StatusOK, map[string]any{"user": user, "csrf_token": sess.CSRF})
+	http.SetCookie(w, sess.Cookie(s.cfg.Secure))
+	writeJSON(w, http.StatusOK, map[string]any{"user": userJSON(sess.User), "csrf_token": sess.CSRF})
 	return nil
 }
 
 func (s *Server) logout(w http.ResponseWriter, r *http.Request, c *call) error {
-	if ck, err := r.Cookie(s.cfg.SessionCookie); err == nil && c.cookie {
-		if err := s.cfg.Auth.Logout(r.Context(), ck.Value); err != nil && !isUnauthorized(err) {
-			return err
-		}
+	if err := s.cfg.Auth.Logout(r.Context(), r); err != nil && !isUnauthorized(err) {
+		return err
 	}
-	c.object = "session"
-	http.SetCookie(w, &http.Cookie{Name: s.cfg.SessionCookie, Value: "", Path: "/", MaxAge: -1,
-		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: s.cfg.Secure})
+	http.SetCookie(w, access.ClearCookie(s.cfg.Secure))
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 
 func (s *Server) me(w http.ResponseWriter, r *http.Request, c *call) error {
-	users, err := s.cfg.Directory.Users(r.Context(), c.p.AgencyID)
+	users, err := s.cfg.Directory.Users(r.Context())
 	if err != nil {
 		return err
 	}
 	u := User{ID: c.p.UserID, AgencyID: c.p.AgencyID, Role: c.p.Role, Lang: c.p.Lang}
 	for _, x := range users {
 		if x.ID == c.p.UserID {
-			u = x
+			u = userJSON(x)
 		}
 	}
 	resp := map[string]any{"user": u, "principal": principalJSON(c.p)}
 	if c.cookie {
-		// The page may have lost the token /login gave (a reload); the
-		// cookie alone cannot be read cross-origin, so this is safe.
-		resp["csrf_token"], _ = r.Context().Value(csrfKey{}).(string)
+		// The page may have lost the token /login gave (a reload); only
+		// this origin can read the answer.
+		if tok, err := s.cfg.Auth.SessionCSRF(r.Context(), r); err == nil {
+			resp["csrf_token"] = tok
+		}
 	}
 	writeJSON(w, http.StatusOK, resp)
 	return nil
@@ -89,24 +88,27 @@ func (s *Server) agencies(w http.ResponseWriter, r *http.Request, c *call) error
 	if err != nil {
 		return err
 	}
-	if as == nil {
-		as = []Agency{}
+	out := make([]Agency, len(as))
+	for i, a := range as {
+		out[i] = Agency{ID: a.ID, Name: a.Name, Country: a.Country, Lang: a.Lang, Host: a.Host}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"items": as})
+	writeJSON(w, http.StatusOK, map[string]any{"items": out})
 	return nil
 }
 
-// users lists the users of every agency for an administrator of a host
-// agency... of the principal's own agency otherwise.
+// users lists the users of the caller's agency.
 func (s *Server) users(w http.ResponseWriter, r *http.Request, c *call) error {
-	us, err := s.cfg.Directory.Users(r.Context(), c.p.AgencyID)
+	us, err := s.cfg.Directory.Users(r.Context())
 	if err != nil {
 		return err
 	}
-	if us == nil {
-		us = []User{}
+	out := []User{}
+	for _, u := range us {
+		if u.AgencyID == c.p.AgencyID {
+			out = append(out, userJSON(u))
+		}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"items": us})
+	writeJSON(w, http.StatusOK, map[string]any{"items": out})
 	return nil
 }
 
