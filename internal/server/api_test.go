@@ -348,8 +348,7 @@ func TestHostileInput(t *testing.T) {
 	}
 	for _, c := range cases {
 		before := e.snapshot()
-		var body *bytes.Reader
-		body = bytes.NewReader([]byte(c.body))
+		body := bytes.NewReader([]byte(c.body))
 		resp := e.do(c.method, c.path, c.tok, body, c.hdr...)
 		b := read(t, resp)
 		if resp.StatusCode != c.status {
