@@ -92,10 +92,11 @@ func (d *detectFlags) config() (pipeline.DetectConfig, error) {
 
 func newServeCmd(g *app) *cobra.Command {
 	var (
-		pf     pipelineFlags
-		df     detectFlags
-		listen string
-		cfg    pipeline.Config
+		pf        pipelineFlags
+		df        detectFlags
+		listen    string
+		cfg       pipeline.Config
+		populated string
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -115,7 +116,13 @@ acknowledging it, and listens on 127.0.0.1 only unless --listen says otherwise
 (it has no authentication: keep it behind a firewall or VPN).
 
 On interrupt, workers stop taking jobs, in-flight jobs get --grace to finish,
-the rest go back to the queue. See docs/pipeline.md.`,
+the rest go back to the queue.
+
+Data minimisation: every hour, the raw bytes and records of granules over
+populated areas that no site needs are deleted once older than --retention
+(90 days by default; 0 keeps everything). Granules count as populated unless
+--populated-areas gives the populated areas of the region (GeoJSON polygons).
+Sites, their detections, evidence and decisions are kept. See docs/pipeline.md.`,
 		Example: `  atalaya serve                                   # everything under ./atalaya-data
   atalaya serve --data /var/lib/atalaya --workers 4 --gas acetone,ammonia --far 0.1/km2
   atalaya serve --listen 0.0.0.0:4222 --blobs nats  # remote workers may join
@@ -135,6 +142,14 @@ the rest go back to the queue. See docs/pipeline.md.`,
 			cfg.Store, cfg.DataDir, cfg.NATSURL, cfg.Listen = db, pf.dataDir, pf.natsURL, listen
 			cfg.Queue, cfg.Detect, cfg.Reconcile, cfg.Log = pf.queue(), det, true, g.log
 			cfg.Blobs = pf.blobs
+			if cfg.Commit, err = fuseCommit(db, det, g.log); err != nil {
+				return err
+			}
+			if populated != "" {
+				if cfg.Populated, err = pipeline.PopulatedAreas(populated); err != nil {
+					return fmt.Errorf("--populated-areas: %w", err)
+				}
+			}
 			s, err := pipeline.NewServer(cfg)
 			if err != nil {
 				return err
@@ -159,5 +174,7 @@ the rest go back to the queue. See docs/pipeline.md.`,
 	f.DurationVar(&cfg.ReconcileEvery, "reconcile-every", 30*time.Second, "time between reconciler passes")
 	f.DurationVar(&cfg.ReconcileAfter, "reconcile-after", time.Minute, "an unfinished granule unchanged this long, with no job queued, is queued again")
 	f.StringVar(&cfg.WorkDir, "work-dir", "", "where workers unpack granules (default: the system temp dir)")
+	f.DurationVar(&cfg.Retention, "retention", store.DefaultRetention, "raw granules of populated areas that no site needs are purged after this long (0: never)")
+	f.StringVar(&populated, "populated-areas", "", "GeoJSON polygons of the populated areas (default: every granule counts as populated)")
 	return cmd
 }
