@@ -74,6 +74,9 @@ type Server struct {
 	reg     *prometheus.Registry
 	// assetTags caches the web UI files' ETags.
 	assetTags sync.Map
+	// gzBoundaries is Config.Boundaries gzipped, made on first use.
+	gzOnce       sync.Once
+	gzBoundaries []byte
 }
 
 // New checks cfg and builds the server's routes.
