@@ -66,7 +66,8 @@ export const fmt = {
     if (!v) return '';
     const d = new Date(v);
     if (Number.isNaN(d.getTime())) return String(v);
-    return new Intl.DateTimeFormat(locale, { dateStyle: 'medium', timeStyle: 'short', timeZone: 'UTC', timeZoneName: 'short' }).format(d);
+    // In UTC, named: agencies in several time zones read the same time.
+    return new Intl.DateTimeFormat(locale, { year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', timeZone: 'UTC', timeZoneName: 'short' }).format(d);
   },
   number(v, digits = 2) {
     return nf({ maximumFractionDigits: digits }).format(v);

@@ -182,7 +182,7 @@ export class SitePage {
   dismissForm(form) {
     const err = el('p', { class: 'error', id: 'reason-error', role: 'alert' });
     const reason = el('textarea', { id: 'reason', required: true, rows: 3, 'aria-describedby': 'reason-error' });
-    const f = el('form', { class: 'card' },
+    const f = el('form', { class: 'card', novalidate: true },
       el('label', { for: 'reason' }, t('dismiss.reason')), reason, err,
       el('button', { type: 'submit', id: 'dismiss-submit' }, t('dismiss.submit')));
     f.addEventListener('submit', (e) => {
@@ -272,5 +272,6 @@ export function errorText(e) {
     const base = known.includes(e.code) ? t(`error.${e.code}`) : t('error.http', { status: e.status });
     return e.message && e.message !== String(e.status) ? t('error.detail', { base, detail: e.message }) : base;
   }
+  console.error(e);
   return t('error.network');
 }
