@@ -69,7 +69,7 @@ type hDecision struct {
 	Action    string   `json:"action"`
 	Reason    string   `json:"reason,omitempty"`
 	ReleaseTo []string `json:"release_to,omitempty"`
-	User      string   `json:"user"`
+	Actor     string   `json:"actor"`
 	At        string   `json:"at"`
 }
 
@@ -122,7 +122,13 @@ func newHarness(t *testing.T) *harness {
 	add("s-fent", 4.70, -74.20, 0.55, "fentanyl-lab", hGas{"dichloromethane", 2.2, 90, 0.05})
 	add("s-farm", 4.40, -73.90, 0.12, "farm", hGas{"ammonia", 1.1, 60, 0.7})
 	mux := http.NewServeMux()
-	mux.Handle("GET /", http.FileServerFS(web.Assets))
+	files := http.FileServerFS(web.Assets)
+	mux.HandleFunc("GET /", func(w http.ResponseWriter, r *http.Request) {
+		// The real server's policy: nothing from other origins, no inline
+		// script or style; a violation is a console error the tests catch.
+		w.Header().Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
+		files.ServeHTTP(w, r)
+	})
 	mux.HandleFunc("POST /api/v1/login", h.login)
 	mux.HandleFunc("POST /api/v1/logout", h.auth(h.logout))
 	mux.HandleFunc("GET /api/v1/me", h.auth(h.me))
@@ -221,11 +227,7 @@ func (h *harness) logout(w http.ResponseWriter, r *http.Request, _ *hUser) {
 }
 
 func (h *harness) me(w http.ResponseWriter, r *http.Request, u *hUser) {
-	c, _ := r.Cookie("atalaya_session")
-	h.mu.Lock()
-	tok := h.csrf[c.Value]
-	h.mu.Unlock()
-	writeJSON(w, 200, map[string]any{"user": u, "csrf_token": tok})
+	writeJSON(w, 200, map[string]any{"user": u})
 }
 
 func visible(u *hUser, s *hSite) bool {
@@ -410,17 +412,18 @@ func (h *harness) decide(w http.ResponseWriter, r *http.Request, u *hUser) {
 		return
 	}
 	s.Version++
-	d := hDecision{SiteID: s.ID, Action: in.Action, Reason: in.Reason, ReleaseTo: in.ReleaseTo, User: u.Username, At: time.Now().UTC().Format(time.RFC3339)}
+	d := hDecision{SiteID: s.ID, Action: in.Action, Reason: in.Reason, ReleaseTo: in.ReleaseTo, Actor: u.Username, At: time.Now().UTC().Format(time.RFC3339)}
 	h.decisions[s.ID] = append(h.decisions[s.ID], d)
 	c := *s
 	c.ReleasedTo = slices.Clone(s.ReleasedTo)
 	h.mu.Unlock()
 	h.publish("site", &c, c)
-	out := map[string]any{"site": c}
+	out := map[string]any{"site": c, "decision": d}
 	if in.Action == "revisit" {
-		out["plan_url"] = "/api/v1/sites/" + s.ID + "/revisit.plan"
+		out["plan"] = map[string]string{"command": fmt.Sprintf("atalaya plan --site %.6f,%.6f --radius 200 --out site-%s.plan", c.Lat, c.Lon, c.ID)}
 	}
-	writeJSON(w, 200, out)
+	h.publish("decision", &c, d)
+	writeJSON(w, 201, out)
 }
 
 // bump changes a site behind the browser's back (another analyst).

@@ -1,11 +1,22 @@
 // The JSON API at /api/v1 (docs/api.md): cookie session, X-CSRF-Token on
 // unsafe methods, errors as {"error":{"code","message","field"}}.
 
-let csrf = '';
+// The session's CSRF token comes with POST /login; it is kept for the
+// tab's life in sessionStorage, so a reload can still send it.
+const CSRF_KEY = 'atalaya.csrf';
+let csrf = sessionStorage.getItem(CSRF_KEY) || '';
 
-// setCSRF keeps the token POST /login or GET /me returned.
+// setCSRF keeps the token POST /login (or GET /me, if it has one) returned.
 export function setCSRF(token) {
-  csrf = token || '';
+  if (!token) return;
+  csrf = token;
+  sessionStorage.setItem(CSRF_KEY, token);
+}
+
+// clearCSRF forgets the token (sign-out).
+export function clearCSRF() {
+  csrf = '';
+  sessionStorage.removeItem(CSRF_KEY);
 }
 
 // APIError is a response that was not 2xx.

@@ -30,6 +30,9 @@ function setAttrs(e, attrs) {
   for (const [k, v] of Object.entries(attrs)) {
     if (v === null || v === undefined || v === false) continue;
     if (k === 'class') e.setAttribute('class', v);
+    // Through the CSSOM: the server's Content-Security-Policy (style-src
+    // 'self') refuses style attributes.
+    else if (k === 'style') e.style.cssText = v;
     else if (k === 'text') e.textContent = v;
     else if (k.startsWith('on') && typeof v === 'function') e.addEventListener(k.slice(2), v);
     else e.setAttribute(k, v === true ? '' : String(v));

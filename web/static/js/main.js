@@ -1,7 +1,7 @@
 // Atalaya's web map: log in, then the map, the review queue and the site
 // page, kept current by the live event stream. Routes: #/ (queue) and
 // #/site/ID (a site's page).
-import { api, items, setCSRF, APIError } from './api.js';
+import { api, items, setCSRF, clearCSRF, APIError } from './api.js';
 import { $, toast } from './dom.js';
 import { pickLang, setLang, t } from './i18n.js';
 import { SiteMap } from './map.js';
@@ -52,6 +52,7 @@ $('logout').addEventListener('click', async () => {
   try {
     await api('/logout', { method: 'POST' });
   } finally {
+    clearCSRF();
     location.hash = '';
     location.reload();
   }

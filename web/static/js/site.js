@@ -154,13 +154,14 @@ export class SitePage {
     }
     box.append(el('ol', { class: 'decisions', id: 'decisions' }, list.map((d) => {
       const when = d.at || d.time || d.created_at;
-      const who = d.user || d.username || d.user_id || d.by || '';
+      const who = d.actor || d.user || '';
+      const to = d.release_to || (d.payload && d.payload.release_to) || [];
       return el('li', { 'data-action': d.action },
         el('strong', {}, t(`action.${d.action}`)),
         el('span', {}, t('site.by', { who })),
         el('time', { datetime: when }, fmt.date(when)),
         d.reason ? el('q', {}, d.reason) : null,
-        (d.release_to || []).length ? el('span', {}, t('site.to', { agencies: fmt.list(d.release_to) })) : null);
+        to.length ? el('span', {}, t('site.to', { agencies: fmt.list(to) })) : null);
     })));
     return box;
   }
@@ -241,12 +242,16 @@ export class SitePage {
         headers: { 'If-Match': `"${s.version}"` },
       });
       const site = r && (r.site || (r.id ? r : null));
-      const plan = r && (r.plan_url || r.plan || (r.links && r.links.plan));
+      const plan = r && r.plan;
       await this.open(s.id);
       if (site) this.onSite(site);
       toast(t('decision.done', { action: t(`action.${body.action}`) }));
-      if (plan) {
-        $('action-out').replaceChildren(el('a', { href: plan, id: 'plan-link', download: true }, t('decision.plan')));
+      if (plan && plan.url) {
+        $('action-out').replaceChildren(el('a', { href: plan.url, id: 'plan-link', download: true }, t('decision.plan')));
+      } else if (plan && plan.command) {
+        // The server gives the command that writes the revisit's survey
+        // plan (atalaya plan --site …), to run where the flight is planned.
+        $('action-out').replaceChildren(el('p', {}, t('decision.planCommand')), el('pre', { id: 'plan-command', tabindex: '0' }, el('code', {}, plan.command)));
       }
     } catch (e) {
       if (e instanceof APIError && e.status === 412) {
