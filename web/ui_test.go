@@ -52,6 +52,7 @@ func consoleErrors(t *testing.T, ctx context.Context, name string) {
 func TestQueueKeyboardAndSitePage(t *testing.T) {
 	h := newHarness(t)
 	ctx := newBrowser(t, "en-GB")
+	consoleErrors(t, ctx, "analyst")
 	login(t, ctx, h.URL, "alex", harnessPassword)
 	run(t, ctx, "queue loads",
 		waitJS(`document.querySelectorAll('#queue li').length === 3`))
@@ -103,4 +104,19 @@ func TestQueueKeyboardAndSitePage(t *testing.T) {
 		waitJS(`[...document.querySelectorAll('#queue li')].map(li => li.dataset.siteId).join() === 's-meth,s-farm'`),
 		waitJS(`document.querySelector('path.site-marker[data-site-id="s-fent"]').dataset.status === 'dismissed'`),
 	)
+}
+
+func TestReleaseLiveHarness(t *testing.T) {
+	_, b := harnessBackend(t)
+	scenarioRelease(t, b)
+}
+
+func TestStaleDecisionHarness(t *testing.T) {
+	_, b := harnessBackend(t)
+	scenarioStale(t, b)
+}
+
+func TestSpanishHarness(t *testing.T) {
+	_, b := harnessBackend(t)
+	scenarioSpanish(t, b)
 }
