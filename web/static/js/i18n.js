@@ -94,7 +94,7 @@ export const fmt = {
     return t('unit.um', { v: nf({ maximumFractionDigits: 1 }).format(v) });
   },
   list(arr) {
-    return new Intl.ListFormat(locale, { style: 'narrow', type: 'unit' }).format(arr.map(String));
+    return new Intl.ListFormat(locale, { style: 'short', type: 'unit' }).format(arr.map(String));
   },
   latlon(lat, lon) {
     const f = nf({ minimumFractionDigits: 5, maximumFractionDigits: 5 });

@@ -77,13 +77,13 @@ export class SiteMap {
     this.sites = L.layerGroup().addTo(this.map);
     this.plumes = L.geoJSON(null, { style: { color: '#7a0177', weight: 2, fillOpacity: 0.15, className: 'plume' } }).addTo(this.map);
     this.coverage = L.geoJSON(null, {
-      style: (f) => ({ color: '#2f5d3a', weight: 0.5, fillColor: mdlColour(f.properties && f.properties.mdl_kgh), fillOpacity: 0.55 }),
+      style: (f) => ({ className: 'coverage-cell', color: '#2f5d3a', weight: 0.5, fillColor: mdlColour(f.properties && f.properties.mdl_kgh), fillOpacity: 0.55 }),
       onEachFeature: (f, layer) => {
         const p = f.properties || {};
         if (Number.isFinite(p.mdl_kgh)) layer.bindTooltip(t('coverage.tooltip', { mdl: fmt.kgh(p.mdl_kgh), passes: fmt.number(p.passes || 0, 0) }));
       },
     });
-    this.tracks = L.geoJSON(null, { style: { color: '#0b5394', weight: 2, opacity: 0.8, dashArray: '6 4' } });
+    this.tracks = L.geoJSON(null, { style: { className: 'track', color: '#0b5394', weight: 2, opacity: 0.8, dashArray: '6 4' } });
     this.map.getPane('overlayPane').style.zIndex = 400;
     this.map.on('moveend', () => this.refreshExtentLayers());
     this.map.on('overlayadd', () => this.refreshExtentLayers());
