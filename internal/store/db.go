@@ -281,7 +281,8 @@ type dialect struct {
 	driver string
 	// dollar: placeholders are $1, $2, ... instead of ?.
 	dollar bool
-	// macros expand {blob}, {serial} and {skip_locked} in SQL text.
+	// macros expand {blob}, {serial}, {skip_locked} and {for_update} in SQL
+	// text.
 	macros *strings.Replacer
 	cache  sync.Map // query text → dialect text
 	// constraint maps a constraint violation to ErrNotFound (foreign key),
@@ -295,7 +296,8 @@ var sqliteDialect = &dialect{
 	macros: strings.NewReplacer(
 		"{blob}", "BLOB",
 		"{serial}", "INTEGER PRIMARY KEY",
-		"{skip_locked}", ""), // one writer at a time: nothing to skip
+		"{skip_locked}", "", // one writer at a time: nothing to skip
+		"{for_update}", ""), // the write lock is taken at BEGIN
 	constraint: func(err error) error {
 		var se *sqlite.Error
 		if !errors.As(err, &se) {
@@ -321,7 +323,8 @@ var postgresDialect = &dialect{
 	macros: strings.NewReplacer(
 		"{blob}", "BYTEA",
 		"{serial}", "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
-		"{skip_locked}", "FOR UPDATE SKIP LOCKED"),
+		"{skip_locked}", "FOR UPDATE SKIP LOCKED",
+		"{for_update}", "FOR UPDATE"),
 	constraint: func(err error) error {
 		var pe *pgconn.PgError
 		if !errors.As(err, &pe) {

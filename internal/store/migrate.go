@@ -178,6 +178,142 @@ CREATE TRIGGER decisions_no_truncate BEFORE TRUNCATE ON decisions
 `,
 		},
 	},
+	{
+		version: 2,
+		name:    "agencies, users, api tokens, sessions, site releases, audit log",
+		common: `
+CREATE TABLE agencies (
+	id         TEXT PRIMARY KEY,
+	name       TEXT NOT NULL,
+	country    TEXT NOT NULL CHECK (length(country) = 3),
+	lang       TEXT NOT NULL CHECK (lang IN ('es', 'en', 'pt')),
+	host       BOOLEAN NOT NULL DEFAULT FALSE,
+	created_us BIGINT NOT NULL
+);
+CREATE UNIQUE INDEX agencies_host_country ON agencies (country) WHERE host;
+
+CREATE TABLE users (
+	id            TEXT PRIMARY KEY,
+	agency_id     TEXT NOT NULL REFERENCES agencies (id),
+	username      TEXT NOT NULL UNIQUE,
+	name          TEXT NOT NULL DEFAULT '',
+	role          TEXT NOT NULL CHECK (role IN ('administrator', 'operator', 'analyst', 'partner', 'viewer')),
+	lang          TEXT NOT NULL CHECK (lang IN ('es', 'en', 'pt')),
+	password_hash TEXT NOT NULL DEFAULT '',
+	disabled      BOOLEAN NOT NULL DEFAULT FALSE,
+	created_us    BIGINT NOT NULL,
+	updated_us    BIGINT NOT NULL
+);
+CREATE INDEX users_agency ON users (agency_id);
+
+CREATE TABLE api_tokens (
+	id         TEXT PRIMARY KEY,
+	user_id    TEXT NOT NULL REFERENCES users (id),
+	name       TEXT NOT NULL DEFAULT '',
+	hash       TEXT NOT NULL UNIQUE,
+	created_us BIGINT NOT NULL,
+	expires_us BIGINT NOT NULL,
+	revoked_us BIGINT NOT NULL DEFAULT 0
+);
+CREATE INDEX api_tokens_user ON api_tokens (user_id);
+
+CREATE TABLE sessions (
+	hash         TEXT PRIMARY KEY,
+	user_id      TEXT NOT NULL REFERENCES users (id),
+	csrf         TEXT NOT NULL,
+	created_us   BIGINT NOT NULL,
+	last_seen_us BIGINT NOT NULL,
+	expires_us   BIGINT NOT NULL
+);
+CREATE INDEX sessions_user ON sessions (user_id);
+
+CREATE TABLE site_releases (
+	site_id     TEXT NOT NULL REFERENCES sites (id),
+	agency_id   TEXT NOT NULL REFERENCES agencies (id),
+	released_by TEXT NOT NULL,
+	at_us       BIGINT NOT NULL,
+	PRIMARY KEY (site_id, agency_id)
+);
+CREATE INDEX site_releases_agency ON site_releases (agency_id);
+
+CREATE TABLE audit_log (
+	seq          BIGINT PRIMARY KEY,
+	at_us        BIGINT NOT NULL,
+	actor_user   TEXT NOT NULL DEFAULT '',
+	actor_agency TEXT NOT NULL DEFAULT '',
+	action       TEXT NOT NULL,
+	object_type  TEXT NOT NULL DEFAULT '',
+	object_id    TEXT NOT NULL DEFAULT '',
+	details      TEXT NOT NULL DEFAULT '',
+	prev_hash    TEXT NOT NULL,
+	hash         TEXT NOT NULL
+);
+
+CREATE TABLE audit_head (
+	id   INTEGER PRIMARY KEY CHECK (id = 1),
+	seq  BIGINT NOT NULL,
+	hash TEXT NOT NULL
+);
+INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, '');
+`,
+		dialects: map[string]string{
+			"sqlite": `
+CREATE TRIGGER site_releases_no_update BEFORE UPDATE ON site_releases BEGIN
+	SELECT RAISE(ABORT, 'site_releases are append-only');
+END;
+CREATE TRIGGER site_releases_no_delete BEFORE DELETE ON site_releases BEGIN
+	SELECT RAISE(ABORT, 'site_releases are append-only');
+END;
+CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log BEGIN
+	SELECT RAISE(ABORT, 'audit_log is append-only');
+END;
+CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log BEGIN
+	SELECT RAISE(ABORT, 'audit_log is append-only');
+END;
+CREATE TRIGGER audit_head_no_delete BEFORE DELETE ON audit_head BEGIN
+	SELECT RAISE(ABORT, 'audit_head only moves forward, one entry at a time');
+END;
+CREATE TRIGGER audit_head_forward BEFORE UPDATE ON audit_head
+	WHEN new.id <> old.id OR new.seq <> old.seq + 1 OR new.hash IS NOT (SELECT hash FROM audit_log WHERE seq = new.seq)
+BEGIN
+	SELECT RAISE(ABORT, 'audit_head only moves forward, one entry at a time');
+END;
+`,
+			"postgres": `
+CREATE FUNCTION site_releases_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	RAISE EXCEPTION 'site_releases are append-only';
+END
+$$;
+CREATE TRIGGER site_releases_no_change BEFORE UPDATE OR DELETE ON site_releases
+	FOR EACH ROW EXECUTE FUNCTION site_releases_append_only();
+CREATE TRIGGER site_releases_no_truncate BEFORE TRUNCATE ON site_releases
+	FOR EACH STATEMENT EXECUTE FUNCTION site_releases_append_only();
+CREATE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	RAISE EXCEPTION 'audit_log is append-only';
+END
+$$;
+CREATE TRIGGER audit_log_no_change BEFORE UPDATE OR DELETE ON audit_log
+	FOR EACH ROW EXECUTE FUNCTION audit_append_only();
+CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
+	FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only();
+CREATE FUNCTION audit_head_forward() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	IF TG_OP <> 'UPDATE' OR NEW.id <> OLD.id OR NEW.seq <> OLD.seq + 1
+		OR NEW.hash IS DISTINCT FROM (SELECT hash FROM audit_log WHERE seq = NEW.seq) THEN
+		RAISE EXCEPTION 'audit_head only moves forward, one entry at a time';
+	END IF;
+	RETURN NEW;
+END
+$$;
+CREATE TRIGGER audit_head_move BEFORE UPDATE OR DELETE ON audit_head
+	FOR EACH ROW EXECUTE FUNCTION audit_head_forward();
+CREATE TRIGGER audit_head_no_truncate BEFORE TRUNCATE ON audit_head
+	FOR EACH STATEMENT EXECUTE FUNCTION audit_head_forward();
+`,
+		},
+	},
 }
 
 // SchemaVersion is the newest schema version this code knows.

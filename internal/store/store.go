@@ -296,6 +296,7 @@ type Reader interface {
 	SiteReader
 	EvidenceReader
 	DecisionReader
+	AccessReader
 }
 
 // Writer is every transactional write.
@@ -305,6 +306,7 @@ type Writer interface {
 	EvidenceWriter
 	DecisionWriter
 	OutboxWriter
+	AccessWriter
 }
 
 // Tx is a transaction: its reads see its own writes; nothing is visible to

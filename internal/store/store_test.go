@@ -109,3 +109,53 @@ func TestDecisionsAppendOnly(t *testing.T) {
 		}
 	})
 }
+
+func TestAuditAndReleasesAppendOnly(t *testing.T) {
+	both(t, func(t *testing.T, url string) {
+		ctx := context.Background()
+		db := open(t, url)
+		if _, err := db.PutAgency(ctx, store.Agency{ID: "A", Name: "A", Country: "COL", Lang: "es", Host: true}); err != nil {
+			t.Fatal(err)
+		}
+		site, err := db.CreateSite(ctx, store.Site{Lat: 1, Lon: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.ReleaseSite(ctx, store.Release{SiteID: site.ID, AgencyID: "A", ReleasedBy: "u"}); err != nil {
+			t.Fatal(err)
+		}
+		seal := func(e store.AuditEntry) string { return "h" + e.Action }
+		for _, a := range []string{"one", "two"} {
+			if _, err := db.AppendAudit(ctx, store.AuditEntry{Action: a}, seal); err != nil {
+				t.Fatal(err)
+			}
+		}
+		refused := []struct{ q, want string }{
+			{`UPDATE audit_log SET details = 'x' WHERE seq = 1`, "append-only"},
+			{`DELETE FROM audit_log WHERE seq = 2`, "append-only"},
+			{`UPDATE site_releases SET agency_id = 'B'`, "append-only"},
+			{`DELETE FROM site_releases`, "append-only"},
+			{`UPDATE audit_head SET seq = 1, hash = 'hone'`, "only moves forward"}, // back to an earlier entry
+			{`UPDATE audit_head SET seq = 3, hash = 'x'`, "only moves forward"},    // to an entry that is not there
+			{`DELETE FROM audit_head`, "only moves forward"},
+		}
+		if db.Dialect() == "postgres" {
+			refused = append(refused,
+				struct{ q, want string }{`TRUNCATE audit_log`, "append-only"},
+				struct{ q, want string }{`TRUNCATE site_releases`, "append-only"},
+				struct{ q, want string }{`TRUNCATE audit_head`, "only moves forward"})
+		}
+		for _, r := range refused {
+			if _, err := db.SQL().ExecContext(ctx, r.q); err == nil || !strings.Contains(err.Error(), r.want) {
+				t.Errorf("%s: %v, want an error with %q", r.q, err, r.want)
+			}
+		}
+		es, err := db.AuditEntries(ctx, 0, 0)
+		if err != nil || len(es) != 2 || es[0].Details != "" || es[1].Hash != "htwo" {
+			t.Fatalf("after refused changes: %+v %v", es, err)
+		}
+		if h, err := db.AuditHead(ctx); err != nil || h.Seq != 2 || h.Hash != "htwo" {
+			t.Fatalf("head after refused changes: %+v %v", h, err)
+		}
+	})
+}

@@ -69,6 +69,14 @@ func Run(t *testing.T, newStore Factory) {
 		{"TxErrorLeavesNothing", testTxErrorLeavesNothing},
 		{"TxPanicLeavesNothing", testTxPanicLeavesNothing},
 		{"Purge", testPurge},
+		{"Agencies", testAgencies},
+		{"Users", testUsers},
+		{"Tokens", testTokens},
+		{"Sessions", testSessions},
+		{"Releases", testReleases},
+		{"ReleaseAtomicWithDecision", testReleaseAtomicWithDecision},
+		{"AuditAppend", testAuditAppend},
+		{"AuditConcurrentAppends", testAuditConcurrentAppends},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
