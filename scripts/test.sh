@@ -9,6 +9,19 @@ if ! [ -d ../shared/data ]; then
   exit 1
 fi
 ./scripts/lint.sh
+# internal/access checks its argon2id hashes against the reference
+# implementation's command-line tool (Debian package argon2).
+if ! command -v argon2 >/dev/null; then
+  echo "test: installing argon2 (the reference argon2 tool)" >&2
+  if [ "$(id -u)" != 0 ]; then
+    echo "test: argon2 is missing and installing it needs root: apt-get install argon2" >&2
+    exit 1
+  fi
+  if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends argon2 >&2; then
+    apt-get update -q >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends argon2 >&2
+  fi
+fi
 # The store's shared test suite runs against real PostgreSQL + PostGIS too:
 # start a throwaway cluster (installing Debian's postgresql-15-postgis-3 if
 # missing) unless one is given, and stop it when the tests end.

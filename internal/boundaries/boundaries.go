@@ -1,0 +1,304 @@
+package boundaries
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"embed"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"sync"
+
+	"github.com/paulmach/orb"
+	"github.com/paulmach/orb/geojson"
+	"github.com/paulmach/orb/planar"
+)
+
+//go:embed data/*.atlb.gz data/manifest.json
+var data embed.FS
+
+// ErrFormat: a boundary file is not in the .atlb format.
+var ErrFormat = errors.New("boundaries: bad format")
+
+// Feature is one country or state.
+type Feature struct {
+	Code   string // ISO 3166-1 alpha-3 (countries) or ISO 3166-2 (states)
+	Name   string
+	Parent string // a state's country (ISO 3166-1 alpha-3); "" for countries
+	Shape  orb.MultiPolygon
+	Bound  orb.Bound
+}
+
+// Layer is a set of features with an index for point lookups. It is
+// immutable and safe for concurrent use.
+type Layer struct {
+	features []Feature
+	// cells[row*360+col] lists the polygons whose bounding box meets the
+	// 1° cell (row = floor(lat+90), col = floor(lon+180)).
+	cells [][]polyRef
+}
+
+type polyRef struct {
+	feature, poly int32
+	bound         orb.Bound
+}
+
+// limits for decoding: the embedded files are far below them; they stop a
+// corrupt file from asking for absurd allocations.
+const (
+	maxDecoded = 256 << 20
+	scale      = 1e5 // coordinates are stored as round(deg·1e5)
+)
+
+// Decode reads a layer in the .atlb format (gzip-compressed).
+func Decode(r io.Reader) (*Layer, error) {
+	zr, err := gzip.NewReader(r)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrFormat, err)
+	}
+	raw, err := io.ReadAll(io.LimitReader(zr, maxDecoded+1))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrFormat, err)
+	}
+	if len(raw) > maxDecoded {
+		return nil, fmt.Errorf("%w: more than %d bytes decompressed", ErrFormat, maxDecoded)
+	}
+	return decodeRaw(raw)
+}
+
+type reader struct {
+	b   *bytes.Reader
+	err error
+}
+
+func (r *reader) uvarint(what string, max int) int {
+	if r.err != nil {
+		return 0
+	}
+	v, err := binary.ReadUvarint(r.b)
+	if err != nil {
+		r.err = fmt.Errorf("%w: %s: %w", ErrFormat, what, err)
+		return 0
+	}
+	if v > uint64(max) {
+		r.err = fmt.Errorf("%w: %s %d: at most %d possible with %d bytes left", ErrFormat, what, v, max, r.b.Len())
+		return 0
+	}
+	return int(v)
+}
+
+func (r *reader) varint(what string) int64 {
+	if r.err != nil {
+		return 0
+	}
+	v, err := binary.ReadVarint(r.b)
+	if err != nil {
+		r.err = fmt.Errorf("%w: %s: %w", ErrFormat, what, err)
+	}
+	return v
+}
+
+func (r *reader) string(what string) string {
+	n := r.uvarint(what+" length", r.b.Len())
+	if r.err != nil {
+		return ""
+	}
+	b := make([]byte, n)
+	_, _ = io.ReadFull(r.b, b) // n ≤ Len
+	return string(b)
+}
+
+func decodeRaw(raw []byte) (*Layer, error) {
+	const magic = "ATLB1\n"
+	if !bytes.HasPrefix(raw, []byte(magic)) {
+		return nil, fmt.Errorf("%w: no ATLB1 header", ErrFormat)
+	}
+	r := &reader{b: bytes.NewReader(raw[len(magic):])}
+	// Each count is bounded by the bytes left: a feature takes at least 4
+	// bytes, a polygon or ring 1, a point 2.
+	n := r.uvarint("feature count", r.b.Len()/4)
+	l := &Layer{features: make([]Feature, 0, n)}
+	for i := 0; i < n && r.err == nil; i++ {
+		f := Feature{Code: r.string("code"), Name: r.string("name"), Parent: r.string("parent")}
+		np := r.uvarint("polygon count", r.b.Len())
+		f.Shape = make(orb.MultiPolygon, 0, np)
+		for p := 0; p < np && r.err == nil; p++ {
+			nr := r.uvarint("ring count", r.b.Len())
+			poly := make(orb.Polygon, 0, nr)
+			for k := 0; k < nr && r.err == nil; k++ {
+				npt := r.uvarint("point count", r.b.Len()/2)
+				ring := make(orb.Ring, npt)
+				var x, y int64
+				for j := range ring {
+					x += r.varint("longitude")
+					y += r.varint("latitude")
+					ring[j] = orb.Point{float64(x) / scale, float64(y) / scale}
+				}
+				if r.err == nil && npt < 4 {
+					r.err = fmt.Errorf("%w: feature %q: ring of %d points: want at least 4 (closed)", ErrFormat, f.Code, npt)
+				}
+				for _, pt := range ring {
+					if !(pt[0] >= -180 && pt[0] <= 180 && pt[1] >= -90 && pt[1] <= 90) && r.err == nil {
+						r.err = fmt.Errorf("%w: feature %q: point %v outside [-180, 180]×[-90, 90]", ErrFormat, f.Code, pt)
+					}
+				}
+				poly = append(poly, ring)
+			}
+			if r.err == nil && len(poly) == 0 {
+				r.err = fmt.Errorf("%w: feature %q: polygon without rings", ErrFormat, f.Code)
+			}
+			f.Shape = append(f.Shape, poly)
+		}
+		if r.err != nil {
+			break
+		}
+		if len(f.Shape) == 0 {
+			return nil, fmt.Errorf("%w: feature %q has no polygon", ErrFormat, f.Code)
+		}
+		f.Bound = f.Shape.Bound()
+		l.features = append(l.features, f)
+	}
+	if r.err != nil {
+		return nil, r.err
+	}
+	if r.b.Len() != 0 {
+		return nil, fmt.Errorf("%w: %d bytes after the last feature", ErrFormat, r.b.Len())
+	}
+	l.index()
+	return l, nil
+}
+
+func cellOf(lat, lon float64) (row, col int) {
+	row = int(math.Floor(lat + 90))
+	col = int(math.Floor(lon + 180))
+	return min(max(row, 0), 179), min(max(col, 0), 359)
+}
+
+func (l *Layer) index() {
+	l.cells = make([][]polyRef, 180*360)
+	for i, f := range l.features {
+		for j, p := range f.Shape {
+			b := p[0].Bound()
+			r0, c0 := cellOf(b.Min[1], b.Min[0])
+			r1, c1 := cellOf(b.Max[1], b.Max[0])
+			for r := r0; r <= r1; r++ {
+				for c := c0; c <= c1; c++ {
+					l.cells[r*360+c] = append(l.cells[r*360+c], polyRef{int32(i), int32(j), b})
+				}
+			}
+		}
+	}
+}
+
+// At returns the first feature (by code) whose shape contains the point.
+func (l *Layer) At(lat, lon float64) (*Feature, bool) {
+	if !(lat >= -90 && lat <= 90 && lon >= -180 && lon <= 180) {
+		return nil, false
+	}
+	row, col := cellOf(lat, lon)
+	pt := orb.Point{lon, lat}
+	for _, ref := range l.cells[row*360+col] {
+		if !ref.bound.Contains(pt) {
+			continue
+		}
+		f := &l.features[ref.feature]
+		if planar.PolygonContains(f.Shape[ref.poly], pt) {
+			return f, true
+		}
+	}
+	return nil, false
+}
+
+// Features returns the layer's features, sorted by code then name.
+func (l *Layer) Features() []Feature { return l.features }
+
+// GeoJSON encodes the layer as a FeatureCollection whose features carry
+// "code", "name" and (for states) "country" properties.
+func (l *Layer) GeoJSON() ([]byte, error) {
+	fc := geojson.NewFeatureCollection()
+	for _, f := range l.features {
+		g := geojson.NewFeature(f.Shape)
+		g.ID = f.Code
+		g.Properties["code"] = f.Code
+		g.Properties["name"] = f.Name
+		if f.Parent != "" {
+			g.Properties["country"] = f.Parent
+		}
+		fc.Append(g)
+	}
+	return json.Marshal(fc)
+}
+
+func load(name string) *Layer {
+	f, err := data.Open("data/" + name)
+	if err != nil {
+		panic(fmt.Sprintf("boundaries: embedded %s: %v", name, err)) // a build without data/: programmer error
+	}
+	defer f.Close()
+	l, err := Decode(bufio.NewReader(f))
+	if err != nil {
+		panic(fmt.Sprintf("boundaries: embedded %s: %v", name, err))
+	}
+	return l
+}
+
+var (
+	countries = sync.OnceValue(func() *Layer { return load("countries-10m.atlb.gz") })
+	mapLayer  = sync.OnceValue(func() *Layer { return load("countries-50m.atlb.gz") })
+	states    = sync.OnceValue(func() *Layer { return load("admin1-latam-10m.atlb.gz") })
+	mapJSON   = sync.OnceValue(func() []byte {
+		b, err := mapLayer().GeoJSON()
+		if err != nil {
+			panic(fmt.Sprintf("boundaries: encode the base map: %v", err))
+		}
+		return b
+	})
+)
+
+// Countries is the admin-0 layer at 1:10 million (loaded on first use).
+func Countries() *Layer { return countries() }
+
+// States is the admin-1 layer of Latin America and the Caribbean at 1:10
+// million (loaded on first use).
+func States() *Layer { return states() }
+
+// CountryAt returns the ISO 3166-1 alpha-3 code and the Natural Earth name
+// of the country containing the point (WGS 84 degrees); ok is false at sea,
+// outside every country, or for an invalid point.
+func CountryAt(lat, lon float64) (iso3, name string, ok bool) {
+	f, ok := countries().At(lat, lon)
+	if !ok {
+		return "", "", false
+	}
+	return f.Code, f.Name, true
+}
+
+// StateAt returns the ISO 3166-2 code, the name and the country (ISO
+// 3166-1 alpha-3) of the state, department or province containing the
+// point, for Latin America and the Caribbean; ok is false elsewhere.
+func StateAt(lat, lon float64) (code, name, country string, ok bool) {
+	f, ok := states().At(lat, lon)
+	if !ok {
+		return "", "", "", false
+	}
+	return f.Code, f.Name, f.Parent, true
+}
+
+// GeoJSON returns the countries at 1:50 million as a GeoJSON
+// FeatureCollection (properties "code": ISO 3166-1 alpha-3, "name"), for
+// the web base map. The slice is shared: do not modify it.
+func GeoJSON() []byte { return mapJSON() }
+
+// Manifest returns data/manifest.json: the source packages, their versions
+// and each file's SHA-256.
+func Manifest() []byte {
+	b, err := data.ReadFile("data/manifest.json")
+	if err != nil {
+		panic(fmt.Sprintf("boundaries: embedded manifest: %v", err))
+	}
+	return b
+}
