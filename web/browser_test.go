@@ -60,19 +60,26 @@ func newBrowser(t *testing.T, lang string) context.Context {
 	return ctx
 }
 
+// stepTimeout bounds one step of a scenario, so a page that never reaches
+// the state a step waits for fails with the page's text (a guard, not a
+// timing assertion: every step takes well under a second here).
+const stepTimeout = 45 * time.Second
+
 // run runs chromedp actions and fails the test naming the step.
 func run(t *testing.T, ctx context.Context, step string, actions ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
-	if err := chromedp.Do(ctx, actions...); err != nil {
-		text, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body ? document.body.innerText.slice(0, 1200) : ''`))
-		t.Fatalf("%s: %v\npage text:\n%s", step, err, text)
+	sctx, cancel := context.WithTimeout(ctx, stepTimeout)
+	defer cancel()
+	if err := chromedp.Do(sctx, actions...); err != nil {
+		text, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`location.href + '\n' + (document.body ? document.body.innerText.slice(-1500) : '')`))
+		t.Fatalf("%s: %v\npage:\n%s", step, err, text)
 	}
 }
 
 // eval evaluates a JavaScript expression and decodes its value.
-func eval[T any](t *testing.T, ctx context.Context, expr string) T {
+func eval[T any](t *testing.T, ctx context.Context, expr string, opts ...chromedp.EvaluateOption) T {
 	t.Helper()
-	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr))
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr, opts...))
 	if err != nil {
 		t.Fatalf("evaluate %s: %v", expr, err)
 	}
@@ -118,3 +125,12 @@ func writeFile(t *testing.T, path string, b []byte) {
 }
 
 func lines(s string) []string { return strings.Split(strings.TrimSpace(s), "\n") }
+
+// gotoSite opens a site's page through the application's route, as a link
+// would (a same-document navigation: no page load to wait for).
+func gotoSite(id string) chromedp.Action[chromedp.Void] {
+	return func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
+		_, err := chromedp.Evaluate[bool](`location.hash = '#/site/' + encodeURIComponent(`+jsString(id)+`), true`)(ctx, tg)
+		return chromedp.Void{}, err
+	}
+}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 )
 
 // backend is what the browser scenarios run against: its URL, the users
@@ -96,7 +97,8 @@ func scenarioRelease(t *testing.T, b backend) {
 	// A later release to the other agency reaches the other partner: its
 	// stream was live, and the first release was not for it.
 	run(t, analyst, "release a second site to the other agency",
-		chromedp.Navigate(b.url+"/#/site/"+later),
+		gotoSite(later),
+		waitJS(`document.querySelector('#site-view').dataset.siteId === `+jsString(later)),
 		chromedp.WaitVisible(chromedp.CSS(`#act-release`)),
 		chromedp.Click(chromedp.CSS(`#act-release`)),
 		chromedp.WaitVisible(chromedp.CSS(`input[name=agency][value=`+jsString(b.otherAgcy)+`]`)),
@@ -134,7 +136,8 @@ func scenarioStale(t *testing.T, b backend) {
 	site := b.queue[1]
 	login(t, ctx, b.url, b.analystEN, b.password)
 	run(t, ctx, "open a site",
-		chromedp.Navigate(b.url+"/#/site/"+site),
+		gotoSite(site),
+		waitJS(`document.querySelector('#site-view').dataset.siteId === `+jsString(site)),
 		chromedp.WaitVisible(chromedp.CSS(`#act-confirm`)))
 	before := eval[string](t, ctx, `document.querySelector('.version').textContent`)
 	b.concurrent(t, site)
@@ -175,3 +178,81 @@ func scenarioSpanish(t *testing.T, b backend) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// scenarioDismiss: the queue is in the server's order, the keyboard moves
+// through it and opens a site, whose page shows the evidence the API
+// returns; dismissing needs a reason, and the dismissed site leaves the
+// queue and is restyled on the map.
+func scenarioDismiss(t *testing.T, b backend) {
+	ctx := newBrowser(t, "en-GB")
+	consoleErrors(t, ctx, "analyst")
+	login(t, ctx, b.url, b.analystEN, b.password)
+	run(t, ctx, "queue loads", waitJS(`document.querySelectorAll('#queue li').length === `+itoa(len(b.queue))))
+	if got := queueIDs(t, ctx); strings.Join(got, ",") != strings.Join(b.queue, ",") {
+		t.Fatalf("queue order %v, want the server's: %v", got, b.queue)
+	}
+	site := b.queue[1]
+	run(t, ctx, "keyboard: down, enter",
+		chromedp.Focus(chromedp.CSS(`#queue`)),
+		chromedp.KeyEvent(kb.ArrowDown),
+		waitJS(`document.querySelector('#queue li[aria-selected="true"]').dataset.siteId === `+jsString(site)),
+		waitJS(`document.querySelector('#queue').getAttribute('aria-activedescendant') === document.querySelector('#queue li[aria-selected="true"]').id`),
+		chromedp.KeyEvent(kb.Enter),
+		waitJS(`location.hash === '#/site/' + `+jsString(site)),
+		chromedp.WaitVisible(chromedp.CSS(`#passes-h`)),
+	)
+	// The page shows what the API returned for the site's evidence.
+	got := eval[map[string]any](t, ctx, `(async () => {
+		const ev = await (await fetch('/api/v1/sites/' + `+jsString(site)+` + '/evidence')).json();
+		const pts = (sel) => { const p = document.querySelector(sel); return p ? p.getAttribute('points').trim().split(' ').length : 0; };
+		return {
+			title: document.querySelector('#site-title').textContent,
+			wantSpectrum: (ev.spectrum.wavelength_um || []).length,
+			spectrum: pts('#spectrum-chart polyline.measured'),
+			library: pts('#spectrum-chart polyline.library'),
+			wantTrace: (ev.trace.t || []).length,
+			trace: pts('#trace-chart polyline.measured'),
+			wantPasses: ev.passes.length,
+			passes: document.querySelectorAll('#passes tbody tr').length,
+			wantNotSeen: ev.passes.filter(p => !p.seen).length,
+			notSeen: document.querySelectorAll('#passes tbody tr.not-seen').length,
+			wantPlume: !!ev.plume_png,
+			plume: !!document.querySelector('#plume-img'),
+			wantPlumes: ev.detections.filter(d => d.outline).length,
+			plumes: document.querySelectorAll('.leaflet-overlay-pane path.plume').length,
+		};
+	})()`, chromedp.EvalAwaitPromise)
+	if got["title"] != "Candidate site: fentanyl laboratory" ||
+		got["spectrum"] != got["wantSpectrum"] || got["library"] != got["wantSpectrum"] || got["trace"] != got["wantTrace"] ||
+		got["passes"] != got["wantPasses"] || got["notSeen"] != got["wantNotSeen"] || got["plume"] != got["wantPlume"] || got["plumes"] != got["wantPlumes"] {
+		t.Fatalf("site page does not show the API's evidence: %v", got)
+	}
+	version := func() float64 {
+		return eval[float64](t, ctx, `(async () => (await (await fetch('/api/v1/sites/' + `+jsString(site)+`)).json()).version)()`, chromedp.EvalAwaitPromise)
+	}
+	v0 := version()
+	run(t, ctx, "dismiss needs a reason",
+		chromedp.Click(chromedp.CSS(`#act-dismiss`)),
+		chromedp.Click(chromedp.CSS(`#dismiss-submit`)),
+		waitJS(`document.querySelector('#reason-error').textContent === 'A reason is required to dismiss a site.'`),
+		waitJS(`document.activeElement === document.querySelector('#reason')`))
+	if v := version(); v != v0 {
+		t.Fatalf("version %v after a refused dismiss, want %v: something was sent", v, v0)
+	}
+	run(t, ctx, "dismiss with a reason",
+		chromedp.SendKeys(chromedp.CSS(`#reason`), "a bakery: ethanol and steam"),
+		chromedp.Click(chromedp.CSS(`#dismiss-submit`)),
+		waitJS(`document.querySelector('#site-status').textContent === 'dismissed'`),
+		waitJS(`document.querySelectorAll('#decisions li[data-action="dismiss"]').length === 1`),
+		waitJS(`document.querySelector('#decisions q').textContent === 'a bakery: ethanol and steam'`),
+	)
+	if v := version(); v != v0+1 {
+		t.Fatalf("version %v after the dismiss, want %v", v, v0+1)
+	}
+	rest := []string{b.queue[0], b.queue[2]}
+	run(t, ctx, "back to the queue: the dismissed site has left it, its marker restyled",
+		chromedp.Click(chromedp.CSS(`.site-head .close`)),
+		waitJS(`[...document.querySelectorAll('#queue li')].map(li => li.dataset.siteId).join() === `+jsString(strings.Join(rest, ","))),
+		waitJS(`document.querySelector(`+jsString(markerSelector(site))+`).dataset.status === 'dismissed'`),
+	)
+}

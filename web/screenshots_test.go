@@ -40,7 +40,7 @@ func scenarioScreenshots(t *testing.T, b backend) {
 			// 4th checkboxes of the layer control), then let tiles settle.
 			chromedp.Click(chromedp.CSS(`.leaflet-control-layers-overlays label:nth-child(3) input`)),
 			chromedp.Click(chromedp.CSS(`.leaflet-control-layers-overlays label:nth-child(4) input`)),
-			waitJS(`!!document.querySelector('path.coverage-cell') && !!document.querySelector('path.track')`),
+			waitJS(`document.querySelector('#map').dataset.loaded === 'coverage tracks'`),
 			chromedp.Focus(chromedp.CSS(`#queue`)),
 		)
 		mapPNG = shot(t, ctx, chromedp.CaptureScreenshot())
@@ -48,9 +48,10 @@ func scenarioScreenshots(t *testing.T, b backend) {
 		run(t, ctx, "site page",
 			// Tall enough for the whole page of evidence.
 			chromedp.EmulateViewport(1280, 1900),
-			chromedp.Navigate(b.url+"/#/site/"+site),
-			chromedp.WaitVisible(chromedp.CSS(`#spectrum-chart`)),
-			waitJS(`document.querySelector('#plume-img').complete`))
+			gotoSite(site),
+			waitJS(`document.querySelector('#site-view').dataset.siteId === `+jsString(site)),
+			chromedp.WaitVisible(chromedp.CSS(`#decisions-h`)),
+			waitJS(`!document.querySelector('#plume-img') || document.querySelector('#plume-img').complete`))
 		sitePNG = shot(t, ctx, chromedp.CaptureScreenshot())
 		for name, b := range map[string][]byte{"map": mapPNG, "queue": queuePNG, "site": sitePNG} {
 			img, err := png.Decode(bytes.NewReader(b))

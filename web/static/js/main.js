@@ -85,11 +85,9 @@ async function start(r) {
       siteChanged(s);
       if (page.id === s.id) page.update(s);
     },
-    decision: (d) => {
-      const id = d.site_id || (d.site && d.site.id);
-      if (id && page.id === id) page.open(id);
-      scheduleQueue();
-    },
+    // A decision comes with a site event carrying the new version, which
+    // reloads an open page; the queue may reorder.
+    decision: () => scheduleQueue(),
     granule: () => map.refreshExtentLayers(),
   });
   window.addEventListener('hashchange', route);

@@ -198,6 +198,10 @@ export class SiteMap {
     if (this.map.hasLayer(this.tracks)) jobs.push(api(`/tracks?bbox=${bbox}`).then((g) => { this.tracks.clearLayers(); if (g) this.tracks.addData(g); }));
     const res = await Promise.allSettled(jobs);
     for (const r of res) if (r.status === 'rejected') console.error(r.reason);
+    // Which overlays the last completed load covered (tests and
+    // screenshots wait on it).
+    const c = this.map.getContainer();
+    c.dataset.loaded = ['coverage', 'tracks'].filter((k) => this.map.hasLayer(this[k])).join(' ') || 'sites';
   }
 
   // showPlumes draws the plume outlines of a site's detections.

@@ -20,6 +20,8 @@ export class SitePage {
     this.site = null;
     this.evidence = null;
     this.agencies = null;
+    this.seq = 0; // open() calls, so an older answer never overwrites a newer
+    this.deciding = false; // a decision of ours is in flight
   }
 
   get id() {
@@ -29,8 +31,15 @@ export class SitePage {
   async open(id) {
     this.root.hidden = false;
     this.root.setAttribute('aria-busy', 'true');
+    const seq = ++this.seq;
+    if (this.site && this.site.id !== id) {
+      // Another site: nothing of the previous one stays to be clicked.
+      this.site = null;
+      this.root.replaceChildren();
+    }
     try {
       const [site, ev] = await Promise.all([api(`/sites/${encodeURIComponent(id)}`), api(`/sites/${encodeURIComponent(id)}/evidence`)]);
+      if (seq !== this.seq) return; // a later open() superseded this one
       this.site = site;
       this.evidence = ev || {};
       this.onSite(site);
@@ -46,8 +55,10 @@ export class SitePage {
   // update shows a newer version of the open site (a live event or a
   // decision's answer) and reloads its evidence.
   async update(site) {
-    if (!this.site || site.id !== this.site.id) return;
-    if (site.version !== undefined && this.site.version !== undefined && site.version < this.site.version) return;
+    if (!this.site || site.id !== this.site.id || this.deciding) return;
+    // Already showing this version (our own decision's echo): keep the page
+    // as it is, with any form the analyst has open.
+    if (site.version !== undefined && this.site.version !== undefined && site.version <= this.site.version) return;
     await this.open(site.id);
   }
 
@@ -89,6 +100,8 @@ export class SitePage {
         el('td', {}, fmt.number(g.evidence || 0, 2)),
         el('td', {}, fmt.ppmm(g.peak_ppmm || 0)),
         el('td', {}, fmt.kgh(g.rate_kgh || 0))))));
+    this.root.dataset.siteId = s.id;
+    this.root.dataset.version = String(s.version);
     this.root.replaceChildren(head, this.actions(), facts, gases,
       this.spectrum(ev.spectrum), this.plume(ev.plume_png), this.trace(ev.trace),
       this.passes(ev.passes || []), this.decisions(ev.decisions || []));
@@ -235,6 +248,7 @@ export class SitePage {
   async decide(body) {
     const s = this.site;
     const out = $('action-out');
+    this.deciding = true;
     try {
       const r = await api(`/sites/${encodeURIComponent(s.id)}/decisions`, {
         method: 'POST',
@@ -243,8 +257,8 @@ export class SitePage {
       });
       const site = r && (r.site || (r.id ? r : null));
       const plan = r && r.plan;
-      await this.open(s.id);
       if (site) this.onSite(site);
+      await this.open(s.id);
       toast(t('decision.done', { action: t(`action.${body.action}`) }));
       if (plan && plan.url) {
         $('action-out').replaceChildren(el('a', { href: plan.url, id: 'plan-link', download: true }, t('decision.plan')));
@@ -262,6 +276,8 @@ export class SitePage {
       }
       if (out) out.textContent = errorText(e);
       toast(errorText(e), 'error');
+    } finally {
+      this.deciding = false;
     }
   }
 }
