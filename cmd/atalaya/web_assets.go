@@ -1,7 +1,6 @@
 package main
 
-import "io/fs"
+import "github.com/atalaya-project/atalaya/web"
 
-// webAssets is the web map served at / (nil until the web package is part
-// of the build: then web.Assets).
-var webAssets fs.FS
+// webAssets is the web map served at /.
+var webAssets = web.Assets
