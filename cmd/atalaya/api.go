@@ -23,8 +23,8 @@ import (
 // apiFlags configure serve's HTTP API.
 type apiFlags struct {
 	addr, tlsCert, tlsKey, uploadDir, country, events, tiles string
-	maxUpload                                         int64
-	eventRing, eventBuffer                            int
+	maxUpload                                                int64
+	eventRing, eventBuffer                                   int
 }
 
 func (a *apiFlags) add(f *pflag.FlagSet) {
