@@ -25,6 +25,7 @@ type apiFlags struct {
 	addr, tlsCert, tlsKey, uploadDir, country, events, tiles string
 	maxUpload                                                int64
 	eventRing, eventBuffer                                   int
+	gases                                                    []string // the workers' (serve sets it)
 }
 
 func (a *apiFlags) add(f *pflag.FlagSet) {
@@ -80,7 +81,7 @@ func (a *apiFlags) run(ctx context.Context, cmd *cobra.Command, g *app, db *stor
 			}
 			return nil
 		},
-		HostAgency: hostAgency, UploadDir: upDir, MaxUpload: a.maxUpload,
+		Gases: a.gases, HostAgency: hostAgency, UploadDir: upDir, MaxUpload: a.maxUpload,
 		EventRing: a.eventRing, EventBuffer: a.eventBuffer, Log: g.log,
 	}
 	if events == "nats" {

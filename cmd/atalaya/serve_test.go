@@ -181,8 +181,9 @@ func TestServeEndToEnd(t *testing.T) {
 	r = withSession(req)
 	var up struct {
 		Granule struct {
-			ID     string `json:"id"`
-			Status string `json:"status"`
+			ID     string     `json:"id"`
+			Status string     `json:"status"`
+			BBox   [4]float64 `json:"bbox"`
 		} `json:"granule"`
 	}
 	_ = json.NewDecoder(r.Body).Decode(&up)
@@ -210,6 +211,24 @@ func TestServeEndToEnd(t *testing.T) {
 	}
 	if states[0] != "recorded" {
 		t.Errorf("granule events %v", states)
+	}
+	// The pass is in the coverage the workers keep in the store.
+	bb := up.Granule.BBox
+	creq, _ := http.NewRequest("GET", fmt.Sprintf("%s/api/v1/coverage?gas=ammonia&bbox=%g,%g,%g,%g", url, bb[0], bb[1], bb[2], bb[3]), nil)
+	cr := withSession(creq)
+	var fc struct {
+		Type     string `json:"type"`
+		Features []struct {
+			Properties struct {
+				Passes  int    `json:"passes_max"`
+				Granule string `json:"last_granule"`
+			} `json:"properties"`
+		} `json:"features"`
+	}
+	_ = json.NewDecoder(cr.Body).Decode(&fc)
+	cr.Body.Close()
+	if cr.StatusCode != 200 || fc.Type != "FeatureCollection" || len(fc.Features) == 0 || fc.Features[0].Properties.Passes != 1 {
+		t.Errorf("coverage: %d %+v", cr.StatusCode, fc)
 	}
 	cancel()
 	select {
