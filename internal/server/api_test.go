@@ -196,6 +196,25 @@ func TestSiteETagAndDecisions(t *testing.T) {
 		if len(ev.Decisions) != 3 || len(ev.Detections) != 1 || len(ev.Passes) != 1 || ev.Passes[0].GranuleID != e.granule.ID || ev.Spectrum.Gas != "ammonia" {
 			t.Errorf("evidence %+v", ev)
 		}
+		// Partners' alerts: the release, then the ground truth on the
+		// released site; the confirm before the release alerted no one.
+		alerts, err := e.st.ClaimOutbox(t0, 10, time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var kinds []string
+		for _, a := range alerts {
+			kinds = append(kinds, a.Kind)
+			var p alertPayload
+			decode(t, []byte(a.Payload), &p)
+			if p.ID != a.ID || p.Kind != a.Kind || p.Site.ID != e.siteCOL.ID || p.Site.Owner != agCOL ||
+				len(p.Site.ReleasedTo) != 1 || p.Site.ReleasedTo[0] != agUSA || p.Decision.ID == "" {
+				t.Errorf("alert payload %s", a.Payload)
+			}
+		}
+		if strings.Join(kinds, ",") != "site.released,site.updated" {
+			t.Errorf("alerts %v", kinds)
+		}
 		ents, err := e.st.AuditEntries(t0, 0, 0)
 		if err != nil {
 			t.Fatal(err)
