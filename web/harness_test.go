@@ -1,10 +1,12 @@
 package web_test
 
-// A small stand-in for internal/server, used until the real server lands:
-// it serves web.Assets and the API contract of docs (common brief) from
-// fixtures held in memory, enough to drive the map in a browser. It keeps
-// the contract's behaviour the UI depends on — cookie session and CSRF,
-// If-Match with 412, visibility of sites by agency on /sites and /events.
+// A stand-in for internal/server holding a site whose evidence is complete
+// (spectrum, sensor trace, plume image, a pass surveyed without a
+// detection), which the real server cannot produce yet: TestEvidenceCharts
+// draws it. Every other browser test runs against the real server
+// (server_test.go). It keeps the contract's behaviour the page depends on:
+// cookie session and CSRF, If-Match with 412, visibility by agency on
+// /sites and /events, the server's Content-Security-Policy.
 
 import (
 	"bytes"
@@ -76,7 +78,6 @@ type hDecision struct {
 type hEvent struct {
 	kind string
 	data []byte
-	site *hSite
 }
 
 type harness struct {

@@ -219,7 +219,7 @@ func scenarioDismiss(t *testing.T, b backend) {
 			wantPlume: !!ev.plume_png,
 			plume: !!document.querySelector('#plume-img'),
 			wantPlumes: ev.detections.filter(d => d.outline).length,
-			plumes: document.querySelectorAll('.leaflet-overlay-pane path.plume').length,
+			plumes: document.querySelectorAll('.leaflet-plumes-pane path.plume').length,
 		};
 	})()`, chromedp.EvalAwaitPromise)
 	if got["title"] != "Candidate site: fentanyl laboratory" ||

@@ -171,7 +171,7 @@ func realBackend(t *testing.T) backend {
 		if _, err := st.StartGranule(ctx, g.ID); err != nil {
 			t.Fatal(err)
 		}
-		outline := fmt.Sprintf(`{"type":"Polygon","coordinates":[[[-74.08,4.61],[-74.075,4.612],[-74.074,4.6105],[-74.075,4.609],[-74.08,4.61]]]}`)
+		outline := (`{"type":"Polygon","coordinates":[[[-74.08,4.61],[-74.075,4.612],[-74.074,4.6105],[-74.075,4.609],[-74.08,4.61]]]}`)
 		ds, err := st.CompleteGranule(ctx, g.ID, []store.Detection{{Gas: "acetone", Method: "mf", Score: 9, PValue: 1e-6,
 			Lat: 4.61, Lon: -74.08, UncertaintyM: 15, PeakPPMM: 410 - 60*float64(i), MeanPPMM: 120, SigmaPPMM: 20, RateKgH: 1.8, OutlineJSON: outline}})
 		if err != nil {

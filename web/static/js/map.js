@@ -70,21 +70,31 @@ export class SiteMap {
     this.markers = new Map();
     this.map = L.map(elem, { worldCopyJump: true, minZoom: 2 }).setView([4.5, -74], 5);
     this.map.attributionControl.setPrefix(false);
+    // Stacking, bottom to top: coverage, tracks, plumes, sites (Leaflet's
+    // overlay pane is 400, its marker pane 600).
+    for (const [name, z] of [['coverage', 350], ['tracks', 360], ['plumes', 410], ['sites', 450]]) this.map.createPane(name).style.zIndex = String(z);
     this.boundaries = L.geoJSON(null, {
       style: { color: '#5a6470', weight: 1, fillColor: '#f3f1ea', fillOpacity: 1 },
       interactive: false,
     }).addTo(this.map);
     this.sites = L.layerGroup().addTo(this.map);
-    this.plumes = L.geoJSON(null, { style: { color: '#7a0177', weight: 2, fillOpacity: 0.15, className: 'plume' } }).addTo(this.map);
+    this.plumes = L.geoJSON(null, { pane: 'plumes', style: { color: '#7a0177', weight: 2, fillOpacity: 0.15, className: 'plume' } }).addTo(this.map);
     this.coverage = L.geoJSON(null, {
-      style: (f) => ({ className: 'coverage-cell', color: '#2f5d3a', weight: 0.5, fillColor: mdlColour(f.properties && f.properties.mdl_kgh), fillOpacity: 0.55 }),
+      pane: 'coverage',
+      // Cells with a minimum detectable rate are coloured by it; a
+      // footprint without one is only outlined.
+      style: (f) => {
+        const mdl = f.properties && f.properties.mdl_kgh;
+        return Number.isFinite(mdl)
+          ? { className: 'coverage-cell', color: '#2f5d3a', weight: 0.5, fillColor: mdlColour(mdl), fillOpacity: 0.55 }
+          : { className: 'coverage-cell', color: '#2f5d3a', weight: 1.5, dashArray: '6 4', fillColor: '#74c476', fillOpacity: 0.12 };
+      },
       onEachFeature: (f, layer) => {
         const p = f.properties || {};
         if (Number.isFinite(p.mdl_kgh)) layer.bindTooltip(t('coverage.tooltip', { mdl: fmt.kgh(p.mdl_kgh), passes: fmt.number(p.passes || 0, 0) }));
       },
     });
-    this.tracks = L.geoJSON(null, { style: { className: 'track', color: '#0b5394', weight: 2, opacity: 0.8, dashArray: '6 4' } });
-    this.map.getPane('overlayPane').style.zIndex = 400;
+    this.tracks = L.geoJSON(null, { pane: 'tracks', style: { className: 'track', color: '#0b5394', weight: 2, opacity: 0.8, dashArray: '6 4' } });
     this.map.on('moveend', () => this.refreshExtentLayers());
     this.map.on('overlayadd', () => this.refreshExtentLayers());
     this.legend = L.control({ position: 'bottomleft' });
@@ -158,7 +168,7 @@ export class SiteMap {
   upsert(s) {
     let m = this.markers.get(s.id);
     if (!m) {
-      m = L.circleMarker([s.lat, s.lon], { ...siteStyle(s), className: 'site-marker' });
+      m = L.circleMarker([s.lat, s.lon], { ...siteStyle(s), className: 'site-marker', pane: 'sites' });
       m.on('click', () => this.onOpen(m.site.id));
       m.site = s;
       m.addTo(this.sites);

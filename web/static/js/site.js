@@ -155,7 +155,8 @@ export class SitePage {
       el('tbody', {}, list.map((p) => el('tr', { class: p.seen ? 'seen' : 'not-seen' },
         el('td', {}, el('time', { datetime: p.time }, fmt.date(p.time))),
         el('td', {}, p.seen ? t('site.seen') : t('site.notSeen')),
-        el('td', {}, Number.isFinite(p.mdl_kgh) ? fmt.kgh(p.mdl_kgh) : t('site.none')))))));
+        // A minimum detectable rate of 0 is no measurement: nothing detects 0 kg/h.
+        el('td', {}, p.mdl_kgh > 0 ? fmt.kgh(p.mdl_kgh) : t('site.none')))))));
     return box;
   }
 
