@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/atalaya-project/atalaya/internal/granule"
+	"github.com/atalaya-project/atalaya/internal/plume"
 )
 
 // parseFAR parses a false-alarm rate such as "0.1/km2", "0.1/km²" or "0.1".
@@ -40,6 +41,7 @@ func newDetectCmd(g *app) *cobra.Command {
 	var (
 		methods, gases, far, libPath string
 		cfg                          granule.Config
+		windFrom, windSpeed          float64
 	)
 	cmd := &cobra.Command{
 		Use:   "detect CUBE.hdr",
@@ -57,11 +59,15 @@ writes to --out:
   summary.json           thresholds, masks, timings
 
 Thermal-infrared cubes need the plume (air) temperature (--plume-temp, or the
-header key "atalaya air temperature k"). Cubes without map info need
+header key "atalaya air temperature k"). With the pass's wind (--wind-from and
+--wind-speed, or the header keys "atalaya wind from deg" and "atalaya wind speed
+ms"), a plume's puffs are grouped into one plume, placed at its upwind end (the
+source) and given an emission rate (docs/detect-outputs.md). Cubes without map info need
 --pixel-size for the per-km² rate. The cube is streamed in blocks of lines, so
 its size is not limited by memory.`,
 		Example: `  atalaya detect scene.hdr --gas ammonia,acetone --far 0.1/km2 --out results/
   atalaya detect scene.hdr --method mf,ace,rx,cem --gas acetone --plume-temp 301.5 --out results/
+  atalaya detect pass-1.hdr --gas acetone --wind-from 270 --wind-speed 3.5 --out results/
   atalaya detect hydice.hdr --method rx --pixel-size 1 --far 10 --out rx/`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -76,6 +82,12 @@ its size is not limited by memory.`,
 				if cfg.Library, err = loadLibrary(libPath); err != nil {
 					return err
 				}
+			}
+			if cmd.Flags().Changed("wind-speed") || cmd.Flags().Changed("wind-from") {
+				if !(windSpeed > 0 && windSpeed <= 100) || math.IsNaN(windFrom) || math.Abs(windFrom) > 360 {
+					return fmt.Errorf("--wind-speed %g --wind-from %g: give both, the speed in (0, 100] m/s and the direction in degrees clockwise from north", windSpeed, windFrom)
+				}
+				cfg.Wind = &plume.Wind{SpeedMS: windSpeed, FromDeg: windFrom}
 			}
 			cfg.Log = g.log
 			cfg.NewBar = func(label string, total int64) granule.Bar { return g.progress(label, total) }
@@ -101,6 +113,8 @@ its size is not limited by memory.`,
 	f.IntVar(&cfg.Passes, "passes", 2, "1, or 2 to re-estimate the background without the plumes found")
 	f.IntVar(&cfg.BlockLines, "block-lines", 0, "lines per block (default: about 32 MiB)")
 	f.StringVar(&libPath, "library", "", "signature library file (default: built-in)")
+	f.Float64Var(&windFrom, "wind-from", 0, "where the pass's wind blows from, degrees clockwise from north (default: the header's)")
+	f.Float64Var(&windSpeed, "wind-speed", 0, "the pass's wind speed at plume height, m/s (default: the header's)")
 	return cmd
 }
 

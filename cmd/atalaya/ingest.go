@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strings"
 
 	"github.com/nats-io/nats.go"
 	"github.com/spf13/cobra"
@@ -12,13 +13,22 @@ import (
 )
 
 func newIngestCmd(g *app) *cobra.Command {
-	var pf pipelineFlags
+	var (
+		pf        pipelineFlags
+		populated string
+	)
 	cmd := &cobra.Command{
-		Use:   "ingest CUBE.hdr...",
-		Short: "Record cubes in the store, keep their bytes and queue their jobs",
+		Use:   "ingest CUBE.hdr|TRACE.csv...",
+		Short: "Record cubes and point-sensor traces in the store, keep their bytes and queue their jobs",
 		Long: `For each ENVI cube (header, with its data file beside it): stores the bytes
 (header and data as one tar stream, keyed by its SHA-256), records the granule
-in the store, and only then publishes its job. Prints each granule's id.
+in the store, and only then publishes its job. A .csv file is a point-sensor
+trace (docs/point-sensor-trace.md; it needs lat_deg/lon_deg positions): stored
+as it is, and its job estimates the source of every gas its channels respond
+to. Prints each granule's id.
+
+A cube's pass time and wind are read from its header's atalaya keys
+(docs/detect-outputs.md); workers use the wind to group and place plumes.
 
 Idempotent: the same bytes give the same granule and nothing new is stored or
 processed. If no queue is reachable the granule is still recorded, and the
@@ -29,6 +39,7 @@ Bytes go to DATA/blobs (--blobs dir, the default without --nats) or to the
 JetStream object store (--blobs nats, the default with --nats), which workers
 on other machines can read.`,
 		Example: `  atalaya ingest survey/pass-01.hdr survey/pass-02.hdr        # beside a local atalaya serve
+  atalaya ingest flight-07-pid.csv                             # a point-sensor trace
   atalaya ingest pass-03.hdr --nats nats://atalaya-1:4222 --db postgres://atalaya@db/atalaya`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -75,8 +86,17 @@ on other machines can read.`,
 			if err != nil {
 				return err
 			}
+			if populated != "" {
+				if in.Populated, err = pipeline.PopulatedAreas(populated); err != nil {
+					return fmt.Errorf("--populated-areas: %w", err)
+				}
+			}
 			for _, hdr := range args {
-				r, err := in.Ingest(ctx, hdr)
+				ingest := in.Ingest
+				if strings.EqualFold(filepath.Ext(hdr), ".csv") {
+					ingest = in.IngestTrace
+				}
+				r, err := ingest(ctx, hdr)
 				if err != nil {
 					return err
 				}
@@ -85,7 +105,7 @@ on other machines can read.`,
 					state = "already ingested, " + string(r.Granule.Status)
 				}
 				fmt.Fprintln(cmd.OutOrStdout(), r.Granule.ID)
-				g.log.Info("ingested", "cube", hdr, "granule", r.Granule.ID, "state", state, "queued", r.Queued, "uri", r.Granule.URI)
+				g.log.Info("ingested", "file", hdr, "kind", r.Granule.Kind, "granule", r.Granule.ID, "state", state, "queued", r.Queued, "uri", r.Granule.URI)
 				if r.QueueErr != nil {
 					g.log.Warn("job not queued: the reconciler will queue it", "granule", r.Granule.ID, "err", r.QueueErr)
 				}
@@ -95,6 +115,7 @@ on other machines can read.`,
 	}
 	f := cmd.Flags()
 	pf.add(f)
+	f.StringVar(&populated, "populated-areas", "", "GeoJSON polygons of the populated areas, for retention (default: every granule counts as populated)")
 	f.StringVar(&pf.blobs, "blobs", "", "where the bytes go: dir (DATA/blobs) or nats (JetStream object store); default nats with --nats, else dir")
 	return cmd
 }

@@ -215,3 +215,18 @@ func TestPlanCommand(t *testing.T) {
 		t.Error("a Point area was accepted")
 	}
 }
+
+// A wind half given, or out of range, is refused before any work, naming
+// both flags.
+func TestDetectWindFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"--wind-from", "270"},
+		{"--wind-speed", "-2", "--wind-from", "90"},
+		{"--wind-speed", "3", "--wind-from", "400"},
+	} {
+		_, err := run(t, append([]string{"detect", "nonexistent.hdr", "--gas", "acetone"}, args...)...)
+		if err == nil || !strings.Contains(err.Error(), "--wind-speed") || !strings.Contains(err.Error(), "--wind-from") {
+			t.Errorf("%v: error %v, want one naming --wind-speed and --wind-from", args, err)
+		}
+	}
+}

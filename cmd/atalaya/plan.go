@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -16,7 +17,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/atalaya-project/atalaya/internal/coverage"
+	"github.com/atalaya-project/atalaya/internal/fusion"
 	"github.com/atalaya-project/atalaya/internal/mavlink"
+	"github.com/atalaya-project/atalaya/internal/store"
 )
 
 func newPlanCmd(g *app) *cobra.Command {
@@ -25,6 +28,7 @@ func newPlanCmd(g *app) *cobra.Command {
 		heading, radius, sourceKgH float64
 		out, geoOut, revisit, site string
 		home                       string
+		dbURL, dataDir, gas        string
 		top, blockLevel            int
 		memory                     time.Duration
 	)
@@ -47,11 +51,15 @@ AREA.geojson is a Polygon or MultiPolygon geometry, Feature or
 FeatureCollection (longitude, latitude; holes are left out of the area).
 --site LAT,LON --radius R plans over a circle instead. --revisit COVERAGE
 (an index file written by internal/coverage) with --top N plans over the N
-blocks of AREA most worth a new pass (docs/coverage.md, "Revisit priority").`,
+blocks of AREA most worth a new pass (docs/coverage.md, "Revisit priority").
+--revisit store reads instead the coverage of --gas that the pipeline keeps in
+the store (--db, or the SQLite file under --data), and the open candidate sites
+there, which pull the revisit towards them by their probability.`,
 		Example: `  atalaya plan area.geojson --altitude 300 --overlap 0.2 --fov 30 --speed 10 --out plan.plan
   atalaya plan area.geojson --heading 45 --home 24.80,-107.39 --out plan.plan
   atalaya plan --site 24.8061,-107.3940 --radius 250 --altitude 150 --out site.plan
-  atalaya plan area.geojson --revisit coverage.idx --top 5 --source-kgh 2 --out revisit.plan`,
+  atalaya plan area.geojson --revisit coverage.idx --top 5 --source-kgh 2 --out revisit.plan
+  atalaya plan area.geojson --revisit store --data ./atalaya-data --gas acetone --top 3 --out next.plan`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.HeadingDeg = math.NaN()
@@ -87,7 +95,27 @@ blocks of AREA most worth a new pass (docs/coverage.md, "Revisit priority").`,
 				if area == nil {
 					return fmt.Errorf("--revisit needs AREA.geojson: the area to rank")
 				}
-				blocks, err := rankRevisit(revisit, area, coverage.PriorityOptions{SourceKgH: sourceKgH, Memory: memory, Now: time.Now(), BlockLevel: blockLevel})
+				po := coverage.PriorityOptions{SourceKgH: sourceKgH, Memory: memory, Now: time.Now(), BlockLevel: blockLevel}
+				var (
+					ix  *coverage.Index
+					err error
+				)
+				if revisit == "store" {
+					if dbURL == "" {
+						dbURL = "sqlite:" + filepath.Join(dataDir, "atalaya.db")
+					}
+					db, err := store.Open(cmd.Context(), dbURL, store.Options{})
+					if err != nil {
+						return fmt.Errorf("--db: %w", err)
+					}
+					defer db.Close()
+					if ix, po.Sites, err = storeCoverage(cmd.Context(), db, gas, area); err != nil {
+						return err
+					}
+				} else if ix, err = readIndex(revisit); err != nil {
+					return err
+				}
+				blocks, err := rankRevisit(ix, area, po)
 				if err != nil {
 					return err
 				}
@@ -167,13 +195,16 @@ blocks of AREA most worth a new pass (docs/coverage.md, "Revisit priority").`,
 	fl.Float64Var(&radius, "radius", 200, "radius of the --site circle, m")
 	fl.StringVar(&revisit, "revisit", "", "coverage index file: plan over the blocks of AREA most worth a revisit")
 	fl.IntVar(&top, "top", 5, "with --revisit: number of blocks")
+	fl.StringVar(&dbURL, "db", "", "with --revisit store: the store, sqlite:PATH or postgres://… (default sqlite:DATA/atalaya.db)")
+	fl.StringVar(&dataDir, "data", "atalaya-data", "with --revisit store: the data directory of the default SQLite store")
+	fl.StringVar(&gas, "gas", "acetone", "with --revisit store: the gas whose coverage to rank")
 	fl.Float64Var(&sourceKgH, "source-kgh", 1, "with --revisit: emission rate of the source of interest, kg/h")
 	fl.DurationVar(&memory, "memory", 14*24*time.Hour, "with --revisit: how long a look stays informative (e-folding)")
 	fl.IntVar(&blockLevel, "block-level", 15, "with --revisit: S2 level of the ranked blocks (15 ≈ 280 m)")
 	return cmd
 }
 
-func rankRevisit(path string, area orb.MultiPolygon, po coverage.PriorityOptions) ([]coverage.Block, error) {
+func readIndex(path string) (*coverage.Index, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -183,6 +214,32 @@ func rankRevisit(path string, area orb.MultiPolygon, po coverage.PriorityOptions
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
+	return ix, nil
+}
+
+// storeCoverage is the coverage of gas the pipeline keeps in the store,
+// and the open candidate sites (candidate or revisit) over area, weighted
+// by their probability.
+func storeCoverage(ctx context.Context, db *store.DB, gas string, area orb.MultiPolygon) (*coverage.Index, []coverage.Site, error) {
+	ix, err := fusion.CoverageIndex(ctx, db, gas)
+	if err != nil {
+		return nil, nil, err
+	}
+	b := area.Bound()
+	ss, err := db.SitesInBBox(ctx, store.BBox{MinLat: b.Min.Lat(), MinLon: b.Min.Lon(), MaxLat: b.Max.Lat(), MaxLon: b.Max.Lon()}, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	var sites []coverage.Site
+	for _, s := range ss {
+		if s.Status == store.SiteCandidate || s.Status == store.SiteRevisit {
+			sites = append(sites, coverage.Site{Lat: s.Lat, Lon: s.Lon, Weight: s.Probability, RadiusM: math.Max(s.UncertaintyM, 50)})
+		}
+	}
+	return ix, sites, nil
+}
+
+func rankRevisit(ix *coverage.Index, area orb.MultiPolygon, po coverage.PriorityOptions) ([]coverage.Block, error) {
 	var all []coverage.Block
 	for _, p := range area {
 		bl, err := ix.Priorities(p, po)
@@ -196,6 +253,9 @@ func rankRevisit(path string, area orb.MultiPolygon, po coverage.PriorityOptions
 		for j := i; j > 0 && all[j].Priority > all[j-1].Priority; j-- {
 			all[j], all[j-1] = all[j-1], all[j]
 		}
+	}
+	if err := ix.Err(); err != nil {
+		return nil, err
 	}
 	if len(all) == 0 {
 		return nil, fmt.Errorf("no cells inside the area")

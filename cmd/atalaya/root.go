@@ -58,6 +58,10 @@ false-alarm rates; it is not evidence on its own.`,
 		newServeCmd(g),
 		newWorkerCmd(g),
 		newIngestCmd(g),
+		newAgencyCmd(),
+		newUserCmd(),
+		newTokenCmd(),
+		newAuditCmd(),
 	)
 	return root
 }

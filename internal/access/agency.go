@@ -10,13 +10,13 @@ import (
 // agency that owns the sites in its country, or a partner agency that sees
 // what is released to it.
 type Agency struct {
-	ID      string // short, stable, e.g. "COL-DIRAN"
-	Name    string
-	Country string // ISO 3166-1 alpha-3, e.g. "COL"
-	Lang    string // "es", "en" or "pt"
+	ID      string `json:"id"` // short, stable, e.g. "COL-DIRAN"
+	Name    string `json:"name"`
+	Country string `json:"country"` // ISO 3166-1 alpha-3, e.g. "COL"
+	Lang    string `json:"lang"`    // "es", "en" or "pt"
 	// Host: the host-nation agency that owns the sites in Country (at most
 	// one per country).
-	Host bool
+	Host bool `json:"host"`
 }
 
 // Errors; test with errors.Is.

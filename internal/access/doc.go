@@ -13,19 +13,28 @@
 // # Jurisdiction and releasability
 //
 // A site belongs to the host agency of the country (Natural Earth admin-0
-// polygon, package boundaries) that contains it ([Jurisdiction.OwnerOf]).
-// A principal sees a site if its agency owns it or the site was released to
-// its agency ([Visible]); only the owning agency may release a site.
+// polygon, package boundaries) that contains it ([Service.OwnerOf]). A
+// principal sees a site if its agency owns it or the site was released to
+// its agency ([Visible]); only the owning agency may release a site
+// ([CanRelease], [Service.Release], which writes the release rows and their
+// audit entry in the transaction of the release decision).
 //
 // # Credentials
 //
 // Passwords are stored as argon2id PHC strings ([HashPassword],
 // [VerifyPassword]); API tokens ("atl_" + 32 random bytes, base64url) and
-// session ids are random and stored only as SHA-256 digests; sessions carry
-// a CSRF token (synchronizer pattern: stored with the session, compared in
-// constant time with the X-CSRF-Token header). [Authenticator.Authenticate]
-// turns an HTTP request into a Principal or one of [ErrUnauthorized],
-// [ErrExpired], [ErrForged].
+// session ids are random and stored only as SHA-256 digests; sessions end
+// after an idle time and an absolute lifetime and carry a CSRF token
+// (synchronizer pattern: stored with the session, compared in constant
+// time with the X-CSRF-Token header). [Service.Authenticate] turns an HTTP
+// request into a Principal or one of [ErrUnauthorized], [ErrExpired],
+// [ErrForged], [ErrCSRF]. [Bootstrap] creates the first administrator.
+//
+// # Storage
+//
+// The rows live in package store (schema version 2), reached through the
+// narrow [Store] interface; every write that changes access records goes
+// through a store transaction together with its audit entry.
 //
 // # Audit
 //

@@ -15,7 +15,6 @@ import (
 
 	"github.com/paulmach/orb"
 	"github.com/paulmach/orb/geojson"
-	"github.com/paulmach/orb/planar"
 )
 
 //go:embed data/*.atlb.gz data/manifest.json
@@ -40,11 +39,89 @@ type Layer struct {
 	// cells[row*360+col] lists the polygons whose bounding box meets the
 	// 1° cell (row = floor(lat+90), col = floor(lon+180)).
 	cells [][]polyRef
+	polys []polyIndex
 }
 
 type polyRef struct {
-	feature, poly int32
+	feature, poly int32 // poly indexes Layer.polys
 	bound         orb.Bound
+}
+
+// polyIndex is a polygon's rings, each with its edges binned into
+// latitude bands, so a point-in-polygon test (crossing number along a ray
+// to the east) looks only at the edges of the point's band.
+type polyIndex struct {
+	rings []ringIndex
+}
+
+type ringIndex struct {
+	ring        orb.Ring
+	minY, bandH float64
+	bands       [][]int32 // edge i joins ring[i] and ring[i+1]
+}
+
+// edgesPerBand is the target number of edges per band: a query costs
+// about this many crossing tests per ring (a long straight edge may span
+// many bands; it is listed in each).
+const edgesPerBand = 8
+
+func newRingIndex(r orb.Ring) ringIndex {
+	b := r.Bound()
+	nb := min(max(len(r)/edgesPerBand, 1), 1<<14)
+	ri := ringIndex{ring: r, minY: b.Min[1], bandH: (b.Max[1] - b.Min[1]) / float64(nb), bands: make([][]int32, nb)}
+	if ri.bandH <= 0 {
+		ri.bands = ri.bands[:1]
+		for i := 0; i+1 < len(r); i++ {
+			ri.bands[0] = append(ri.bands[0], int32(i))
+		}
+		return ri
+	}
+	for i := 0; i+1 < len(r); i++ {
+		y0, y1 := r[i][1], r[i+1][1]
+		if y0 > y1 {
+			y0, y1 = y1, y0
+		}
+		for k := ri.band(y0); k <= ri.band(y1); k++ {
+			ri.bands[k] = append(ri.bands[k], int32(i))
+		}
+	}
+	return ri
+}
+
+func (ri *ringIndex) band(y float64) int {
+	if ri.bandH <= 0 {
+		return 0
+	}
+	return min(max(int((y-ri.minY)/ri.bandH), 0), len(ri.bands)-1)
+}
+
+// contains is the crossing-number test: a ray from p towards +longitude
+// crosses the ring an odd number of times if p is inside. Edges are
+// half-open in latitude, so a vertex on the ray counts once.
+func (ri *ringIndex) contains(p orb.Point) bool {
+	in := false
+	r := ri.ring
+	for _, i := range ri.bands[ri.band(p[1])] {
+		a, b := r[i], r[i+1]
+		if (a[1] > p[1]) != (b[1] > p[1]) {
+			if x := a[0] + (p[1]-a[1])*(b[0]-a[0])/(b[1]-a[1]); p[0] < x {
+				in = !in
+			}
+		}
+	}
+	return in
+}
+
+func (pi *polyIndex) contains(p orb.Point) bool {
+	if !pi.rings[0].contains(p) {
+		return false
+	}
+	for i := 1; i < len(pi.rings); i++ {
+		if pi.rings[i].contains(p) {
+			return false
+		}
+	}
+	return true
 }
 
 // limits for decoding: the embedded files are far below them; they stop a
@@ -181,7 +258,13 @@ func cellOf(lat, lon float64) (row, col int) {
 func (l *Layer) index() {
 	l.cells = make([][]polyRef, 180*360)
 	for i, f := range l.features {
-		for j, p := range f.Shape {
+		for _, p := range f.Shape {
+			j := len(l.polys)
+			pi := polyIndex{rings: make([]ringIndex, len(p))}
+			for k, r := range p {
+				pi.rings[k] = newRingIndex(r)
+			}
+			l.polys = append(l.polys, pi)
 			b := p[0].Bound()
 			r0, c0 := cellOf(b.Min[1], b.Min[0])
 			r1, c1 := cellOf(b.Max[1], b.Max[0])
@@ -205,9 +288,8 @@ func (l *Layer) At(lat, lon float64) (*Feature, bool) {
 		if !ref.bound.Contains(pt) {
 			continue
 		}
-		f := &l.features[ref.feature]
-		if planar.PolygonContains(f.Shape[ref.poly], pt) {
-			return f, true
+		if l.polys[ref.poly].contains(pt) {
+			return &l.features[ref.feature], true
 		}
 	}
 	return nil, false

@@ -28,8 +28,11 @@
 // Boundaries at 1:10 million are generalised: near a border (within about
 // a kilometre, more along rivers) the answer may differ from the legal
 // line. Coordinates are WGS 84 degrees, stored to 10⁻⁵° (about 1 m), tested
-// planar (longitude, latitude) point-in-polygon (paulmach/orb), with a 1°
-// grid index over polygon bounding boxes. Points on an edge count as inside.
+// planar (longitude, latitude) point-in-polygon: a 1° grid over polygon
+// bounding boxes (paulmach/orb bounds) finds the candidate polygons, and a
+// crossing-number test over only the edges in the point's latitude band
+// decides (the tests check it against paulmach/orb's planar
+// PolygonContains). A point exactly on an edge may fall on either side.
 // Boxes that cross the antimeridian are not supported.
 //
 // # Format

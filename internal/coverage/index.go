@@ -63,6 +63,19 @@ type Index struct {
 	// passes are the recorded passes; cells refer to them by index+1.
 	passes []Pass
 	times  []int64 // passes[k].Time in Unix nanoseconds
+	// Tiles kept in a database (tiles.go): the loader, the tiles asked of
+	// it, its first error, the tiles changed since loading, and each
+	// pass's index by identity (so tiles sharing a pass share it).
+	load      TileLoader
+	loaded    map[uint64]bool
+	err       error
+	dirty     map[uint64]bool
+	passIndex map[string]uint32
+}
+
+// passKey identifies a pass across tiles.
+func passKey(p Pass) string {
+	return fmt.Sprintf("%s\x00%s\x00%d\x00%g", p.Granule, p.Sensor, p.Time.UnixNano(), p.Threshold)
 }
 
 // tile holds the state of side×side cells, row-major in (j, i).
@@ -94,7 +107,8 @@ func New(o Options) (*Index, error) {
 		return nil, fmt.Errorf("%w: threshold %g", ErrInput, o.Threshold)
 	}
 	shift := o.Level - o.TileLevel
-	return &Index{opt: o, g: newGrid(o.Level), shift: shift, side: 1 << shift, tiles: map[uint64]*tile{}}, nil
+	return &Index{opt: o, g: newGrid(o.Level), shift: shift, side: 1 << shift, tiles: map[uint64]*tile{},
+		dirty: map[uint64]bool{}, passIndex: map[string]uint32{}}, nil
 }
 
 // Options returns the index's options with defaults filled in.
@@ -116,6 +130,12 @@ func tileKey(f, ti, tj int) uint64 { return uint64(f)<<58 | uint64(ti)<<29 | uin
 func (ix *Index) tileAt(f, i, j int, create bool) *tile {
 	k := tileKey(f, i>>ix.shift, j>>ix.shift)
 	t := ix.tiles[k]
+	if t == nil && ix.load != nil {
+		t, _ = ix.loadTile(k)
+	}
+	if create {
+		ix.dirty[k] = true
+	}
 	if t == nil && create {
 		n := ix.side * ix.side
 		t = &tile{invVar: make([]float32, n), best: make([]float32, n), last: make([]uint32, n), count: make([]uint16, n)}
@@ -133,6 +153,7 @@ func (ix *Index) addPass(p Pass) (uint32, error) {
 	}
 	ix.passes = append(ix.passes, p)
 	ix.times = append(ix.times, p.Time.UnixNano())
+	ix.passIndex[passKey(p)] = uint32(len(ix.passes))
 	return uint32(len(ix.passes)), nil
 }
 

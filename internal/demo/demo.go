@@ -16,7 +16,6 @@ import (
 	"github.com/atalaya-project/atalaya/internal/cube"
 	"github.com/atalaya-project/atalaya/internal/granule"
 	"github.com/atalaya-project/atalaya/internal/sim"
-	"github.com/atalaya-project/atalaya/internal/sites"
 	"github.com/atalaya-project/atalaya/internal/sniff"
 	"github.com/atalaya-project/atalaya/internal/spectra"
 )
@@ -59,9 +58,10 @@ type Result struct {
 	Point     *sniff.Detection
 	PointErrM float64
 	PointNear string
-	// Sites are the candidate sites fused from the imaging detections and
-	// the point estimate.
-	Sites []sites.Site
+	// Sites are the candidate sites the pipeline fused from the survey's
+	// granules, read back from the store at StoreURL, most probable first.
+	Sites    []DemoSite
+	StoreURL string
 	// Coverage of the pass: area surveyed and the median single-pass
 	// minimum detectable emission rate of acetone there, kg/h.
 	SurveyedKm2, MedianMDLKgH float64
@@ -113,10 +113,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err := out.pointSensor(outs[1].Trace, sc, lib); err != nil {
 		return nil, err
 	}
-	if err := out.fuse(sc, scen.Flights[0].Name); err != nil {
-		return nil, err
-	}
-	if err := out.coverage(sc, lib, scen.Flights[0]); err != nil {
+	if err := out.survey(ctx, cfg, outs, sc, gases, lib); err != nil {
 		return nil, err
 	}
 	out.printMore(cfg.Out, sc)

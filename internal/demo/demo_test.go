@@ -3,6 +3,7 @@ package demo
 import (
 	"bytes"
 	"context"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -36,14 +37,22 @@ func TestDemoEndToEnd(t *testing.T) {
 	if res.Point == nil || res.PointNear != "meth-lab" || res.PointErrM > 20 || res.Point.Probability < 0.99 {
 		t.Errorf("point-sensor estimate %+v: %.1f m from %s", res.Point, res.PointErrM, res.PointNear)
 	}
-	lab := false
+	// Through the pipeline: one site at the methamphetamine laboratory,
+	// typed so, with both the imaging pass's and the point sensor's
+	// detections.
+	lab := 0
 	for _, s := range res.Sites {
-		if s.Type() == "methamphetamine-lab" {
-			lab = true
+		t.Logf("site %.8s: %s P %.2f, %.1f m from %s ±%.1f m, detections %v", s.Site.ID, s.Site.TypeGuess, s.Site.Probability, s.DistM, s.Nearest, s.Site.UncertaintyM, s.Methods)
+		if s.Nearest != "meth-lab" || s.DistM > 15 {
+			continue
+		}
+		lab++
+		if s.Site.TypeGuess != "methamphetamine-lab" || !slices.Contains(s.Methods, "mf") || !slices.Contains(s.Methods, "sniff") {
+			t.Errorf("the meth-lab site: type %q, detections %v; want methamphetamine-lab with mf and sniff", s.Site.TypeGuess, s.Methods)
 		}
 	}
-	if !lab {
-		t.Errorf("no candidate site typed methamphetamine-lab among %d", len(res.Sites))
+	if lab != 1 {
+		t.Errorf("%d sites within 15 m of the meth lab, want 1", lab)
 	}
 	if !(res.MedianMDLKgH > 0 && res.SurveyedKm2 > 0.1) {
 		t.Errorf("coverage: %.3f km², median MDL %g kg/h", res.SurveyedKm2, res.MedianMDLKgH)

@@ -52,6 +52,20 @@ type Detection struct {
 	MeanPPMm  float64 `json:"mean_ppmm,omitempty"`
 	SigmaPPMm float64 `json:"sigma_ppmm,omitempty"`
 	IMEkg     float64 `json:"ime_kg,omitempty"`
+	// With the pass's wind (Config.Wind or the header's): the emission
+	// rate Q = U_eff·IME/L and its 1σ (kg/h), and the plume's origin — the
+	// upwind end, where the source is — in pixel coordinates and WGS-84,
+	// with its 1σ radius (m). See plume.Quantify.
+	RateKgH      float64 `json:"rate_kg_h,omitempty"`
+	SigmaRateKgH float64 `json:"sigma_rate_kg_h,omitempty"`
+	OriginX      float64 `json:"origin_x,omitempty"`
+	OriginY      float64 `json:"origin_y,omitempty"`
+	OriginLat    float64 `json:"origin_lat,omitempty"`
+	OriginLon    float64 `json:"origin_lon,omitempty"`
+	SigmaOriginM float64 `json:"sigma_origin_m,omitempty"`
+	// Components is the number of connected components merged into this
+	// plume (its puffs), 1 without a wind.
+	Components int `json:"components,omitempty"`
 	// Outline is the convex hull of the pixels in pixel coordinates.
 	Outline []plume.Point `json:"-"`
 }
@@ -251,6 +265,18 @@ func (r *run) segment(d *detector, tail *detect.Tail, t *Test) ([]Detection, err
 		}
 	}
 	comps := plume.Segment(score, w, h, float32(t.Threshold), float32(t.LowThresh))
+	ncomp := make([]int, len(comps))
+	for i := range ncomp {
+		ncomp[i] = 1
+	}
+	if d.mf && r.wind != nil && len(comps) > 1 {
+		// The puffs of one intermittent plume fall apart at the threshold:
+		// with a wind to say which way the plume goes, they are one plume
+		// to quantify and one source to place.
+		groups := plume.Group(comps, w, h, r.groupGapPx())
+		groups = coneMerge(groups, w, *r.wind, math.Sqrt(r.area))
+		comps, ncomp = mergeGroups(comps, groups, score, w)
+	}
 	var ppmm, sigma []float32
 	if d.mf && len(comps) > 0 {
 		if ppmm, err = readBand(d.ppmmPath); err != nil {
@@ -295,10 +321,164 @@ func (r *run) segment(d *detector, tail *detect.Tail, t *Test) ([]Detection, err
 				cond = spectra.StandardConditions
 			}
 			det.IMEkg = spectra.PPMmToKgPerM2(sum, d.gas.entry.MolarMass, cond) * r.area
+			if r.wind != nil {
+				ueff := plume.DefaultUEff
+				if r.cfg.UEff != nil {
+					ueff = *r.cfg.UEff
+				}
+				q, err := plume.Quantify(plume.Column{W: w, H: h, Pixels: c.Pixels, PPMm: ppmm, Sigma: sigma,
+					PixelSizeM: math.Sqrt(r.area), MolarMass: d.gas.entry.MolarMass, Cond: cond}, *r.wind, ueff)
+				if err == nil {
+					det.RateKgH, det.SigmaRateKgH = q.RateKgH, q.SigmaRateKgH
+					det.OriginX, det.OriginY, det.SigmaOriginM = q.OriginX, q.OriginY, q.SigmaOriginM
+					if r.geo != nil {
+						det.OriginLat, det.OriginLon = r.geo.LatLon(q.OriginX, q.OriginY)
+					}
+				} else {
+					r.cfg.Log.Debug("plume not quantified", "detection", det.ID, "err", err)
+				}
+			}
 		}
+		det.Components = ncomp[i]
 		out = append(out, det)
 	}
 	return out, nil
+}
+
+// Wind uncertainty assumed when the pass's wind comes without one: a wind
+// estimated from a drone's flight log or a nearby station is good to about
+// 1 m/s or 25% in speed, whichever is larger, and 20° in direction (stated
+// choices; a pass's own figures replace them through Config.Wind).
+const defaultWindDirSigmaDeg = 20
+
+func defaultWindSigma(speed float64) float64 { return math.Max(1, 0.25*speed) }
+
+// plumeGapM is the gap (m) across which a plume's puffs are merged: the
+// simulator's turbulence has a 10 m coherence length (sim.DefaultTurbulence)
+// and internal/eval merges puffs within 5 pixels of 1 m; real plumes break
+// at a few metres too.
+const plumeGapM = 5.0
+
+func (r *run) groupGapPx() int {
+	return max(1, int(math.Round(plumeGapM/math.Sqrt(r.area))))
+}
+
+// Puffs further downwind: an intermittent plume breaks into puffs that
+// drift downwind of its source for as long as they stay above the
+// threshold, often further apart than plumeGapM. A group whose upwind end
+// lies downwind of another's, within puffConeDeg of the wind's direction
+// and puffTravelS of travel at the wind's speed (at least puffMinM), is a
+// puff of that plume. The cone's half-angle covers the wind direction's
+// error (2σ of defaultWindDirSigmaDeg) and the plume's own spread; two
+// sources within that cone of each other along the wind are reported as
+// one plume, at the upwind one — a stated limitation (docs/detect-outputs.md).
+const (
+	puffConeDeg = 40
+	puffTravelS = 120
+	puffMinM    = 100
+)
+
+// coneMerge merges groups of pixels (indices y·w+x) that are puffs of a
+// plume further upwind (see puffConeDeg).
+func coneMerge(groups [][]int, w int, wind plume.Wind, pixelM float64) [][]int {
+	if len(groups) < 2 || !(wind.SpeedMS > 0) {
+		return groups
+	}
+	h := (wind.FromDeg + 180) * math.Pi / 180
+	dx, dy := math.Sin(h), -math.Cos(h) // downwind, image axes (x east, y south)
+	maxPx := math.Max(puffMinM, wind.SpeedMS*puffTravelS) / pixelM
+	cosCone := math.Cos(puffConeDeg * math.Pi / 180)
+	type head struct{ x, y, s float64 }
+	heads := make([]head, len(groups))
+	for i, g := range groups {
+		hd := head{s: math.Inf(1)}
+		for _, p := range g {
+			x, y := float64(p%w)+0.5, float64(p/w)+0.5
+			if s := x*dx + y*dy; s < hd.s {
+				hd = head{x, y, s}
+			}
+		}
+		heads[i] = hd
+	}
+	// Most upwind first: each group joins the first group upwind of it
+	// whose cone holds its head, and that group's root.
+	order := make([]int, len(groups))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return cmpFloat(heads[a].s, heads[b].s) })
+	root := make([]int, len(groups))
+	for i := range root {
+		root[i] = i
+	}
+	for k, b := range order {
+		for _, a := range order[:k] {
+			ex, ey := heads[b].x-heads[a].x, heads[b].y-heads[a].y
+			d := math.Hypot(ex, ey)
+			if d == 0 || d > maxPx {
+				continue
+			}
+			if (ex*dx+ey*dy)/d >= cosCone {
+				root[b] = root[a]
+				break
+			}
+		}
+	}
+	idx := map[int]int{}
+	var out [][]int
+	for i, g := range groups { // keeps the order of the strongest
+		r := root[i]
+		k, ok := idx[r]
+		if !ok {
+			k = len(out)
+			idx[r] = k
+			out = append(out, nil)
+		}
+		out[k] = append(out[k], g...)
+	}
+	for _, g := range out {
+		slices.Sort(g)
+	}
+	return out
+}
+
+func cmpFloat(a, b float64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// mergeGroups turns groups of component pixels (plume.Group) into merged
+// components, each with its peak and bounds, and counts the components in
+// each.
+func mergeGroups(comps []plume.Component, groups [][]int, score []float32, w int) ([]plume.Component, []int) {
+	owner := map[int]int{}
+	for i, c := range comps {
+		for _, p := range c.Pixels {
+			owner[p] = i
+		}
+	}
+	out := make([]plume.Component, len(groups))
+	n := make([]int, len(groups))
+	for g, px := range groups {
+		c := plume.Component{Pixels: px, Peak: -1, MinX: w, MinY: math.MaxInt}
+		seen := map[int]bool{}
+		for _, p := range px {
+			seen[owner[p]] = true
+			if v := score[p]; c.Peak < 0 || v > c.PeakScore {
+				c.Peak, c.PeakScore = p, v
+			}
+			x, y := p%w, p/w
+			c.MinX, c.MinY = min(c.MinX, x), min(c.MinY, y)
+			c.MaxX, c.MaxY = max(c.MaxX, x+1), max(c.MaxY, y+1)
+		}
+		out[g], n[g] = c, len(seen)
+	}
+	return out, n
 }
 
 // writePValues writes DIR/pvalue-<test>.hdr: per pixel, the probability

@@ -15,6 +15,7 @@ import (
 
 	"github.com/atalaya-project/atalaya/internal/cube"
 	"github.com/atalaya-project/atalaya/internal/detect"
+	"github.com/atalaya-project/atalaya/internal/plume"
 	"github.com/atalaya-project/atalaya/internal/spectra"
 )
 
@@ -76,7 +77,15 @@ type Config struct {
 	// pixel up to 2·10⁵ pixels, sparser beyond).
 	StatsStride int
 	Library     *spectra.Library
-	Log         *slog.Logger
+	// Wind during the pass, for grouping a plume's puffs and quantifying
+	// plumes (emission rate, origin); nil reads the header's pass
+	// metadata (cube.PassMeta), and without a wind there neither, plumes
+	// are not quantified.
+	Wind *plume.Wind
+	// UEff is the effective-wind calibration of the rate (default
+	// plume.DefaultUEff).
+	UEff *plume.UEff
+	Log  *slog.Logger
 	// NewBar starts a progress report of total units; nil: none.
 	NewBar func(label string, total int64) Bar
 }
@@ -114,20 +123,22 @@ type Test struct {
 
 // Result summarises a run.
 type Result struct {
-	Cube         string             `json:"cube"`
-	Samples      int                `json:"samples"`
-	Lines        int                `json:"lines"`
-	Bands        int                `json:"bands"`
-	KeptBands    int                `json:"kept_bands"`
-	PixelSizeM   [2]float64         `json:"pixel_size_m"`
-	AreaKm2      float64            `json:"area_km2"`
-	PlumeTempK   float64            `json:"plume_temp_k,omitempty"`
-	Masked       detect.MaskReport  `json:"masked"`
-	Excluded     int                `json:"second_pass_excluded_pixels"`
-	Outputs      []Output           `json:"outputs"`
-	Tests        []Test             `json:"tests"`
-	Detections   []Detection        `json:"-"`
-	GeoJSON      string             `json:"detections_geojson"`
+	Cube       string            `json:"cube"`
+	Samples    int               `json:"samples"`
+	Lines      int               `json:"lines"`
+	Bands      int               `json:"bands"`
+	KeptBands  int               `json:"kept_bands"`
+	PixelSizeM [2]float64        `json:"pixel_size_m"`
+	AreaKm2    float64           `json:"area_km2"`
+	PlumeTempK float64           `json:"plume_temp_k,omitempty"`
+	Masked     detect.MaskReport `json:"masked"`
+	Excluded   int               `json:"second_pass_excluded_pixels"`
+	Outputs    []Output          `json:"outputs"`
+	Tests      []Test            `json:"tests"`
+	Detections []Detection       `json:"-"`
+	GeoJSON    string            `json:"detections_geojson"`
+	// Wind is the pass's wind the plumes were quantified with, if known.
+	Wind         *plume.Wind        `json:"wind,omitempty"`
 	Seconds      float64            `json:"seconds"`
 	StageSeconds map[string]float64 `json:"stage_seconds"`
 }
@@ -222,6 +233,7 @@ type run struct {
 	wl, fw []float64 // band centres and FWHM, µm
 	geo    *cube.Georef
 	area   float64 // pixel area, m²
+	wind   *plume.Wind
 	gases  []gasTarget
 	// The residual cube and its subsample (aligned with every detector's
 	// samples), and the level above which a pixel is an unexplained anomaly.
@@ -294,6 +306,27 @@ func (r *run) geometry() error {
 	}
 	r.res.PixelSizeM = [2]float64{dx, dy}
 	r.area = dx * dy
+	if r.cfg.Wind != nil {
+		w := *r.cfg.Wind
+		r.wind = &w
+	} else {
+		meta, err := h.PassMeta()
+		if err != nil {
+			return err
+		}
+		if meta.HasWind() {
+			r.wind = &plume.Wind{SpeedMS: meta.WindSpeedMS, FromDeg: meta.WindFromDeg}
+		}
+	}
+	if r.wind != nil {
+		if r.wind.SigmaMS == 0 {
+			r.wind.SigmaMS = defaultWindSigma(r.wind.SpeedMS)
+		}
+		if r.wind.SigmaDirDeg == 0 {
+			r.wind.SigmaDirDeg = defaultWindDirSigmaDeg
+		}
+		r.res.Wind = r.wind
+	}
 	r.res.AreaKm2 = r.area * float64(h.Samples) * float64(h.Lines) / 1e6
 	return nil
 }

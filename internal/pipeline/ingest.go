@@ -23,6 +23,9 @@ type Ingester struct {
 	// Queue may be nil (no NATS reachable): the granule is then recorded
 	// and the reconciler queues it later.
 	Queue *Queue
+	// Populated says whether a footprint meets a populated area (retention
+	// applies to such granules; PopulatedAreas); nil: every granule is.
+	Populated func(store.BBox) bool
 }
 
 // Ingested is what Ingest did.
@@ -100,23 +103,12 @@ func (in *Ingester) ingest(ctx context.Context, hdr, name string) (Ingested, err
 		g.Name = name
 	}
 	g.Footprint, g.FootprintGeoJSON = footprint(h)
-	res.Granule, res.Created, err = in.Store.PutGranule(ctx, g)
+	meta, err := h.PassMeta()
 	if err != nil {
 		return res, fmt.Errorf("ingest %s: %w", hdr, err)
 	}
-	if res.Granule.Status == store.GranuleDone {
-		return res, nil
-	}
-	if in.Queue == nil {
-		res.QueueErr = errors.New("no job queue: the reconciler will queue the granule")
-		return res, nil
-	}
-	if _, err := in.Queue.Publish(ctx, jobOf(res.Granule), res.Granule.ID); err != nil {
-		res.QueueErr = err
-		return res, nil
-	}
-	res.Queued = true
-	return res, nil
+	g.Acquired = meta.Acquired // zero: unknown (fusion then dates the pass by its processing)
+	return in.record(ctx, g)
 }
 
 // putArchive streams the archive into the blob store, and checks that

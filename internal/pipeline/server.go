@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/atalaya-project/atalaya/internal/store"
 	"github.com/nats-io/nats.go"
 )
 
@@ -45,6 +46,17 @@ type Config struct {
 	Log            *slog.Logger
 	Now            func() time.Time
 	Hooks          Hooks
+	// Retention, when positive, purges the raw granules of populated areas
+	// that no site needs once they are this old, every RetentionEvery
+	// (default an hour); serve runs it with store.DefaultRetention.
+	Retention      time.Duration
+	RetentionEvery time.Duration
+	// Populated says which footprints meet populated areas, for ingest
+	// (nil: all do; PopulatedAreas).
+	Populated func(store.BBox) bool
+	// Commit commits each processed granule (default: detections only;
+	// `atalaya serve` and `atalaya worker` fuse them, internal/fusion).
+	Commit CommitFunc
 }
 
 // Server runs the pipeline's long-running parts together: the embedded
@@ -140,10 +152,16 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		dl := &DeadLetters{Queue: s.queue, Store: s.cfg.Store, Conn: s.nc, Log: s.log.With("component", "dead-letters")}
 		s.goRun("dead letters", rctx, dl.Run)
 	}
+	if s.cfg.Retention > 0 {
+		if s.cfg.RetentionEvery <= 0 {
+			s.cfg.RetentionEvery = time.Hour
+		}
+		s.goRun("retention", rctx, s.retention)
+	}
 	for i := range s.cfg.Workers {
 		w := NewWorker(WorkerConfig{
 			Name: fmt.Sprintf("w%d", i+1), Queue: s.queue, Store: s.cfg.Store, Detect: s.cfg.Detect,
-			WorkDir: s.cfg.WorkDir, Grace: s.cfg.Grace, Log: s.log, Hooks: s.cfg.Hooks,
+			WorkDir: s.cfg.WorkDir, Grace: s.cfg.Grace, Log: s.log, Hooks: s.cfg.Hooks, Commit: s.cfg.Commit,
 		})
 		s.workers = append(s.workers, w)
 		s.goRun("worker "+w.cfg.Name, rctx, w.Run)
@@ -230,5 +248,5 @@ func (s *Server) Workers() []*Worker { return s.workers }
 // Ingester ingests into this server's store, blobs and queue (the HTTP
 // upload endpoint will use it).
 func (s *Server) Ingester() *Ingester {
-	return &Ingester{Store: s.cfg.Store, Blobs: s.blobs, Queue: s.queue}
+	return &Ingester{Store: s.cfg.Store, Blobs: s.blobs, Queue: s.queue, Populated: s.cfg.Populated}
 }

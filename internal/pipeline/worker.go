@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,9 +14,9 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/paulmach/orb/geojson"
 
 	"github.com/atalaya-project/atalaya/internal/cube"
+	"github.com/atalaya-project/atalaya/internal/fusion"
 	"github.com/atalaya-project/atalaya/internal/granule"
 	"github.com/atalaya-project/atalaya/internal/spectra"
 	"github.com/atalaya-project/atalaya/internal/store"
@@ -53,6 +52,12 @@ type Hooks struct {
 	BeforeAck func(ctx context.Context, worker string, g store.Granule) error
 }
 
+// CommitFunc commits a processed granule: its detections and the done
+// mark, and whatever follows from them (the evidence grid, sites and
+// alerts: internal/fusion), in one transaction. It is called once per
+// attempt; a granule already done must change nothing.
+type CommitFunc func(ctx context.Context, g store.Granule, res *granule.Result, ds []store.Detection) error
+
 // WorkerConfig configures a worker.
 type WorkerConfig struct {
 	Name    string // in logs
@@ -65,6 +70,9 @@ type WorkerConfig struct {
 	Grace time.Duration
 	Log   *slog.Logger
 	Hooks Hooks
+	// Commit commits a processed granule (default: the store's
+	// CompleteGranule, detections only).
+	Commit CommitFunc
 }
 
 // Worker takes jobs from the queue one at a time and processes them.
@@ -239,7 +247,7 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) {
 	// A failure: record it, then retry later or give up.
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	permanent := errors.Is(err, ErrArchive) || errors.Is(err, cube.ErrFormat) || errors.Is(err, cube.ErrUnsupported) || errors.Is(err, errKind)
+	permanent := errors.Is(err, ErrArchive) || errors.Is(err, cube.ErrFormat) || errors.Is(err, cube.ErrUnsupported) || errors.Is(err, errKind) || errors.Is(err, errTrace)
 	if permanent || g.Attempts >= q.cfg.MaxAttempts {
 		w.deadLetter(ctx, msg, log, g, fmt.Errorf("attempt %d of %d: %w", g.Attempts, q.cfg.MaxAttempts, err))
 		return
@@ -284,7 +292,11 @@ var errKind = errors.New("granule kind not processed by the pipeline yet")
 
 // run materialises the granule, detects, and commits the detections.
 func (w *Worker) run(ctx context.Context, g store.Granule) error {
-	if g.Kind != store.KindCube {
+	switch g.Kind {
+	case store.KindCube:
+	case store.KindTrace:
+		return w.runTrace(ctx, g)
+	default:
 		return fmt.Errorf("%w: %s", errKind, g.Kind)
 	}
 	dir, err := os.MkdirTemp(w.cfg.WorkDir, "atalaya-granule-")
@@ -310,10 +322,16 @@ func (w *Worker) run(ctx context.Context, g store.Granule) error {
 	if err != nil {
 		return fmt.Errorf("detect in granule %s: %w", g.ID, err)
 	}
-	ds, err := detections(res)
+	ds, err := fusion.Detections(res)
 	if err != nil {
 		return fmt.Errorf("granule %s: %w", g.ID, err)
 	}
+	return w.commit(ctx, g, res, ds)
+}
+
+// commit commits the results (the hooks around it stop the job as a dying
+// process would).
+func (w *Worker) commit(ctx context.Context, g store.Granule, res *granule.Result, ds []store.Detection) error {
 	if h := w.cfg.Hooks.BeforeCommit; h != nil {
 		if err := h(ctx, w.cfg.Name, g); err != nil {
 			return errAbandon
@@ -323,7 +341,13 @@ func (w *Worker) run(ctx context.Context, g store.Granule) error {
 	// because shutdown began during the last few milliseconds.
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	if _, err := w.cfg.Store.CompleteGranule(cctx, g.ID, ds); err != nil {
+	var err error
+	if w.cfg.Commit != nil {
+		err = w.cfg.Commit(cctx, g, res, ds)
+	} else {
+		_, err = w.cfg.Store.CompleteGranule(cctx, g.ID, ds)
+	}
+	if err != nil {
 		return fmt.Errorf("commit granule %s: %w", g.ID, err)
 	}
 	if h := w.cfg.Hooks.BeforeAck; h != nil {
@@ -334,56 +358,23 @@ func (w *Worker) run(ctx context.Context, g store.Granule) error {
 	return nil
 }
 
-// detections converts a run's detections to store records, with their
-// outlines from the run's GeoJSON.
-func detections(res *granule.Result) ([]store.Detection, error) {
-	outlines := map[string]string{}
-	if b, err := os.ReadFile(res.GeoJSON); err == nil {
-		fc, err := geojson.UnmarshalFeatureCollection(b)
-		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", res.GeoJSON, err)
-		}
-		for _, f := range fc.Features {
-			id, _ := f.Properties["id"].(string)
-			if f.Geometry == nil || id == "" {
-				continue
-			}
-			gb, err := geojson.NewGeometry(f.Geometry).MarshalJSON()
-			if err == nil {
-				outlines[id] = string(gb)
-			}
+// runTrace estimates the sources of a point-sensor trace granule and
+// commits them (with no granule run: res is nil).
+func (w *Worker) runTrace(ctx context.Context, g store.Granule) error {
+	rc, err := OpenURI(ctx, g.URI, w.cfg.Queue.js)
+	if err != nil {
+		return fmt.Errorf("granule %s bytes: %w", g.ID, err)
+	}
+	defer rc.Close()
+	lib := w.cfg.Detect.Library
+	if lib == nil {
+		if lib, err = spectra.Default(); err != nil {
+			return err
 		}
 	}
-	out := make([]store.Detection, 0, len(res.Detections))
-	for _, d := range res.Detections {
-		props, err := json.Marshal(map[string]any{
-			"run_id": d.ID, "pixels": d.Pixels, "area_m2": d.AreaM2,
-			"centroid_x": d.CentroidX, "centroid_y": d.CentroidY, "peak_x": d.PeakX, "peak_y": d.PeakY,
-		})
-		if err != nil {
-			return nil, err
-		}
-		gas := d.Gas
-		if gas == "" {
-			gas = "-" // RX: an anomaly, no gas
-		}
-		out = append(out, store.Detection{
-			Gas: gas, Method: d.Method, Score: finite(d.PeakScore), PValue: finite(d.PValue),
-			Lat: d.Lat, Lon: d.Lon,
-			// 1σ of the centroid: the radius of a disc of the plume's area
-			// (a plume's centroid is known no better than its extent).
-			UncertaintyM: finite(math.Sqrt(d.AreaM2 / math.Pi)),
-			PeakPPMM:     finite(d.PeakPPMm), MeanPPMM: finite(d.MeanPPMm), SigmaPPMM: finite(d.SigmaPPMm),
-			IMEKg: finite(d.IMEkg), OutlineJSON: outlines[d.ID], Properties: string(props),
-		})
+	ds, err := sniffGranule(ctx, ctxReader{ctx, rc}, w.cfg.Detect.Gases, lib)
+	if err != nil {
+		return fmt.Errorf("granule %s: %w", g.ID, err)
 	}
-	return out, nil
-}
-
-// finite maps NaN and ±Inf (which the store refuses) to 0.
-func finite(v float64) float64 {
-	if math.IsNaN(v) || math.IsInf(v, 0) {
-		return 0
-	}
-	return v
+	return w.commit(ctx, g, nil, ds)
 }

@@ -3,6 +3,8 @@ package server
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"net/http"
 	"net/http/cookiejar"
@@ -37,7 +39,7 @@ func TestSitesFiltersAndPages(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		tok := token(access.RoleAnalyst, agCOL)
+		tok := e.tok(access.RoleAnalyst, agCOL)
 		get := func(q string) sitesPage {
 			t.Helper()
 			resp := e.do("GET", "/api/v1/sites?"+q, tok, nil)
@@ -99,7 +101,7 @@ func TestSitesFiltersAndPages(t *testing.T) {
 func TestSiteETagAndDecisions(t *testing.T) {
 	eachStore(t, func(t *testing.T, url string) {
 		e := newEnv(t, url)
-		analyst := token(access.RoleAnalyst, agCOL)
+		analyst := e.tok(access.RoleAnalyst, agCOL)
 		path := "/api/v1/sites/" + e.siteCOL.ID
 		resp := e.do("GET", path, analyst, nil)
 		read(t, resp)
@@ -144,12 +146,12 @@ func TestSiteETagAndDecisions(t *testing.T) {
 			t.Errorf("second decision on version 1: %d", resp.StatusCode)
 		}
 		// The partner sees nothing until the release.
-		partner := token(access.RolePartner, agUSA)
+		partner := e.tok(access.RolePartner, agUSA)
 		if resp := e.do("GET", path, partner, nil); resp.StatusCode != http.StatusNotFound {
 			t.Errorf("partner before release: %d", resp.StatusCode)
 		}
 		// PER's analyst may not release COL's site.
-		resp = e.do("POST", path+"/decisions", token(access.RoleAnalyst, agPER), strings.NewReader(`{"action":"release","release_to":["`+agUSA+`"]}`), "If-Match", `"2"`)
+		resp = e.do("POST", path+"/decisions", e.tok(access.RoleAnalyst, agPER), strings.NewReader(`{"action":"release","release_to":["`+agUSA+`"]}`), "If-Match", `"2"`)
 		if read(t, resp); resp.StatusCode != http.StatusNotFound {
 			t.Errorf("release by another agency: %d", resp.StatusCode)
 		}
@@ -210,7 +212,8 @@ func TestSiteETagAndDecisions(t *testing.T) {
 		// read, so under the route's first action). Release: unknown
 		// agency, done.
 		want := map[string]int{string(access.ReadSites): 4, string(access.ReadEvidence): 1, string(access.Decide): 6,
-			string(access.Release): 2, string(access.ReportGroundTruth): 1}
+			string(access.Release): 2, string(access.ReportGroundTruth): 1,
+			"site.release": 1} // access's own entry, in the release's transaction
 		if fmt.Sprint(count) != fmt.Sprint(want) {
 			t.Errorf("audit entries by action for the site: %v", count)
 		}
@@ -259,8 +262,12 @@ func TestSessionLoginCSRF(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if read(t, r2); r2.StatusCode != 200 {
-			t.Errorf("me: %d", r2.StatusCode)
+		var me struct {
+			User User   `json:"user"`
+			CSRF string `json:"csrf_token"`
+		}
+		if decode(t, read(t, r2), &me); r2.StatusCode != 200 || me.CSRF != lr.CSRF || me.User.Username != "analyst@"+agCOL {
+			t.Errorf("me: %d %+v", r2.StatusCode, me)
 		}
 		// A decision without, and with a wrong, CSRF token: 403, nothing stored.
 		before := e.snapshot()
@@ -297,8 +304,8 @@ func TestSessionLoginCSRF(t *testing.T) {
 
 func TestHostileInput(t *testing.T) {
 	e := newEnv(t, sqliteURL(t))
-	analyst := token(access.RoleAnalyst, agCOL)
-	operator := token(access.RoleOperator, agCOL)
+	analyst := e.tok(access.RoleAnalyst, agCOL)
+	operator := e.tok(access.RoleOperator, agCOL)
 	dpath := "/api/v1/sites/" + e.siteCOL.ID + "/decisions"
 	cases := []struct {
 		name, method, path, tok, body string
@@ -341,8 +348,7 @@ func TestHostileInput(t *testing.T) {
 	}
 	for _, c := range cases {
 		before := e.snapshot()
-		var body *bytes.Reader
-		body = bytes.NewReader([]byte(c.body))
+		body := bytes.NewReader([]byte(c.body))
 		resp := e.do(c.method, c.path, c.tok, body, c.hdr...)
 		b := read(t, resp)
 		if resp.StatusCode != c.status {
@@ -357,15 +363,23 @@ func TestHostileInput(t *testing.T) {
 		}
 		e.unchanged(before, c.name)
 	}
+	// Tokens issued for 24 h are refused after it, and nothing changes.
+	e.clock.advance(25 * time.Hour)
+	before := e.snapshot()
+	resp := e.do("POST", dpath, analyst, strings.NewReader(`{"action":"confirm"}`), "If-Match", `"1"`)
+	if b := read(t, resp); resp.StatusCode != 401 || apiErrOf(t, b).Code != CodeUnauthorized || !strings.Contains(string(b), "expired") {
+		t.Errorf("expired token: %d %s", resp.StatusCode, b)
+	}
+	e.unchanged(before, "expired token")
 }
 
 func TestResumableUpload(t *testing.T) {
 	eachStore(t, func(t *testing.T, url string) {
 		e := newEnv(t, url)
-		op := token(access.RoleOperator, agCOL)
+		op := e.tok(access.RoleOperator, agCOL)
 		arc := cubeArchive(t, 7)
 		half := len(arc) / 2
-		ev, stop := e.stream(t, token(access.RoleAnalyst, agCOL), "")
+		ev, stop := e.stream(t, e.tok(access.RoleAnalyst, agCOL), "")
 		defer stop()
 		resp := e.do("POST", "/api/v1/granules?name=flight-7.tar", op, bytes.NewReader(arc[:half]), "Upload-Length", strconv.Itoa(len(arc)))
 		var up uploadResponse
@@ -378,7 +392,7 @@ func TestResumableUpload(t *testing.T) {
 			t.Errorf("Location %q", loc)
 		}
 		// Another user cannot see it.
-		if resp := e.do("HEAD", loc, token(access.RoleOperator, agPER), nil); resp.StatusCode != 404 {
+		if resp := e.do("HEAD", loc, e.tok(access.RoleOperator, agPER), nil); resp.StatusCode != 404 {
 			t.Errorf("HEAD by another user: %d", resp.StatusCode)
 		}
 		resp = e.do("HEAD", loc, op, nil)
@@ -458,6 +472,15 @@ func TestStaticAssets(t *testing.T) {
 		if resp.StatusCode != 200 || string(b) != c.body || resp.Header.Get("Cache-Control") != c.cache {
 			t.Errorf("%s: %d %q cache %q", c.path, resp.StatusCode, b, resp.Header.Get("Cache-Control"))
 		}
+		// Revalidation: the ETag is the content's.
+		sum := sha256.Sum256(b)
+		tag := `"` + hex.EncodeToString(sum[:16]) + `"`
+		if got := resp.Header.Get("ETag"); got != tag {
+			t.Errorf("%s: ETag %s, want %s", c.path, got, tag)
+		}
+		if r := e.do("GET", c.path, "", nil, "If-None-Match", tag); r.StatusCode != http.StatusNotModified {
+			t.Errorf("%s with If-None-Match: %d", c.path, r.StatusCode)
+		}
 		pol := resp.Header.Get("Content-Security-Policy")
 		if !strings.Contains(pol, "default-src 'self'") || strings.Contains(pol, "http") || strings.Contains(pol, "*") {
 			t.Errorf("%s: CSP %q", c.path, pol)
@@ -489,19 +512,15 @@ func TestHealthReadyMetrics(t *testing.T) {
 	if resp := e.do("GET", "/readyz", "", nil); resp.StatusCode != 200 {
 		t.Errorf("readyz %d", resp.StatusCode)
 	}
-	_ = e.st.Close()
-	if resp := e.do("GET", "/readyz", "", nil); resp.StatusCode != 503 {
-		t.Errorf("readyz with the store closed: %d", resp.StatusCode)
-	}
 	e.srv.Metrics().SetQueueDepth(3)
-	_, stop := e.stream(t, token(access.RoleViewer, agCOL), "")
+	_, stop := e.stream(t, e.tok(access.RoleViewer, agCOL), "")
 	defer stop()
 	resp = e.do("GET", "/metrics", "", nil)
 	b := string(read(t, resp))
 	for _, want := range []string{
 		`atalaya_http_requests_total{code="200",route="GET /healthz"} 1`,
-		`atalaya_http_requests_total{code="503",route="GET /readyz"} 2`,
-		`atalaya_http_request_duration_seconds_count{route="GET /readyz"} 3`,
+		`atalaya_http_requests_total{code="503",route="GET /readyz"} 1`,
+		`atalaya_http_request_duration_seconds_count{route="GET /readyz"} 2`,
 		`atalaya_sse_clients 1`,
 		`atalaya_queue_depth 3`,
 		`atalaya_granule_processing_seconds_count 0`,
@@ -509,5 +528,9 @@ func TestHealthReadyMetrics(t *testing.T) {
 		if !strings.Contains(b, want) {
 			t.Errorf("metrics lack %q", want)
 		}
+	}
+	_ = e.st.Close()
+	if resp := e.do("GET", "/readyz", "", nil); resp.StatusCode != 503 {
+		t.Errorf("readyz with the store closed: %d", resp.StatusCode)
 	}
 }

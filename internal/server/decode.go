@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"math"
 	"net/http"
@@ -188,5 +187,3 @@ func parseVersion(h string) (int64, error) {
 	}
 	return v, nil
 }
-
-func fmtErr(field string, err error) error { return invalid(field, "%v", fmt.Sprint(err)) }

@@ -2,25 +2,15 @@ package server
 
 import (
 	"context"
-	"errors"
+	"net/http"
 	"time"
+
+	"github.com/atalaya-project/atalaya/internal/access"
 
 	"github.com/atalaya-project/atalaya/internal/store"
 )
 
-// ErrUnauthorized is returned by an Authenticator for a wrong password, an
-// unknown, expired or revoked session or token.
-var ErrUnauthorized = errors.New("server: unauthorized")
-
-// Session is a logged-in browser session.
-type Session struct {
-	Principal Principal
-	Token     string // the cookie value
-	CSRF      string // sent back in X-CSRF-Token on unsafe methods
-	Expires   time.Time
-}
-
-// User is a user as listed by GET /users and returned by /login and /me.
+// User is a user as GET /users, /login and /me show it.
 type User struct {
 	ID       string `json:"id"`
 	Username string `json:"username"`
@@ -31,22 +21,40 @@ type User struct {
 	Disabled bool   `json:"disabled,omitempty"`
 }
 
-// Authenticator turns credentials into principals (internal/access).
-type Authenticator interface {
-	// Login checks a password and opens a session; ErrUnauthorized if wrong.
-	Login(ctx context.Context, username, password string) (Session, User, error)
-	// Logout ends a session.
-	Logout(ctx context.Context, token string) error
-	// Session returns the live session with that cookie value.
-	Session(ctx context.Context, token string) (Session, error)
-	// Token returns the principal of an API token ("atl_…").
-	Token(ctx context.Context, token string) (Principal, error)
+func userJSON(u access.User) User {
+	return User{ID: u.ID, Username: u.Username, Name: u.Name, AgencyID: u.AgencyID, Role: u.Role, Lang: u.Lang, Disabled: u.Disabled}
 }
 
-// Jurisdiction says which agency owns a site: the host agency of the
-// country containing it (internal/access).
+// Authenticator turns requests into principals (*access.Service).
+type Authenticator interface {
+	// Authenticate returns the principal making r: a bearer token, else
+	// the session cookie, whose unsafe requests must carry the session's
+	// X-CSRF-Token. Errors: access.ErrUnauthorized, ErrExpired, ErrForged
+	// (401) and ErrCSRF (403).
+	Authenticate(ctx context.Context, r *http.Request) (Principal, error)
+	// SessionCSRF is the CSRF token of r's session.
+	SessionCSRF(ctx context.Context, r *http.Request) (string, error)
+	// Login checks a password and opens a session (and audits it).
+	Login(ctx context.Context, username, password string) (access.Session, error)
+	// Logout ends r's session (and audits it).
+	Logout(ctx context.Context, r *http.Request) error
+}
+
+// Jurisdiction owns and releases sites (*access.Service).
 type Jurisdiction interface {
-	OwnerOf(ctx context.Context, lat, lon float64) (string, error)
+	// Owners is a snapshot of the host agencies: Of(lat, lon) is the
+	// agency owning a site there ("" if none).
+	Owners(ctx context.Context) (*access.Owners, error)
+	// Release records in tx that p releases the site to the agencies, and
+	// audits it; it refuses a caller whose agency does not own the site
+	// and agencies that do not exist.
+	Release(ctx context.Context, tx store.Tx, p Principal, site store.Site, to []string) ([]store.Release, error)
+}
+
+// Directory lists agencies and users (*access.Service).
+type Directory interface {
+	Agencies(ctx context.Context) ([]access.Agency, error)
+	Users(ctx context.Context) ([]access.User, error)
 }
 
 // AuditEntry is one line of the audit log.
@@ -61,13 +69,6 @@ type AuditEntry struct {
 // Auditor appends to the audit log (internal/access's hash chain).
 type Auditor interface {
 	Audit(ctx context.Context, e AuditEntry) error
-}
-
-// Directory lists agencies and users (internal/access).
-type Directory interface {
-	Agencies(ctx context.Context) ([]Agency, error)
-	// Users lists the users of an agency, or of every agency for "".
-	Users(ctx context.Context, agencyID string) ([]User, error)
 }
 
 // Ingester ingests a finished upload (internal/pipeline): the archive at

@@ -4,12 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/atalaya-project/atalaya/internal/access"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/atalaya-project/atalaya/internal/access"
+	"github.com/atalaya-project/atalaya/internal/store"
 )
 
 // Event is one live update. Owner and ReleasedTo decide who sees it
@@ -37,13 +39,54 @@ func (s *Server) publish(ctx context.Context, e Event) {
 	}
 }
 
-// PublishGranule publishes a granule's change (after its commit), e.g. from
-// the pipeline's worker hook.
+// PublishGranule publishes a granule's change (after its commit); owner
+// "" means the host agency of the country under the granule, else
+// Config.HostAgency.
 func (s *Server) PublishGranule(ctx context.Context, g GranuleJSON, owner string) {
+	if owner == "" {
+		if ow, err := s.cfg.Sites.Owners(ctx); err == nil {
+			owner = ow.Of((g.BBox[1]+g.BBox[3])/2, (g.BBox[0]+g.BBox[2])/2)
+		}
+	}
 	if owner == "" {
 		owner = s.cfg.HostAgency
 	}
 	s.publish(ctx, Event{Type: "granule", Owner: owner, Action: access.ReadGranules, Data: g})
+}
+
+// GranuleChanged publishes a granule's change made outside the API (a
+// worker's commit), and observes its processing latency once done.
+func (s *Server) GranuleChanged(ctx context.Context, g store.Granule) {
+	if g.Status == store.GranuleDone && !g.Created.IsZero() {
+		s.metrics.granuleLat.Observe(s.cfg.Now().Sub(g.Created).Seconds())
+	}
+	s.PublishGranule(ctx, granuleJSON(g), "")
+}
+
+// SitesChanged publishes the sites' current state (after the commit that
+// changed them, e.g. a worker's fusion), each to the agencies that see it.
+func (s *Server) SitesChanged(ctx context.Context, ids ...string) {
+	if len(ids) == 0 {
+		return
+	}
+	owners, err := s.cfg.Sites.Owners(ctx)
+	if err != nil {
+		s.log.Error("site events not published", "err", err)
+		return
+	}
+	for _, id := range ids {
+		st, err := s.cfg.Store.Site(ctx, id)
+		if err != nil {
+			s.log.Error("site event not published", "site", id, "err", err)
+			continue
+		}
+		v, err := s.view(ctx, owners, st)
+		if err != nil {
+			s.log.Error("site event not published", "site", id, "err", err)
+			continue
+		}
+		s.publish(ctx, Event{Type: "site", Owner: v.owner, ReleasedTo: v.releasedTo, Action: access.ReadSites, Data: siteJSON(v)})
+	}
 }
 
 // HubConfig configures a Hub.

@@ -136,11 +136,11 @@ func siteEvent(owner string, rel []string, n int) Event {
 // in order, with increasing ids.
 func TestEventsVisibility(t *testing.T) {
 	e := newEnv(t, sqliteURL(t))
-	col, stop1 := e.stream(t, token(access.RoleAnalyst, agCOL), "")
+	col, stop1 := e.stream(t, e.tok(access.RoleAnalyst, agCOL), "")
 	defer stop1()
-	per, stop2 := e.stream(t, token(access.RoleViewer, agPER), "")
+	per, stop2 := e.stream(t, e.tok(access.RoleViewer, agPER), "")
 	defer stop2()
-	dea, stop3 := e.stream(t, token(access.RolePartner, agUSA), "")
+	dea, stop3 := e.stream(t, e.tok(access.RolePartner, agUSA), "")
 	defer stop3()
 	e.waitClients(t, 3)
 	ctx := context.Background()
@@ -178,7 +178,7 @@ func TestEventsVisibility(t *testing.T) {
 func TestEventsResume(t *testing.T) {
 	e := newEnv(t, sqliteURL(t), func(c *Config) { c.EventRing = 8 })
 	ctx := context.Background()
-	tok := token(access.RoleAnalyst, agCOL)
+	tok := e.tok(access.RoleAnalyst, agCOL)
 	c, stop := e.stream(t, tok, "")
 	_ = e.srv.hub.Publish(ctx, siteEvent(agCOL, nil, 1))
 	first := c.next(t)
@@ -225,7 +225,7 @@ func TestEventsResume(t *testing.T) {
 // buffer fills; the others get every event and the publisher never blocks.
 func TestSlowClientDropped(t *testing.T) {
 	e := newEnv(t, sqliteURL(t), func(c *Config) { c.EventBuffer = 16 })
-	tok := token(access.RoleAnalyst, agCOL)
+	tok := e.tok(access.RoleAnalyst, agCOL)
 	// The slow client: a raw connection that sends the request and then
 	// never reads, so the server's writes fill the socket buffers.
 	conn, err := net.Dial("tcp", strings.TrimPrefix(e.http.URL, "http://"))
@@ -268,7 +268,7 @@ func TestGracefulShutdown(t *testing.T) {
 	served := make(chan error, 1)
 	go func() { served <- e.srv.Serve(ctx, ServeConfig{Listener: ln, Grace: 10 * time.Second}) }()
 	base := "http://" + ln.Addr().String()
-	tok := token(access.RoleOperator, agCOL)
+	tok := e.tok(access.RoleOperator, agCOL)
 	// An SSE stream.
 	req, _ := http.NewRequest("GET", base+"/api/v1/events", nil)
 	req.Header.Set("Authorization", "Bearer "+tok)

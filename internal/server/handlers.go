@@ -1,19 +1,29 @@
 package server
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
+	"io"
 	"io/fs"
 	"net/http"
 	"path"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/atalaya-project/atalaya/internal/access"
 )
 
-func isUnauthorized(err error) bool { return errors.Is(err, ErrUnauthorized) }
+func isUnauthorized(err error) bool {
+	return errors.Is(err, access.ErrUnauthorized) || errors.Is(err, access.ErrExpired) || errors.Is(err, access.ErrForged)
+}
 
 type loginRequest struct {
 	Username string `json:"username"`
@@ -31,7 +41,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, c *call) error {
 	if req.Password == "" {
 		return invalid("password", "empty")
 	}
-	sess, user, err := s.cfg.Auth.Login(r.Context(), req.Username, req.Password)
+	sess, err := s.cfg.Auth.Login(r.Context(), req.Username, req.Password)
 	if isUnauthorized(err) {
 		return unauthorized("wrong username or password")
 	}
@@ -39,39 +49,40 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, c *call) error {
 		return err
 	}
 	c.p, c.authed, c.object = sess.Principal, true, "session"
-	http.SetCookie(w, &http.Cookie{
-		Name: s.cfg.SessionCookie, Value: sess.Token, Path: "/", Expires: sess.Expires,
-		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: s.cfg.Secure,
-	})
-	writeJSON(w, http.StatusOK, map[string]any{"user": user, "csrf_token": sess.CSRF})
+	http.SetCookie(w, sess.Cookie(s.cfg.Secure))
+	writeJSON(w, http.StatusOK, map[string]any{"user": userJSON(sess.User), "csrf_token": sess.CSRF})
 	return nil
 }
 
 func (s *Server) logout(w http.ResponseWriter, r *http.Request, c *call) error {
-	if ck, err := r.Cookie(s.cfg.SessionCookie); err == nil && c.cookie {
-		if err := s.cfg.Auth.Logout(r.Context(), ck.Value); err != nil && !isUnauthorized(err) {
-			return err
-		}
+	if err := s.cfg.Auth.Logout(r.Context(), r); err != nil && !isUnauthorized(err) {
+		return err
 	}
-	c.object = "session"
-	http.SetCookie(w, &http.Cookie{Name: s.cfg.SessionCookie, Value: "", Path: "/", MaxAge: -1,
-		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: s.cfg.Secure})
+	http.SetCookie(w, access.ClearCookie(s.cfg.Secure))
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 
 func (s *Server) me(w http.ResponseWriter, r *http.Request, c *call) error {
-	users, err := s.cfg.Directory.Users(r.Context(), c.p.AgencyID)
+	users, err := s.cfg.Directory.Users(r.Context())
 	if err != nil {
 		return err
 	}
 	u := User{ID: c.p.UserID, AgencyID: c.p.AgencyID, Role: c.p.Role, Lang: c.p.Lang}
 	for _, x := range users {
 		if x.ID == c.p.UserID {
-			u = x
+			u = userJSON(x)
 		}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"user": u, "principal": c.p})
+	resp := map[string]any{"user": u, "principal": principalJSON(c.p)}
+	if c.cookie {
+		// The page may have lost the token /login gave (a reload); only
+		// this origin can read the answer.
+		if tok, err := s.cfg.Auth.SessionCSRF(r.Context(), r); err == nil {
+			resp["csrf_token"] = tok
+		}
+	}
+	writeJSON(w, http.StatusOK, resp)
 	return nil
 }
 
@@ -80,36 +91,55 @@ func (s *Server) agencies(w http.ResponseWriter, r *http.Request, c *call) error
 	if err != nil {
 		return err
 	}
-	if as == nil {
-		as = []Agency{}
+	out := make([]Agency, len(as))
+	for i, a := range as {
+		out[i] = Agency{ID: a.ID, Name: a.Name, Country: a.Country, Lang: a.Lang, Host: a.Host}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"items": as})
+	writeJSON(w, http.StatusOK, map[string]any{"items": out})
 	return nil
 }
 
-// users lists the users of every agency for an administrator of a host
-// agency... of the principal's own agency otherwise.
+// users lists the users of the caller's agency.
 func (s *Server) users(w http.ResponseWriter, r *http.Request, c *call) error {
-	us, err := s.cfg.Directory.Users(r.Context(), c.p.AgencyID)
+	us, err := s.cfg.Directory.Users(r.Context())
 	if err != nil {
 		return err
 	}
-	if us == nil {
-		us = []User{}
+	out := []User{}
+	for _, u := range us {
+		if u.AgencyID == c.p.AgencyID {
+			out = append(out, userJSON(u))
+		}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"items": us})
+	writeJSON(w, http.StatusOK, map[string]any{"items": out})
 	return nil
 }
 
 var emptyCollection = []byte(`{"type":"FeatureCollection","features":[]}`)
 
+// boundaries serves the base map's GeoJSON, gzipped for clients that
+// accept it (about a tenth of the size).
 func (s *Server) boundaries(w http.ResponseWriter, r *http.Request, c *call) error {
+	s.gzOnce.Do(func() {
+		if s.cfg.Boundaries == nil {
+			s.cfg.Boundaries = emptyCollection
+		}
+		var buf bytes.Buffer
+		zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+		_, _ = zw.Write(s.cfg.Boundaries)
+		_ = zw.Close()
+		s.gzBoundaries = buf.Bytes()
+	})
+	h := w.Header()
+	h.Set("Content-Type", "application/geo+json")
+	h.Set("Cache-Control", "private, max-age=86400")
+	h.Set("Vary", "Accept-Encoding")
 	b := s.cfg.Boundaries
-	if b == nil {
-		b = emptyCollection
+	if strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
+		h.Set("Content-Encoding", "gzip")
+		b = s.gzBoundaries
 	}
-	w.Header().Set("Content-Type", "application/geo+json")
-	w.Header().Set("Cache-Control", "private, max-age=86400")
+	h.Set("Content-Length", strconv.Itoa(len(b)))
 	_, err := w.Write(b)
 	return err
 }
@@ -187,6 +217,39 @@ func (s *Server) static(w http.ResponseWriter, r *http.Request, c *call) error {
 	} else {
 		h.Set("Cache-Control", "no-cache")
 	}
+	if tag, err := s.assetTag(name); err == nil {
+		h.Set("ETag", tag)
+	}
 	http.ServeFileFS(w, r, s.cfg.Assets, name)
+	return nil
+}
+
+// assetTag is a strong ETag from the file's SHA-256 (embedded files have
+// no modification time to revalidate with), computed once per file.
+func (s *Server) assetTag(name string) (string, error) {
+	if v, ok := s.assetTags.Load(name); ok {
+		return v.(string), nil
+	}
+	f, err := s.cfg.Assets.Open(name)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	tag := `"` + hex.EncodeToString(h.Sum(nil)[:16]) + `"`
+	s.assetTags.Store(name, tag)
+	return tag, nil
+}
+
+// tiles serves the optional offline imagery (an MBTiles tileset) below
+// /tiles/.
+func (s *Server) tiles(w http.ResponseWriter, r *http.Request, c *call) error {
+	if s.cfg.Tiles == nil {
+		return notFound("no imagery tileset configured")
+	}
+	http.StripPrefix("/tiles/", s.cfg.Tiles).ServeHTTP(w, r)
 	return nil
 }

@@ -4,10 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -16,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/atalaya-project/atalaya/internal/access"
@@ -41,106 +39,56 @@ var agencies = []store.Agency{
 	{ID: agUSA, Name: "Drug Enforcement Administration", Country: "USA", Lang: "en"},
 }
 
-// boxOwners stands in for access's Natural Earth jurisdiction: a box per
-// host country, the test sites well inside them.
-type boxOwners struct{}
-
-func (boxOwners) OwnerOf(_ context.Context, lat, lon float64) (string, error) {
-	switch {
-	case lat > 2 && lat < 11 && lon > -77 && lon < -68:
-		return agCOL, nil
-	case lat > -17 && lat < -3 && lon > -80 && lon < -70:
-		return agPER, nil
-	}
-	return "", access.ErrNoJurisdiction
-}
-
-// fixtureAuth authenticates the fixtures' tokens and sessions: a stand-in
-// for internal/access's authenticator until it lands.
-type fixtureAuth struct {
-	mu       sync.Mutex
-	tokens   map[string]Principal
-	sessions map[string]Session
-	users    map[string]struct {
-		pw string
-		p  Principal
-		u  User
-	}
-	now func() time.Time
-}
-
-func (a *fixtureAuth) Login(_ context.Context, username, password string) (Session, User, error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	u, ok := a.users[username]
-	if !ok || u.pw != password {
-		return Session{}, User{}, ErrUnauthorized
-	}
-	tok := fmt.Sprintf("sess-%s-%d", username, len(a.sessions))
-	s := Session{Principal: u.p, Token: tok, CSRF: "csrf-" + tok, Expires: a.now().Add(time.Hour)}
-	a.sessions[tok] = s
-	return s, u.u, nil
-}
-
-func (a *fixtureAuth) Logout(_ context.Context, token string) error {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	delete(a.sessions, token)
-	return nil
-}
-
-func (a *fixtureAuth) Session(_ context.Context, token string) (Session, error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	s, ok := a.sessions[token]
-	if !ok || !a.now().Before(s.Expires) {
-		return Session{}, ErrUnauthorized
-	}
-	return s, nil
-}
-
-func (a *fixtureAuth) Token(_ context.Context, token string) (Principal, error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	p, ok := a.tokens[token]
-	if !ok {
-		return Principal{}, ErrUnauthorized
-	}
-	return p, nil
-}
-
-// storeAudit appends to the store's audit log, sealed with SHA-256 over
-// the entry's fields.
-type storeAudit struct{ st *store.DB }
-
-func (a storeAudit) Audit(ctx context.Context, e AuditEntry) error {
-	obj := strings.SplitN(e.Object, "/", 2)
-	typ, id := obj[0], ""
-	if len(obj) == 2 {
-		id = obj[1]
-	}
-	_, err := a.st.AppendAudit(ctx, store.AuditEntry{At: e.At, ActorUser: e.Principal.UserID, ActorAgency: e.Principal.AgencyID,
-		Action: e.Action, ObjectType: typ, ObjectID: id, Details: e.Detail}, func(x store.AuditEntry) string {
-		h := sha256.Sum256(fmt.Appendf(nil, "%d|%s|%s|%s|%s|%s", x.Seq, x.PrevHash, x.Action, x.ObjectType, x.ObjectID, x.Details))
-		return hex.EncodeToString(h[:])
-	})
-	return err
-}
-
-// env is a server over a real store with the fixtures.
+// env is a server over a real store and a real access.Service with the
+// fixtures.
 type env struct {
-	t                *testing.T
+	t                testing.TB
 	st               *store.DB
+	acc              *access.Service
 	srv              *Server
 	http             *httptest.Server
-	auth             *fixtureAuth
+	clock            *clock
+	tokens           map[string]string // role@agency → API token
+	principals       map[string]Principal
 	siteCOL, sitePER store.Site
 	granule          store.Granule
 	spool            string
 	blobs            string
 }
 
-func token(role Role, agency string) string { return "atl_" + string(role) + "_" + agency }
+// clock is the access service's clock, moved by tests.
+type clock struct {
+	mu sync.Mutex
+	d  time.Duration
+}
+
+func (c *clock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.d)
+}
+
+func (c *clock) advance(d time.Duration) {
+	c.mu.Lock()
+	c.d += d
+	c.mu.Unlock()
+}
+
+func (e *env) tok(role Role, agency string) string {
+	t, ok := e.tokens[string(role)+"@"+agency]
+	if !ok {
+		e.t.Fatalf("no token for %s@%s", role, agency)
+	}
+	return t
+}
+
+func (e *env) principal(role Role, agency string) Principal {
+	return e.principals[string(role)+"@"+agency]
+}
+
+// testParams make password hashing cheap in tests (the service's real
+// parameters are access's concern and tested there).
+var testParams = access.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
 
 func openStore(t testing.TB, url string) *store.DB {
 	t.Helper()
@@ -158,35 +106,32 @@ func eachStore(t *testing.T, f func(t *testing.T, url string)) {
 	t.Run("postgres", func(t *testing.T) { f(t, storetest.PostgresSchemaURL(t)) })
 }
 
-func sqliteURL(t *testing.T) string { return "sqlite:" + filepath.Join(t.TempDir(), "atalaya.db") }
+func sqliteURL(t testing.TB) string { return "sqlite:" + filepath.Join(t.TempDir(), "atalaya.db") }
 
-func newEnv(t *testing.T, url string, mod ...func(*Config)) *env {
+func newEnv(t testing.TB, url string, mod ...func(*Config)) *env {
 	t.Helper()
 	ctx := context.Background()
 	st := openStore(t, url)
-	e := &env{t: t, st: st, spool: t.TempDir(), blobs: t.TempDir()}
-	e.auth = &fixtureAuth{tokens: map[string]Principal{}, sessions: map[string]Session{}, now: time.Now,
-		users: map[string]struct {
-			pw string
-			p  Principal
-			u  User
-		}{}}
+	e := &env{t: t, st: st, spool: t.TempDir(), blobs: t.TempDir(), clock: &clock{},
+		tokens: map[string]string{}, principals: map[string]Principal{}}
+	e.acc = access.New(st, access.Options{Now: e.clock.now, Params: testParams})
+	sys := access.System("test")
 	for _, a := range agencies {
-		if _, err := st.PutAgency(ctx, a); err != nil {
+		if _, err := e.acc.AddAgency(ctx, sys, access.Agency{ID: a.ID, Name: a.Name, Country: a.Country, Lang: a.Lang, Host: a.Host}); err != nil {
 			t.Fatal(err)
 		}
 		for _, r := range access.Roles {
-			u, err := st.CreateUser(ctx, store.User{AgencyID: a.ID, Username: string(r) + "@" + a.ID, Name: string(r), Role: string(r), Lang: a.Lang})
+			name := string(r) + "@" + a.ID
+			u, err := e.acc.AddUser(ctx, sys, access.NewUser{Username: name, Name: string(r), AgencyID: a.ID, Role: r, Password: "pw-" + name})
 			if err != nil {
 				t.Fatal(err)
 			}
-			p := Principal{UserID: u.ID, AgencyID: a.ID, Role: r, Lang: a.Lang}
-			e.auth.tokens[token(r, a.ID)] = p
-			e.auth.users[u.Username] = struct {
-				pw string
-				p  Principal
-				u  User
-			}{"pw-" + u.Username, p, User{ID: u.ID, Username: u.Username, AgencyID: a.ID, Role: r, Lang: a.Lang}}
+			text, _, err := e.acc.CreateToken(ctx, sys, name, "tests", 24*time.Hour)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.tokens[name] = text
+			e.principals[name] = Principal{UserID: u.ID, AgencyID: a.ID, Role: r, Lang: u.Lang}
 		}
 	}
 	var err error
@@ -220,8 +165,11 @@ func newEnv(t *testing.T, url string, mod ...func(*Config)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := Config{Store: st, Auth: e.auth, Owners: boxOwners{}, Audit: storeAudit{st},
+	audit := NewBatchAuditor(st, access.HashEntry, 0)
+	t.Cleanup(audit.Close)
+	cfg := Config{Store: st, Auth: e.acc, Sites: e.acc, Directory: e.acc, Audit: audit,
 		Ingest:    PipelineIngester{In: &pipeline.Ingester{Store: st, Blobs: bl}},
+		Tiles:     http.FileServerFS(fstest.MapFS{"metadata.json": {Data: []byte(`{"name":"test imagery"}`)}}),
 		UploadDir: e.spool, MaxUpload: 1 << 20, MaxBody: 4 << 10, HostAgency: agCOL}
 	for _, m := range mod {
 		m(&cfg)

@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -36,7 +35,10 @@ type Route struct {
 	// Audit: calls are appended to the audit log, refused ones too (site
 	// reads; every unsafe method is audited regardless).
 	Audit bool
-	h     func(w http.ResponseWriter, r *http.Request, c *call) error
+	// SelfAudited: the handler's dependency audits the call itself
+	// (access records login and logout).
+	SelfAudited bool
+	h           func(w http.ResponseWriter, r *http.Request, c *call) error
 }
 
 // Rule describes the route's rule, for tables and docs.
@@ -74,8 +76,8 @@ func acts(a ...Action) []Action { return a }
 func (s *Server) routeTable() []Route {
 	const v1 = "/api/v1"
 	rs := []Route{
-		{Method: "POST", Pattern: v1 + "/login", Public: true, h: s.login},
-		{Method: "POST", Pattern: v1 + "/logout", Authenticated: true, h: s.logout},
+		{Method: "POST", Pattern: v1 + "/login", Public: true, SelfAudited: true, h: s.login},
+		{Method: "POST", Pattern: v1 + "/logout", Authenticated: true, SelfAudited: true, h: s.logout},
 		{Method: "GET", Pattern: v1 + "/me", Authenticated: true, h: s.me},
 
 		{Method: "GET", Pattern: v1 + "/sites", Actions: acts(access.ReadSites), Audit: true, h: s.listSites},
@@ -99,6 +101,7 @@ func (s *Server) routeTable() []Route {
 		{Method: "GET", Pattern: v1 + "/users", Actions: acts(access.ReadUsers), h: s.users},
 		{Method: "GET", Pattern: v1 + "/boundaries", Actions: acts(access.ReadSites), h: s.boundaries},
 		{Method: "GET", Pattern: v1 + "/events", Actions: acts(access.ReadSites), Audit: true, h: s.events},
+		{Method: "GET", Pattern: "/tiles/", Actions: acts(access.ReadSites), h: s.tiles},
 
 		{Method: "GET", Pattern: "/healthz", Public: true, h: s.healthz},
 		{Method: "GET", Pattern: "/readyz", Public: true, h: s.readyz},
@@ -146,7 +149,7 @@ func (s *Server) guard(rt Route) http.Handler {
 		if err != nil {
 			s.writeError(w, r, err)
 		}
-		if c.authed && (rt.Audit || unsafeMethod(r.Method)) {
+		if c.authed && (rt.Audit || unsafeMethod(r.Method)) && !rt.SelfAudited {
 			s.audit(r, rt, c, err)
 		}
 	})
@@ -158,13 +161,6 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, rt Route, c *
 	}
 	if err := s.authenticate(r, c); err != nil {
 		return err
-	}
-	if c.cookie && unsafeMethod(r.Method) {
-		// Checked before anything else, so a forged cross-site request
-		// learns nothing either.
-		if err := s.checkCSRF(r); err != nil {
-			return err
-		}
 	}
 	if len(rt.Actions) > 0 && !slices.ContainsFunc(rt.Actions, c.p.Can) {
 		return forbidden("role %s may not %s", c.p.Role, rt.Actions[0])
@@ -184,53 +180,23 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, rt Route, c *
 	return nil
 }
 
-type csrfKey struct{}
-
-// authenticate finds the principal: a bearer token, else the session
-// cookie.
+// authenticate finds the principal (access: a bearer token, else the
+// session cookie with its CSRF token on unsafe methods).
 func (s *Server) authenticate(r *http.Request, c *call) error {
-	ctx := r.Context()
-	if h := r.Header.Get("Authorization"); h != "" {
-		tok, ok := strings.CutPrefix(h, "Bearer ")
-		if !ok || tok == "" {
-			return unauthorized("Authorization: want Bearer atl_…")
-		}
-		p, err := s.cfg.Auth.Token(ctx, tok)
-		if err != nil {
-			return s.authError(err, "token")
-		}
-		c.p, c.authed = p, true
-		return nil
-	}
-	ck, err := r.Cookie(s.cfg.SessionCookie)
-	if err != nil || ck.Value == "" {
+	p, err := s.cfg.Auth.Authenticate(r.Context(), r)
+	switch {
+	case errors.Is(err, access.ErrCSRF):
+		return errorf(http.StatusForbidden, CodeForbidden, "X-CSRF-Token", "missing or wrong X-CSRF-Token: send the csrf_token /login (or GET /me) returned")
+	case errors.Is(err, access.ErrExpired):
+		return unauthorized("the session or token expired or was revoked: log in again")
+	case errors.Is(err, access.ErrForged):
+		return unauthorized("malformed credentials: log in (POST /api/v1/login) or send Authorization: Bearer atl_…")
+	case errors.Is(err, access.ErrUnauthorized):
 		return unauthorized("log in (POST /api/v1/login) or send Authorization: Bearer atl_…")
+	case err != nil:
+		return err
 	}
-	sess, err := s.cfg.Auth.Session(ctx, ck.Value)
-	if err != nil {
-		return s.authError(err, "session")
-	}
-	c.p, c.authed, c.cookie = sess.Principal, true, true
-	*r = *r.WithContext(context.WithValue(ctx, csrfKey{}, sess.CSRF))
-	return nil
-}
-
-func (s *Server) authError(err error, what string) error {
-	if isUnauthorized(err) {
-		return unauthorized("the %s is unknown, expired or revoked: log in again", what)
-	}
-	return err
-}
-
-func (s *Server) checkCSRF(r *http.Request) error {
-	want, _ := r.Context().Value(csrfKey{}).(string)
-	got := r.Header.Get("X-CSRF-Token")
-	if got == "" {
-		return errorf(http.StatusForbidden, CodeForbidden, "X-CSRF-Token", "missing X-CSRF-Token: send the csrf_token /login returned")
-	}
-	if want == "" || subtle.ConstantTimeCompare([]byte(got), []byte(want)) != 1 {
-		return errorf(http.StatusForbidden, CodeForbidden, "X-CSRF-Token", "wrong X-CSRF-Token for this session")
-	}
+	c.p, c.authed, c.cookie = p, true, r.Header.Get("Authorization") == ""
 	return nil
 }
 
@@ -329,14 +295,14 @@ func (s *Server) loadSite(ctx context.Context, id string) (siteView, error) {
 	if err != nil {
 		return siteView{}, err
 	}
-	return s.view(ctx, st)
-}
-
-func (s *Server) view(ctx context.Context, st store.Site) (siteView, error) {
-	owner, err := s.cfg.Owners.OwnerOf(ctx, st.Lat, st.Lon)
-	if err != nil && !errors.Is(err, access.ErrNoJurisdiction) {
+	owners, err := s.cfg.Sites.Owners(ctx)
+	if err != nil {
 		return siteView{}, err
 	}
+	return s.view(ctx, owners, st)
+}
+
+func (s *Server) view(ctx context.Context, owners *access.Owners, st store.Site) (siteView, error) {
 	rs, err := s.cfg.Store.Releases(ctx, st.ID)
 	if err != nil {
 		return siteView{}, err
@@ -345,5 +311,5 @@ func (s *Server) view(ctx context.Context, st store.Site) (siteView, error) {
 	for i, r := range rs {
 		rel[i] = r.AgencyID
 	}
-	return siteView{Site: st, owner: owner, releasedTo: rel}, nil
+	return siteView{Site: st, owner: owners.Of(st.Lat, st.Lon), releasedTo: rel}, nil
 }

@@ -126,7 +126,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 			}
 			for _, agency := range []string{agCOL, agPER} {
 				for _, role := range access.Roles {
-					p := e.auth.tokens[token(role, agency)]
+					p := e.principal(role, agency)
 					name := fmt.Sprintf("%s %s as %s of %s", rt.Method, rt.Pattern, role, agency)
 					allowed := rt.Authenticated || slices.ContainsFunc(rt.Actions, p.Can)
 					if rt.Pattern == "/api/v1/sites/{id}/decisions" {
@@ -159,7 +159,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 // matrixRequest makes a request to rt that succeeds for a caller allowed
 // to make it.
 func (e *env) matrixRequest(rt Route, role Role, agency string) *http.Response {
-	tok := token(role, agency)
+	tok := e.tok(role, agency)
 	path := strings.ReplaceAll(rt.Pattern, "{id}", e.siteCOL.ID)
 	var body io.Reader
 	var hdr []string
@@ -171,6 +171,8 @@ func (e *env) matrixRequest(rt Route, role Role, agency string) *http.Response {
 		}
 		body = strings.NewReader(`{"action":"confirm","reason":"matrix"}`)
 		hdr = []string{"If-Match", etag(cur.Version), "Content-Type", "application/json"}
+	case "GET /tiles/":
+		path = "/tiles/metadata.json"
 	case "GET /api/v1/granules/{id}":
 		path = "/api/v1/granules/" + e.granule.ID
 	case "GET /api/v1/detections":
@@ -181,7 +183,7 @@ func (e *env) matrixRequest(rt Route, role Role, agency string) *http.Response {
 		hdr = []string{"Upload-Length", "10"}
 	case "PATCH /api/v1/uploads/{id}", "HEAD /api/v1/uploads/{id}":
 		id := "0123456789abcdef0123456789abcdef" // someone else's, or none
-		p := e.auth.tokens[tok]
+		p := e.principal(role, agency)
 		if p.Can(access.UploadGranules) {
 			resp := e.do("POST", "/api/v1/granules?name=part.tar", tok, strings.NewReader("12345"), "Upload-Length", "10")
 			var up uploadResponse

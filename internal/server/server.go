@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -17,18 +18,22 @@ import (
 	"github.com/atalaya-project/atalaya/internal/store"
 )
 
-// Config configures a Server. Store, Auth, Owners and Audit are
-// required; the rest have defaults.
+// Config configures a Server. Store, Auth, Sites, Directory and Audit
+// are required (an *access.Service is the first three); the rest have
+// defaults.
 type Config struct {
 	Store     store.Store
 	Auth      Authenticator
-	Owners    Jurisdiction
+	Sites     Jurisdiction
 	Audit     Auditor
-	Directory Directory // nil: StoreDirectory over Store
+	Directory Directory
 	// Ingest takes finished uploads (nil: uploads are refused with 503).
 	Ingest Ingester
 	// Assets is the web UI, served at / (nil: / answers 404).
 	Assets fs.FS
+	// Tiles serves offline imagery below /tiles/ (an mbtiles.Tileset; nil:
+	// 404, and the map shows no imagery layer).
+	Tiles http.Handler
 	// Boundaries is the admin-0 GeoJSON FeatureCollection for the base map
 	// (nil: an empty collection).
 	Boundaries []byte
@@ -41,13 +46,12 @@ type Config struct {
 	// HostAgency owns events about granules ingested outside the API.
 	HostAgency string
 
-	UploadDir     string        // where uploads are spooled (default: os.TempDir()/atalaya-uploads)
-	MaxUpload     int64         // bytes per granule upload (default 64 GiB)
-	MaxBody       int64         // bytes per JSON request body (default 1 MiB)
-	EventBuffer   int           // events queued per SSE client before it is dropped (default 256)
-	EventRing     int           // events kept for Last-Event-ID resume (default 4096)
-	Heartbeat     time.Duration // SSE comment interval (default 15 s)
-	SessionCookie string        // default "atalaya_session"
+	UploadDir   string        // where uploads are spooled (default: os.TempDir()/atalaya-uploads)
+	MaxUpload   int64         // bytes per granule upload (default 64 GiB)
+	MaxBody     int64         // bytes per JSON request body (default 1 MiB)
+	EventBuffer int           // events queued per SSE client before it is dropped (default 256)
+	EventRing   int           // events kept for Last-Event-ID resume (default 4096)
+	Heartbeat   time.Duration // SSE comment interval (default 15 s)
 	// Secure marks the session cookie Secure (set when serving TLS).
 	Secure bool
 
@@ -68,6 +72,11 @@ type Server struct {
 	metrics *metrics
 	uploads *uploads
 	reg     *prometheus.Registry
+	// assetTags caches the web UI files' ETags.
+	assetTags sync.Map
+	// gzBoundaries is Config.Boundaries gzipped, made on first use.
+	gzOnce       sync.Once
+	gzBoundaries []byte
 }
 
 // New checks cfg and builds the server's routes.
@@ -77,13 +86,12 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("server: no store")
 	case cfg.Auth == nil:
 		return nil, errors.New("server: no authenticator")
-	case cfg.Owners == nil:
+	case cfg.Sites == nil:
 		return nil, errors.New("server: no jurisdiction")
+	case cfg.Directory == nil:
+		return nil, errors.New("server: no directory of agencies and users")
 	case cfg.Audit == nil:
 		return nil, errors.New("server: no audit log")
-	}
-	if cfg.Directory == nil {
-		cfg.Directory = StoreDirectory{Store: cfg.Store}
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
@@ -105,9 +113,6 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Heartbeat <= 0 {
 		cfg.Heartbeat = 15 * time.Second
-	}
-	if cfg.SessionCookie == "" {
-		cfg.SessionCookie = "atalaya_session"
 	}
 	if cfg.UploadDir == "" {
 		cfg.UploadDir = os.TempDir() + "/atalaya-uploads"
@@ -194,6 +199,7 @@ func (s *Server) Serve(ctx context.Context, sc ServeConfig) error {
 		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 		ln = tls.NewListener(ln, srv.TLSConfig)
 		scheme = "https"
+		s.cfg.Secure = true // before the first request: session cookies are Secure
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

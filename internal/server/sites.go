@@ -206,11 +206,15 @@ func (s *Server) visibleSites(ctx context.Context, p Principal, b store.BBox, af
 	if err != nil {
 		return nil, false, err
 	}
+	owners, err := s.cfg.Sites.Owners(ctx)
+	if err != nil {
+		return nil, false, err
+	}
 	for _, st := range all {
 		if st.ID <= after {
 			continue
 		}
-		v, err := s.view(ctx, st)
+		v, err := s.view(ctx, owners, st)
 		if err != nil {
 			return nil, false, err
 		}
@@ -410,7 +414,7 @@ func (s *Server) postDecision(w http.ResponseWriter, r *http.Request, c *call) e
 			return err
 		}
 		for _, a := range req.ReleaseTo {
-			if !slices.ContainsFunc(known, func(k Agency) bool { return k.ID == a }) {
+			if !slices.ContainsFunc(known, func(k access.Agency) bool { return k.ID == a }) {
 				return invalid("release_to", "no agency %q", a)
 			}
 		}
@@ -443,8 +447,8 @@ func (s *Server) postDecision(w http.ResponseWriter, r *http.Request, c *call) e
 			Action: store.DecisionAction(req.Action), Reason: req.Reason, Payload: payload}); err != nil {
 			return err
 		}
-		for _, a := range req.ReleaseTo {
-			if _, err := tx.ReleaseSite(r.Context(), store.Release{SiteID: st.ID, AgencyID: a, ReleasedBy: c.p.UserID}); err != nil {
+		if req.Action == "release" {
+			if _, err := s.cfg.Sites.Release(r.Context(), tx, c.p, updated, req.ReleaseTo); err != nil {
 				return err
 			}
 		}

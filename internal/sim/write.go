@@ -58,6 +58,12 @@ func WriteScene(dir string, sc *Scene, lib *spectra.Library, progress func(lines
 	h := sc.Header()
 	h.Keys = []string{HeaderKeyAirTemp}
 	h.Fields = map[string]string{HeaderKeyAirTemp: strconv.FormatFloat(sc.Weather.AirTempK, 'g', -1, 64)}
+	// The pass's time and wind, as a flight log would give them: detection
+	// ignores them; fusion uses them to place plumes and weigh evidence.
+	h.SetPassMeta(cube.PassMeta{
+		Acquired: sc.LineTime(0), WindFromDeg: sc.Weather.WindFromDeg, WindSpeedMS: sc.Weather.WindSpeed,
+		Stability: sc.Weather.Stability, AltitudeM: sc.Sensor.AltitudeMeters,
+	})
 	rw, err := cube.Create(out.Radiance, h)
 	if err != nil {
 		return out, err

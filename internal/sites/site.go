@@ -135,6 +135,9 @@ type CatalogConfig struct {
 	TypicalZ   float64
 	Profiles   *Profiles
 	Calibrator *Calibrator
+	// NewID names a new site (default "site-1", "site-2", … in the order
+	// they are made, unique within the catalog only).
+	NewID func() string
 }
 
 // Catalog holds the candidate sites of a region.
@@ -216,7 +219,11 @@ func (c *Catalog) Add(d Detection) (string, bool) {
 	isNew := best == nil
 	if isNew {
 		c.next++
-		best = &Site{ID: fmt.Sprintf("site-%d", c.next), Gases: map[string]*GasEvidence{}, FirstSeen: d.Time, LastSeen: d.Time}
+		id := fmt.Sprintf("site-%d", c.next)
+		if c.cfg.NewID != nil {
+			id = c.cfg.NewID()
+		}
+		best = &Site{ID: id, Gases: map[string]*GasEvidence{}, FirstSeen: d.Time, LastSeen: d.Time}
 		c.sites = append(c.sites, best)
 	}
 	best.Detections = append(best.Detections, d)

@@ -157,6 +157,10 @@ type ReleaseReader interface {
 	Releases(ctx context.Context, siteID string) ([]Release, error)
 	// SitesReleasedTo returns the ids of the sites released to an agency.
 	SitesReleasedTo(ctx context.Context, agencyID string) ([]string, error)
+	// ReleasedTo returns, for each of the sites that has releases, the
+	// agencies it was released to (by agency id): one query per 500
+	// sites, for lists of sites.
+	ReleasedTo(ctx context.Context, siteIDs []string) (map[string][]string, error)
 }
 
 // ReleaseWriter records site releases.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -321,6 +322,38 @@ func (o *ops) SitesReleasedTo(ctx context.Context, agencyID string) ([]string, e
 		out = append(out, id)
 	}
 	return out, o.d.wrap(rows.Err(), "sites released to %q", agencyID)
+}
+
+// ReleasedTo implements ReleaseReader.
+func (o *ops) ReleasedTo(ctx context.Context, siteIDs []string) (map[string][]string, error) {
+	out := map[string][]string{}
+	for i := 0; i < len(siteIDs); i += purgeBatch {
+		batch := siteIDs[i:min(i+purgeBatch, len(siteIDs))]
+		args := make([]any, len(batch))
+		for j, id := range batch {
+			args[j] = id
+		}
+		in := "(" + strings.Repeat("?, ", len(batch)-1) + "?)"
+		// Unprepared (o.q): the text varies with the batch size.
+		rows, err := o.q.QueryContext(ctx, o.d.expand(`SELECT site_id, agency_id FROM site_releases WHERE site_id IN `+in+
+			` ORDER BY site_id, agency_id`), args...)
+		if err != nil {
+			return nil, o.d.wrap(err, "releases of %d sites", len(siteIDs))
+		}
+		for rows.Next() {
+			var site, agency string
+			if err := rows.Scan(&site, &agency); err != nil {
+				rows.Close()
+				return nil, o.d.wrap(err, "releases of %d sites", len(siteIDs))
+			}
+			out[site] = append(out[site], agency)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, o.d.wrap(err, "releases of %d sites", len(siteIDs))
+		}
+	}
+	return out, nil
 }
 
 // ReleaseSite implements ReleaseWriter.

@@ -263,6 +263,9 @@ type EvidenceWriter interface {
 // DecisionReader reads a site's decision log, oldest first.
 type DecisionReader interface {
 	Decisions(ctx context.Context, siteID string) ([]Decision, error)
+	// Verdicts returns the latest verdict on every site judged, for
+	// calibration (see Verdict).
+	Verdicts(ctx context.Context) ([]Verdict, error)
 }
 
 // DecisionWriter appends to a site's decision log; there is no update or

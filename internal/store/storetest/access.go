@@ -239,6 +239,19 @@ func testReleases(t *testing.T, s store.Store, clock *Clock) {
 	if ids := must(s.SitesReleasedTo(ctx, "COL-DIRAN"))(t); len(ids) != 0 {
 		t.Fatalf("SitesReleasedTo(COL-DIRAN) = %q", ids)
 	}
+	// ReleasedTo over more sites than one batch holds.
+	var many []string
+	for i := 0; i < 1203; i++ {
+		many = append(many, fmt.Sprintf("unknown-%d", i))
+	}
+	many = append(many[:700], append([]string{st.ID}, many[700:]...)...)
+	m := must(s.ReleasedTo(ctx, many))(t)
+	if len(m) != 1 || fmt.Sprint(m[st.ID]) != fmt.Sprint([]string{evil, "PER-DIRANDRO"}) {
+		t.Fatalf("ReleasedTo = %q", m)
+	}
+	if m := must(s.ReleasedTo(ctx, nil))(t); len(m) != 0 {
+		t.Fatalf("ReleasedTo(nil) = %v", m)
+	}
 }
 
 // testReleaseAtomicWithDecision: the release rows, the decision, the site's

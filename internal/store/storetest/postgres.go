@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -72,4 +73,17 @@ func PostgresSchemaURL(t testing.TB) string {
 		sep = "&"
 	}
 	return base + sep + "search_path=" + schema + ",public"
+}
+
+// EachURL runs f once against a fresh SQLite file and once against a fresh
+// PostgreSQL schema, as subtests "sqlite" and "postgres". The PostgreSQL
+// variant never skips: without a cluster it fails and says how to start
+// one.
+func EachURL(t *testing.T, f func(t *testing.T, url string)) {
+	t.Run("sqlite", func(t *testing.T) {
+		f(t, "sqlite:"+filepath.Join(t.TempDir(), "atalaya.db"))
+	})
+	t.Run("postgres", func(t *testing.T) {
+		f(t, PostgresSchemaURL(t))
+	})
 }

@@ -63,6 +63,7 @@ func Run(t *testing.T, newStore Factory) {
 		{"SiteHistory", testSiteHistory},
 		{"Evidence", testEvidence},
 		{"Decisions", testDecisions},
+		{"Verdicts", testVerdicts},
 		{"Outbox", testOutbox},
 		{"OutboxConcurrentClaims", testOutboxConcurrentClaims},
 		{"TxCommitRollback", testTxCommitRollback},
@@ -610,6 +611,41 @@ func testDecisions(t *testing.T, s store.Store, clock *Clock) {
 	wantErr(t, err, store.ErrInvalid, "AppendDecision(action shrug)")
 	_, err = s.AppendDecision(ctx, store.Decision{SiteID: "nope", Actor: "a1", Action: store.ActionDismiss})
 	wantErr(t, err, store.ErrNotFound, "AppendDecision(unknown site)")
+}
+
+// Verdicts: the latest confirm/dismiss or partner ground truth per site,
+// with the evidence recorded in the decision or else the site's.
+func testVerdicts(t *testing.T, s store.Store, clock *Clock) {
+	mk := func(lat, ev float64) store.Site {
+		st := site(lat, -74.09)
+		st.Evidence = ev
+		return must(s.CreateSite(ctx, st))(t)
+	}
+	a, b, c, d := mk(4.60, 3), mk(4.61, 5), mk(4.62, 7), mk(4.63, 9)
+	add := func(id string, act store.DecisionAction, payload string) {
+		clock.Advance(time.Second)
+		must(s.AppendDecision(ctx, store.Decision{SiteID: id, Actor: "a1", Action: act, Payload: payload}))(t)
+	}
+	add(a.ID, store.ActionConfirm, "")
+	add(a.ID, store.ActionDismiss, `{"evidence": 2.5}`)                // changed mind: dismissed at 2.5
+	add(b.ID, store.ActionGroundTruth, `{"outcome": "confirmed-lab"}`) // a partner found a lab
+	add(c.ID, store.ActionGroundTruth, `{"outcome": "not-visited"}`)   // no verdict
+	add(c.ID, store.ActionRelease, "")                                 // no verdict
+	add(d.ID, store.ActionGroundTruth, `{"outcome": "nothing-found"}`) // a partner found nothing
+	got := must(s.Verdicts(ctx))(t)
+	want := map[string]store.Verdict{
+		a.ID: {SiteID: a.ID, Evidence: 2.5, Real: false},
+		b.ID: {SiteID: b.ID, Evidence: 5, Real: true},
+		d.ID: {SiteID: d.ID, Evidence: 9, Real: false},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("Verdicts: %+v, want %d", got, len(want))
+	}
+	for _, v := range got {
+		if want[v.SiteID] != v {
+			t.Errorf("verdict %+v, want %+v", v, want[v.SiteID])
+		}
+	}
 }
 
 func testOutbox(t *testing.T, s store.Store, clock *Clock) {

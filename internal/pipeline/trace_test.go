@@ -1,0 +1,167 @@
+package pipeline
+
+import (
+	"context"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/atalaya-project/atalaya/internal/cube"
+	"github.com/atalaya-project/atalaya/internal/fusion"
+	"github.com/atalaya-project/atalaya/internal/granule"
+	"github.com/atalaya-project/atalaya/internal/sim"
+	"github.com/atalaya-project/atalaya/internal/store"
+)
+
+// The demo's survey made smaller: one imaging pass and one low point-sensor
+// flight over a methamphetamine-scale source. Both granules go through
+// the pipeline, and their detections fuse into one site at the source,
+// with evidence from both sensors.
+func TestCubeAndTraceFuseIntoOneSite(t *testing.T) {
+	scen, err := sim.Preset("demo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	scen.Area.WidthM, scen.Area.HeightM = 170, 160
+	scen.Sensor.Bands, scen.Sensor.BadBands = 48, nil
+	scen.Sources = scen.Sources[:1] // the meth lab at (90 m E, 110 m S)
+	src := scen.Sources[0]
+	dir := t.TempDir()
+	outs, err := sim.RunScenario(dir, scen, library(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cubeHdr, trace string
+	for _, o := range outs {
+		if o.Radiance != "" {
+			cubeHdr = o.Radiance
+		}
+		if o.Trace != "" && o.Radiance == "" {
+			trace = o.Trace
+		}
+	}
+	if cubeHdr == "" || trace == "" {
+		t.Fatalf("scenario outputs %+v: want a cube and a point-only trace", outs)
+	}
+	h, err := cube.Open(cubeHdr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	geo, err := h.Header.Georef()
+	h.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	gsd := scen.GSD(scen.Flights[0])
+	srcLat, srcLon := geo.LatLon(src.East/gsd, -src.North/gsd)
+
+	eachStore(t, func(t *testing.T, db *store.DB) {
+		ctx := t.Context()
+		det := DetectConfig{Methods: []string{"mf"}, Gases: []string{"acetone", "ammonia"}, FARPerKm2: 1, Library: library(t)}
+		f, err := fusion.New(db, fusion.Config{Gases: det.Gases, FARPerKm2: det.FARPerKm2, Library: library(t)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		commit := func(ctx2 context.Context, g store.Granule, res *granule.Result, ds []store.Detection) error {
+			_, err := f.Commit(ctx2, g, res, ds)
+			return err
+		}
+		s, err := NewServer(Config{Store: db, DataDir: t.TempDir(), Listen: "127.0.0.1:-1", Blobs: "dir",
+			Workers: 2, Detect: det, WorkDir: t.TempDir(), Commit: commit, Queue: QueueConfig{AckWait: 20 * time.Second}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = s.Stop() })
+		rc, err := s.Ingester().Ingest(ctx, cubeHdr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rt, err := s.Ingester().IngestTrace(ctx, trace)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rt.Granule.Kind != store.KindTrace || !strings.HasSuffix(rt.Granule.URI, ".csv") {
+			t.Fatalf("trace granule %+v", rt.Granule)
+		}
+		// Ingesting the same trace again changes nothing.
+		again, err := s.Ingester().IngestTrace(ctx, trace)
+		if err != nil || again.Created || again.Granule.ID != rt.Granule.ID {
+			t.Fatalf("second ingest: %+v, %v", again, err)
+		}
+		waitDone(t, db, []string{rc.Granule.ID, rt.Granule.ID}, 120*time.Second)
+		near, dist, err := db.SitesNear(ctx, srcLat, srcLon, 60, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(near) != 1 {
+			t.Fatalf("%d sites within 60 m of the source (%v m), want 1", len(near), dist)
+		}
+		hist, err := db.SiteHistory(ctx, near[0].ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		methods := map[string]int{}
+		for _, d := range hist.Detections {
+			methods[d.Method]++
+			if d.Method == "sniff" {
+				e := store.DistanceM(d.Lat, d.Lon, srcLat, srcLon)
+				t.Logf("point-sensor detection of %s %.1f m from the source ±%.1f m, %.2g kg/h (true %v)", d.Gas, e, d.UncertaintyM, d.RateKgH, src.Rates[d.Gas])
+			}
+		}
+		t.Logf("site %.1f m from the source ±%.1f m, P %.3f, type %s, detections by method %v; gases %s",
+			dist[0], near[0].UncertaintyM, near[0].Probability, near[0].TypeGuess, methods, near[0].GasProfile)
+		if methods["mf"] == 0 || methods["sniff"] == 0 {
+			t.Errorf("the site's detections by method: %v; want both the imaging (mf) and the point sensor's (sniff)", methods)
+		}
+		if dist[0] > math.Max(15, 2*near[0].UncertaintyM) {
+			t.Errorf("site %.1f m from the source (±%.1f m)", dist[0], near[0].UncertaintyM)
+		}
+	})
+}
+
+const traceCols = "time,east_m,north_m,lat_deg,lon_deg,alt_agl_m,heading_deg,line,wind_speed_m_s,wind_from_deg,pid_ppm"
+
+// A malformed trace is refused at ingest with the line and column named,
+// and nothing is stored.
+func TestIngestTraceRefusesBadFiles(t *testing.T) {
+	dir := t.TempDir()
+	db := openStore(t, "sqlite:"+filepath.Join(dir, "atalaya.db"))
+	blobs, err := NewDir(filepath.Join(dir, "blobs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := &Ingester{Store: db, Blobs: blobs}
+	for name, body := range map[string]string{
+		"no header":   "# atalaya point-sensor trace v1\n",
+		"no channels": "# atalaya point-sensor trace v1\ntime,east_m,north_m,alt_agl_m,line\n2026-03-10T16:00:00Z,0,0,5,0\n",
+		"bad cell":    "# atalaya point-sensor trace v1\n" + traceCols + "\n2026-03-10T16:00:00Z,0,south,4.6,-74,5,0,0,3,270,0.1\n",
+		"no lat/lon":  "# atalaya point-sensor trace v1\n" + traceCols + "\n2026-03-10T16:00:00Z,0,0,,,5,0,0,3,270,0.1\n",
+	} {
+		p := filepath.Join(dir, strings.ReplaceAll(name, "/", "-")+".csv")
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := in.IngestTrace(t.Context(), p)
+		if err == nil {
+			t.Errorf("%s: ingested", name)
+			continue
+		}
+		t.Logf("%s: %v", name, err)
+		if want := map[string]string{"bad cell": "north_m", "no lat/lon": "lat_deg/lon_deg", "no channels": "_ppm", "no header": "header"}[name]; !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: error %q does not name %q", name, err, want)
+		}
+	}
+	gs, err := db.GranulesByStatus(t.Context(), store.GranuleRecorded, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(gs) != 0 {
+		t.Fatalf("%d granules recorded from bad traces", len(gs))
+	}
+}
