@@ -393,12 +393,13 @@ that was edited, deleted, inserted or reordered. A checkpoint (the newest
 entry's sequence number and hash) kept outside the database also catches a
 log cut short or rewritten after it was taken: see docs/access.md.`,
 	}
-	var cpFile string
+	var cpFile, verifyKey string
 	verify := &cobra.Command{
-		Use:   "verify [--db URL] [--checkpoint FILE]",
+		Use:   "verify [--db URL] [--checkpoint FILE [--verify-key FILE.pub]]",
 		Short: "Check the audit chain; exit 1 naming the first bad entry",
 		Example: `  atalaya audit verify --db sqlite:/var/lib/atalaya/atalaya.db
-  atalaya audit verify --db postgres://atalaya@db/atalaya --checkpoint /mnt/offsite/audit-head.json`,
+  atalaya audit verify --db postgres://atalaya@db/atalaya --checkpoint /mnt/offsite/audit-head.json
+  atalaya audit verify --checkpoint head.json --verify-key audit-signing.pub`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -412,6 +413,21 @@ log cut short or rewritten after it was taken: see docs/access.md.`,
 				if err := json.Unmarshal(b, cp); err != nil || cp.Seq < 0 || (cp.Seq > 0 && len(cp.Hash) != 64) {
 					return fmt.Errorf("--checkpoint %s: want {\"seq\":N,\"hash\":\"64 hex digits\",\"at\":\"…\"} as written by atalaya audit checkpoint (%v)", cpFile, err)
 				}
+				if verifyKey != "" {
+					kb, err := os.ReadFile(verifyKey)
+					if err != nil {
+						return fmt.Errorf("--verify-key: %w", err)
+					}
+					pub, err := access.ParseCheckpointPublicKey(string(kb))
+					if err != nil {
+						return fmt.Errorf("--verify-key %s: %w", verifyKey, err)
+					}
+					if err := cp.VerifySignature(pub); err != nil {
+						return fmt.Errorf("--checkpoint %s: %w", cpFile, err)
+					}
+				}
+			} else if verifyKey != "" {
+				return fmt.Errorf("--verify-key checks a --checkpoint: give one")
 			}
 			db, err := sf.open(ctx, true)
 			if err != nil {
@@ -433,12 +449,14 @@ log cut short or rewritten after it was taken: see docs/access.md.`,
 		},
 	}
 	verify.Flags().StringVar(&cpFile, "checkpoint", "", "a checkpoint file written by atalaya audit checkpoint")
-	var out string
+	verify.Flags().StringVar(&verifyKey, "verify-key", "", "require the checkpoint to be signed by this key (a .pub file from atalaya audit keygen)")
+	var out, signKey string
 	checkpoint := &cobra.Command{
-		Use:     "checkpoint --out FILE",
-		Short:   "Write the audit log's head to a file, to keep outside the database",
-		Example: `  atalaya audit checkpoint --db postgres://atalaya@db/atalaya --out /mnt/offsite/audit-head-$(date +%F).json`,
-		Args:    cobra.NoArgs,
+		Use:   "checkpoint --out FILE",
+		Short: "Write the audit log's head to a file, to keep outside the database",
+		Example: `  atalaya audit checkpoint --db postgres://atalaya@db/atalaya --out /mnt/offsite/audit-head-$(date +%F).json
+  atalaya audit checkpoint --out head-$(date +%F).json --sign-key /media/officer/audit-signing.key`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if out == "" {
 				return fmt.Errorf("--out: want the file to write")
@@ -455,6 +473,17 @@ log cut short or rewritten after it was taken: see docs/access.md.`,
 			cp, err := access.TakeCheckpoint(ctx, db, time.Now())
 			if err != nil {
 				return err
+			}
+			if signKey != "" {
+				kb, err := os.ReadFile(signKey)
+				if err != nil {
+					return fmt.Errorf("--sign-key: %w", err)
+				}
+				key, err := access.ParseCheckpointKey(string(kb))
+				if err != nil {
+					return fmt.Errorf("--sign-key %s: %w", signKey, err)
+				}
+				cp = cp.Sign(key)
 			}
 			b, _ := json.MarshalIndent(cp, "", "  ")
 			f, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
@@ -473,6 +502,43 @@ log cut short or rewritten after it was taken: see docs/access.md.`,
 		},
 	}
 	checkpoint.Flags().StringVar(&out, "out", "", "file to write (must not exist)")
+	checkpoint.Flags().StringVar(&signKey, "sign-key", "", "sign the checkpoint with this key (from atalaya audit keygen)")
+	var keyOut string
+	keygen := &cobra.Command{
+		Use:   "keygen --out PREFIX",
+		Short: "Make an Ed25519 key pair for signing audit checkpoints",
+		Long: `Writes PREFIX.key (the private key, mode 0600: keep it where the database's
+administrators cannot read it, e.g. with an audit officer) and PREFIX.pub. A
+checkpoint signed with it cannot be forged to match a rewritten log, so it may
+be stored anywhere.`,
+		Example: `  atalaya audit keygen --out /media/officer/audit-signing`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if keyOut == "" {
+				return fmt.Errorf("--out: want the file name prefix")
+			}
+			priv, pub := access.NewCheckpointKey()
+			for _, f := range []struct {
+				name, data string
+				mode       os.FileMode
+			}{{keyOut + ".key", priv, 0o600}, {keyOut + ".pub", pub, 0o644}} {
+				fh, err := os.OpenFile(f.name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, f.mode)
+				if err != nil {
+					return fmt.Errorf("--out: %w", err)
+				}
+				if _, err := fh.WriteString(f.data + "\n"); err != nil {
+					_ = fh.Close()
+					return err
+				}
+				if err := fh.Close(); err != nil {
+					return err
+				}
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s.key (keep it away from the database) and %s.pub\n", keyOut, keyOut)
+			return nil
+		},
+	}
+	keygen.Flags().StringVar(&keyOut, "out", "", "file name prefix: writes PREFIX.key and PREFIX.pub (neither may exist)")
 	var (
 		after   int64
 		limit   int
@@ -536,6 +602,6 @@ log cut short or rewritten after it was taken: see docs/access.md.`,
 	list.Flags().StringVar(&actionF, "action", "", "only this action, e.g. site.release, login.failed")
 	list.Flags().BoolVar(&asJSON, "json", false, "one JSON object per line")
 	cmd.PersistentFlags().AddFlagSet(storeFlagSet(&sf))
-	cmd.AddCommand(verify, checkpoint, list)
+	cmd.AddCommand(verify, checkpoint, keygen, list)
 	return cmd
 }

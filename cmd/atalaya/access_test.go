@@ -162,6 +162,32 @@ func TestAuditVerifyCheckpointCatchesTruncation(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "audit entry 3: missing: the checkpoint") {
 		t.Fatalf("verify with the checkpoint: %v", err)
 	}
+	// A signed checkpoint: verified with the public key; altered, refused.
+	keys := filepath.Join(t.TempDir(), "signing")
+	if _, _, err := runIn(t, "", "audit", "keygen", "--out", keys); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := os.Stat(keys + ".key"); err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("private key file: %v %v", st, err)
+	}
+	scp := filepath.Join(t.TempDir(), "signed.json")
+	if _, _, err := runIn(t, "", append([]string{"audit", "checkpoint", "--out", scp, "--sign-key", keys + ".key"}, db...)...); err != nil {
+		t.Fatal(err)
+	}
+	if out, _, err := runIn(t, "", append([]string{"audit", "verify", "--checkpoint", scp, "--verify-key", keys + ".pub"}, db...)...); err != nil || !strings.Contains(out, "checkpoint of") {
+		t.Fatalf("verify with a signed checkpoint: %q %v", out, err)
+	}
+	if _, _, err := runIn(t, "", append([]string{"audit", "verify", "--checkpoint", cp, "--verify-key", keys + ".pub"}, db...)...); err == nil || !strings.Contains(err.Error(), "not signed") {
+		t.Fatalf("verify-key with an unsigned checkpoint: %v", err)
+	}
+	b, _ := os.ReadFile(scp)
+	forged := filepath.Join(t.TempDir(), "forged.json")
+	if err := os.WriteFile(forged, []byte(strings.Replace(string(b), `"seq": 2`, `"seq": 1`, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := runIn(t, "", append([]string{"audit", "verify", "--checkpoint", forged, "--verify-key", keys + ".pub"}, db...)...); err == nil || !strings.Contains(err.Error(), "signature does not match") {
+		t.Fatalf("verify with an altered signed checkpoint: %v", err)
+	}
 	// A missing store is an error, not a new empty one.
 	missing := filepath.Join(t.TempDir(), "none.db")
 	if _, _, err := runIn(t, "", "audit", "verify", "--db", "sqlite:"+missing); err == nil {

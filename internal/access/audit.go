@@ -117,6 +117,9 @@ type Checkpoint struct {
 	Seq  int64     `json:"seq"`
 	Hash string    `json:"hash"`
 	At   time.Time `json:"at"`
+	// Signature is an Ed25519 signature (base64) by a key the database's
+	// administrators do not hold (Sign, VerifySignature); optional.
+	Signature string `json:"signature,omitempty"`
 }
 
 // Verified is what VerifyChain checked.

@@ -193,7 +193,19 @@ func TestVerifyEmptyAndGrowing(t *testing.T) {
 			t.Fatalf("empty log: %+v %v", v, err)
 		}
 		cp, _ := TakeCheckpoint(ctx, d, d.clock.Now())
-		es := chain(t, d, verifyPage+5) // more than a page
+		// More than a page, in one transaction (quicker than one each).
+		err = d.InTx(ctx, func(tx store.Tx) error {
+			for i := 0; i < verifyPage+5; i++ {
+				if _, err := Record(ctx, tx, Event{Action: AuditRead, ObjectID: fmt.Sprint(i)}); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		es, _ := d.AuditEntries(ctx, 0, 0)
 		cp2, _ := TakeCheckpoint(ctx, d, d.clock.Now())
 		for _, c := range []*Checkpoint{nil, &cp, &cp2} {
 			v, err = VerifyChain(ctx, d, c)

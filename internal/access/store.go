@@ -14,3 +14,5 @@ type Store interface {
 	store.AccessWriter
 	InTx(ctx context.Context, fn func(store.Tx) error) error
 }
+
+var _ Store = (*store.DB)(nil)
