@@ -1,15 +1,14 @@
 package web_test
 
-// The browser scenarios against the real HTTP API (internal/server) over
-// a real SQLite store, serving the embedded web.Assets, with the Natural
-// Earth boundaries (internal/boundaries) as base map and jurisdiction.
+// The browser scenarios against the real HTTP API (internal/server) and
+// access control (internal/access: argon2id sign-in, sessions with CSRF
+// tokens, jurisdiction from the Natural Earth boundaries, the audit chain)
+// over a real SQLite store, serving the embedded web.Assets — assembled as
+// `atalaya serve` assembles them.
 
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -27,92 +26,8 @@ import (
 	"github.com/atalaya-project/atalaya/web"
 )
 
-// testParams are light argon2id parameters: the tests log in often.
+// testParams are light argon2id parameters: the tests sign in often.
 var testParams = access.Params{Memory: 8 * 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
-
-// storeAuth authenticates against the store's users (argon2id hashes) and
-// keeps sessions in the store's sessions table, keyed by the SHA-256 of
-// the cookie value.
-type storeAuth struct{ st *store.DB }
-
-func hashHex(s string) string {
-	h := sha256.Sum256([]byte(s))
-	return hex.EncodeToString(h[:])
-}
-
-func randomHex() string {
-	b := make([]byte, 32)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
-}
-
-func (a storeAuth) principal(u store.User) server.Principal {
-	return server.Principal{UserID: u.ID, AgencyID: u.AgencyID, Role: access.Role(u.Role), Lang: u.Lang}
-}
-
-func (a storeAuth) Login(ctx context.Context, username, password string) (server.Session, server.User, error) {
-	u, err := a.st.UserByName(ctx, username)
-	if err != nil || u.Disabled {
-		return server.Session{}, server.User{}, server.ErrUnauthorized
-	}
-	ok, _, err := access.VerifyPassword(password, u.PasswordHash, testParams)
-	if err != nil || !ok {
-		return server.Session{}, server.User{}, server.ErrUnauthorized
-	}
-	tok, csrf := randomHex(), randomHex()
-	now := time.Now()
-	if _, err := a.st.CreateSession(ctx, store.Session{Hash: hashHex(tok), UserID: u.ID, CSRF: csrf, Created: now, LastSeen: now, Expires: now.Add(time.Hour)}); err != nil {
-		return server.Session{}, server.User{}, err
-	}
-	return server.Session{Principal: a.principal(u), Token: tok, CSRF: csrf, Expires: now.Add(time.Hour)},
-		server.User{ID: u.ID, Username: u.Username, Name: u.Name, AgencyID: u.AgencyID, Role: access.Role(u.Role), Lang: u.Lang}, nil
-}
-
-func (a storeAuth) Logout(ctx context.Context, token string) error {
-	return a.st.DeleteSession(ctx, hashHex(token))
-}
-
-func (a storeAuth) Session(ctx context.Context, token string) (server.Session, error) {
-	s, err := a.st.SessionByHash(ctx, hashHex(token))
-	if err != nil || !time.Now().Before(s.Expires) {
-		return server.Session{}, server.ErrUnauthorized
-	}
-	u, err := a.st.User(ctx, s.UserID)
-	if err != nil || u.Disabled {
-		return server.Session{}, server.ErrUnauthorized
-	}
-	return server.Session{Principal: a.principal(u), Token: token, CSRF: s.CSRF, Expires: s.Expires}, nil
-}
-
-func (a storeAuth) Token(context.Context, string) (server.Principal, error) {
-	return server.Principal{}, server.ErrUnauthorized
-}
-
-// countryOwners: the host agency of the Natural Earth country containing
-// the site.
-type countryOwners struct{ st *store.DB }
-
-func (o countryOwners) OwnerOf(ctx context.Context, lat, lon float64) (string, error) {
-	iso, _, ok := boundaries.CountryAt(lat, lon)
-	if !ok {
-		return "", access.ErrNoJurisdiction
-	}
-	a, err := o.st.HostAgency(ctx, iso)
-	if err != nil {
-		return "", fmt.Errorf("%w: %s", access.ErrNoJurisdiction, iso)
-	}
-	return a.ID, nil
-}
-
-type storeAudit struct{ st *store.DB }
-
-func (a storeAudit) Audit(ctx context.Context, e server.AuditEntry) error {
-	_, err := a.st.AppendAudit(ctx, store.AuditEntry{At: e.At, ActorUser: e.Principal.UserID, ActorAgency: e.Principal.AgencyID,
-		Action: e.Action, ObjectType: "api", ObjectID: e.Object, Details: e.Detail}, func(x store.AuditEntry) string {
-		return hashHex(fmt.Sprintf("%d|%s|%s|%s|%s", x.Seq, x.PrevHash, x.Action, x.ObjectID, x.Details))
-	})
-	return err
-}
 
 // realBackend starts internal/server with the fixtures: three host
 // agencies (Colombia, Peru, Brazil), analysts of the Colombian one in
@@ -127,24 +42,33 @@ func realBackend(t *testing.T) backend {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = st.Close() })
-	for _, a := range []store.Agency{
-		{ID: "COL-DIRAN", Name: "Dirección de Antinarcóticos", Country: "COL", Lang: "es", Host: true},
+	// As `atalaya serve` does (cmd/atalaya/api.go): access.Service signs
+	// in, authenticates, owns sites by the Natural Earth country they are
+	// in, lists agencies and users; the batch auditor keeps the hash chain.
+	acc := access.New(st, access.Options{Params: testParams})
+	boot, err := access.Bootstrap(ctx, st, access.BootstrapOptions{Country: "COL", AgencyID: "COL-DIRAN",
+		AgencyName: "Dirección de Antinarcóticos", Lang: "es", Params: testParams})
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := access.Principal{UserID: boot.User.ID, AgencyID: "COL-DIRAN", Role: access.Role("administrator"), Lang: "es"}
+	for _, a := range []access.Agency{
 		{ID: "PER-DIRANDRO", Name: "Dirección Antidrogas", Country: "PER", Lang: "es", Host: true},
 		{ID: "BRA-PF", Name: "Polícia Federal", Country: "BRA", Lang: "pt", Host: true},
 	} {
-		if _, err := st.PutAgency(ctx, a); err != nil {
+		if _, err := acc.AddAgency(ctx, admin, a); err != nil {
 			t.Fatal(err)
 		}
 	}
 	const password = "a long test passphrase 42"
-	for _, u := range []store.User{
+	for _, u := range []access.NewUser{
 		{Username: "alex", Name: "Alex", AgencyID: "COL-DIRAN", Role: "analyst", Lang: "en"},
 		{Username: "ana", Name: "Ana", AgencyID: "COL-DIRAN", Role: "analyst", Lang: "es"},
 		{Username: "pat", Name: "Pat", AgencyID: "PER-DIRANDRO", Role: "partner", Lang: "en"},
 		{Username: "paulo", Name: "Paulo", AgencyID: "BRA-PF", Role: "partner", Lang: "pt"},
 	} {
-		u.PasswordHash = access.HashPassword(password, testParams)
-		if _, err := st.CreateUser(ctx, u); err != nil {
+		u.Password = password
+		if _, err := acc.AddUser(ctx, admin, u); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -181,7 +105,9 @@ func realBackend(t *testing.T) backend {
 			t.Fatal(err)
 		}
 	}
-	srv, err := server.New(server.Config{Store: st, Auth: storeAuth{st}, Owners: countryOwners{st}, Audit: storeAudit{st},
+	audit := server.NewBatchAuditor(st, access.HashEntry, 0)
+	t.Cleanup(func() { audit.Close() })
+	srv, err := server.New(server.Config{Store: st, Auth: acc, Sites: acc, Directory: acc, Audit: audit,
 		Assets: web.Assets, Boundaries: boundaries.GeoJSON(), HostAgency: "COL-DIRAN", UploadDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)

@@ -1,7 +1,10 @@
 package main
 
-import "io/fs"
+import (
+	"io/fs"
 
-// webAssets is the web map served at / (nil until the web package is part
-// of the build: then web.Assets).
-var webAssets fs.FS
+	"github.com/atalaya-project/atalaya/web"
+)
+
+// webAssets is the web map served at / (web/static, embedded).
+var webAssets fs.FS = web.Assets
