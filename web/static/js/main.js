@@ -77,8 +77,8 @@ async function start(r) {
     onSite: (s) => siteChanged(s),
     onEvidence: (ev) => map.showPlumes(ev.detections),
   });
+  await map.loadBase(); // first: the layer control lists the imagery if there is some
   await map.translate();
-  await map.loadBase();
   await Promise.allSettled([map.refreshExtentLayers(), loadQueue()]);
   connect({
     site: (s) => {
