@@ -94,7 +94,7 @@ type harness struct {
 
 const harnessPassword = "correct horse battery staple"
 
-func newHarness(t *testing.T, tiles ...http.Handler) *harness {
+func newHarness(t *testing.T) *harness {
 	t.Helper()
 	h := &harness{
 		users: map[string]*hUser{
@@ -156,9 +156,6 @@ func newHarness(t *testing.T, tiles ...http.Handler) *harness {
 		writeJSON(w, 200, json.RawMessage(`{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"granule_id":"g1"},"geometry":{"type":"LineString","coordinates":[[-74.3,4.35],[-73.8,4.35],[-73.8,4.45],[-74.3,4.45],[-74.3,4.55],[-73.8,4.55]]}}]}`))
 	}))
 	mux.HandleFunc("GET /api/v1/events", h.auth(h.events))
-	for _, ts := range tiles {
-		mux.Handle("GET /tiles/", http.StripPrefix("/tiles/", ts))
-	}
 	h.Server = httptest.NewServer(mux)
 	t.Cleanup(h.Close)
 	return h

@@ -60,7 +60,8 @@ func writeMBTiles(t *testing.T, path string, maxZoom int) {
 	}
 }
 
-// TestOfflineImagery: with an MBTiles file mounted at /tiles/, the map
+// TestOfflineImagery: with an MBTiles file served by the real server at
+// /tiles/ (Config.Tiles, `atalaya serve --tiles FILE`), the map
 // offers the imagery layer and Leaflet's XYZ request for Bogotá at zoom 5
 // (tile 5/9/15 by the OpenStreetMap formula) is answered with the tile
 // stored at TMS row 2⁵ − 1 − 15 = 16: the colour the page reads back from
@@ -73,10 +74,10 @@ func TestOfflineImagery(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ts.Close()
-	h := newHarness(t, ts)
+	b := realBackend(t, ts)
 	ctx := newBrowser(t, "en-GB")
 	consoleErrors(t, ctx, "analyst")
-	login(t, ctx, h.URL, "alex", harnessPassword)
+	login(t, ctx, b.url, b.analystEN, b.password)
 	run(t, ctx, "the imagery layer is offered and its tiles load",
 		waitJS(`[...document.querySelectorAll('.leaflet-control-layers-overlays label')].some(l => l.textContent.trim() === 'Imagery (offline)')`),
 		waitJS(`[...document.querySelectorAll('img.leaflet-tile')].some(i => i.src.endsWith('/tiles/5/9/15') && i.complete && i.naturalWidth === 256)`),

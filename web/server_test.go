@@ -34,7 +34,7 @@ var testParams = access.Params{Memory: 8 * 1024, Time: 1, Threads: 1, SaltLen: 1
 // English and Spanish, a partner user in each of the others, and three
 // candidate sites near Bogotá (owned by Colombia's agency through the
 // Natural Earth boundaries).
-func realBackend(t *testing.T) backend {
+func realBackend(t *testing.T, tiles ...http.Handler) backend {
 	t.Helper()
 	ctx := context.Background()
 	st, err := store.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "atalaya.db"), store.Options{})
@@ -107,8 +107,12 @@ func realBackend(t *testing.T) backend {
 	}
 	audit := server.NewBatchAuditor(st, access.HashEntry, 0)
 	t.Cleanup(func() { audit.Close() })
-	srv, err := server.New(server.Config{Store: st, Auth: acc, Sites: acc, Directory: acc, Audit: audit,
-		Assets: web.Assets, Boundaries: boundaries.GeoJSON(), HostAgency: "COL-DIRAN", UploadDir: t.TempDir()})
+	cfg := server.Config{Store: st, Auth: acc, Sites: acc, Directory: acc, Audit: audit,
+		Assets: web.Assets, Boundaries: boundaries.GeoJSON(), HostAgency: "COL-DIRAN", UploadDir: t.TempDir()}
+	for _, ts := range tiles {
+		cfg.Tiles = ts
+	}
+	srv, err := server.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/atalaya-project/atalaya/internal/access"
 	"github.com/atalaya-project/atalaya/internal/boundaries"
+	"github.com/atalaya-project/atalaya/internal/mbtiles"
 	"github.com/atalaya-project/atalaya/internal/pipeline"
 	"github.com/atalaya-project/atalaya/internal/server"
 	"github.com/atalaya-project/atalaya/internal/store"
@@ -22,6 +23,7 @@ import (
 // apiFlags configure serve's HTTP API.
 type apiFlags struct {
 	addr, tlsCert, tlsKey, uploadDir, country, events string
+	tiles                                             string
 	maxUpload                                         int64
 	eventRing, eventBuffer                            int
 }
@@ -35,6 +37,7 @@ func (a *apiFlags) add(f *pflag.FlagSet) {
 	f.StringVar(&a.country, "country", "COL", "first run: the host country (ISO 3166-1 alpha-3) whose agency is created")
 	f.StringVar(&a.events, "events", "", "live events between API processes: local (this process only) or nats (default: nats with --nats, else local)")
 	f.IntVar(&a.eventRing, "event-ring", 4096, "live events kept for clients resuming with Last-Event-ID")
+	f.StringVar(&a.tiles, "tiles", "", "offline imagery for the web map: an MBTiles file, served at /tiles/ (docs/web.md)")
 	f.IntVar(&a.eventBuffer, "event-buffer", 256, "live events queued per client before a slow client is dropped")
 }
 
@@ -83,6 +86,14 @@ func (a *apiFlags) run(ctx context.Context, cmd *cobra.Command, g *app, db *stor
 	}
 	if events == "nats" {
 		cfg.Publisher = server.NATSPublisher{Conn: p.Conn()}
+	}
+	if a.tiles != "" {
+		ts, err := mbtiles.Open(ctx, a.tiles)
+		if err != nil {
+			return fmt.Errorf("--tiles: %w", err)
+		}
+		defer ts.Close()
+		cfg.Tiles = ts
 	}
 	srv, err := server.New(cfg)
 	if err != nil {
