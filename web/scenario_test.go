@@ -245,6 +245,7 @@ func scenarioDismiss(t *testing.T, b backend) {
 		waitJS(`document.querySelector('#site-status').textContent === 'dismissed'`),
 		waitJS(`document.querySelectorAll('#decisions li[data-action="dismiss"]').length === 1`),
 		waitJS(`document.querySelector('#decisions q').textContent === 'a bakery: ethanol and steam'`),
+		waitJS(`document.querySelector('#decisions li[data-action="dismiss"]').textContent.includes('by you')`),
 	)
 	if v := version(); v != v0+1 {
 		t.Fatalf("version %v after the dismiss, want %v", v, v0+1)

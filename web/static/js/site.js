@@ -168,7 +168,8 @@ export class SitePage {
     }
     box.append(el('ol', { class: 'decisions', id: 'decisions' }, list.map((d) => {
       const when = d.at || d.time || d.created_at;
-      const who = d.actor || d.user || '';
+      const actor = d.actor || d.user || '';
+      const who = actor === this.user.id ? t('site.you') : actor;
       const to = d.release_to || (d.payload && d.payload.release_to) || [];
       return el('li', { 'data-action': d.action },
         el('strong', {}, t(`action.${d.action}`)),
