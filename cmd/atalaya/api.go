@@ -22,10 +22,10 @@ import (
 
 // apiFlags configure serve's HTTP API.
 type apiFlags struct {
-	addr, tlsCert, tlsKey, uploadDir, country, events string
-	tiles                                             string
-	maxUpload                                         int64
-	eventRing, eventBuffer                            int
+	addr, tlsCert, tlsKey, uploadDir, country, events, tiles string
+	maxUpload                                                int64
+	eventRing, eventBuffer                                   int
+	gases                                                    []string // the workers' (serve sets it)
 }
 
 func (a *apiFlags) add(f *pflag.FlagSet) {
@@ -36,8 +36,8 @@ func (a *apiFlags) add(f *pflag.FlagSet) {
 	f.Int64Var(&a.maxUpload, "max-upload", 64<<30, "largest granule upload, bytes")
 	f.StringVar(&a.country, "country", "COL", "first run: the host country (ISO 3166-1 alpha-3) whose agency is created")
 	f.StringVar(&a.events, "events", "", "live events between API processes: local (this process only) or nats (default: nats with --nats, else local)")
+	f.StringVar(&a.tiles, "tiles", "", "offline imagery for the web map: an MBTiles file, served below /tiles/")
 	f.IntVar(&a.eventRing, "event-ring", 4096, "live events kept for clients resuming with Last-Event-ID")
-	f.StringVar(&a.tiles, "tiles", "", "offline imagery for the web map: an MBTiles file, served at /tiles/ (docs/web.md)")
 	f.IntVar(&a.eventBuffer, "event-buffer", 256, "live events queued per client before a slow client is dropped")
 }
 
@@ -81,7 +81,7 @@ func (a *apiFlags) run(ctx context.Context, cmd *cobra.Command, g *app, db *stor
 			}
 			return nil
 		},
-		HostAgency: hostAgency, UploadDir: upDir, MaxUpload: a.maxUpload,
+		Gases: a.gases, HostAgency: hostAgency, UploadDir: upDir, MaxUpload: a.maxUpload,
 		EventRing: a.eventRing, EventBuffer: a.eventBuffer, Log: g.log,
 	}
 	if events == "nats" {

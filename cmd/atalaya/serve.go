@@ -197,6 +197,7 @@ Sites, their detections, evidence and decisions are kept. See docs/pipeline.md.`
 			if err := s.Start(ctx); err != nil {
 				return err
 			}
+			api.gases = det.Gases
 			runErr := api.run(ctx, cmd, g, db, s, boot.Agency.ID, &apiSrv, cfg.Grace)
 			g.log.Info("stopping")
 			return errors.Join(runErr, s.Stop())

@@ -1,10 +1,6 @@
 package main
 
-import (
-	"io/fs"
+import "github.com/atalaya-project/atalaya/web"
 
-	"github.com/atalaya-project/atalaya/web"
-)
-
-// webAssets is the web map served at / (web/static, embedded).
-var webAssets fs.FS = web.Assets
+// webAssets is the web map served at /.
+var webAssets = web.Assets

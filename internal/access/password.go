@@ -112,6 +112,11 @@ func ParsePHC(s string) (p Params, salt, key []byte, err error) {
 		return bad(fmt.Sprintf("parameters m=%d,t=%d,p=%d out of range", vals[0], vals[1], vals[2]))
 	}
 	p.Threads = uint8(vals[2])
+	// encoding/base64 skips \r and \n even in strict mode: refuse them,
+	// so one hash has one spelling.
+	if strings.ContainsAny(parts[4]+parts[5], "\r\n") {
+		return bad("line break in the salt or hash")
+	}
 	if salt, err = b64.Strict().DecodeString(parts[4]); err != nil || len(salt) < minSalt || len(salt) > maxSaltKey {
 		return bad("salt")
 	}

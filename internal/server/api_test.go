@@ -196,6 +196,25 @@ func TestSiteETagAndDecisions(t *testing.T) {
 		if len(ev.Decisions) != 3 || len(ev.Detections) != 1 || len(ev.Passes) != 1 || ev.Passes[0].GranuleID != e.granule.ID || ev.Spectrum.Gas != "ammonia" {
 			t.Errorf("evidence %+v", ev)
 		}
+		// Partners' alerts: the release, then the ground truth on the
+		// released site; the confirm before the release alerted no one.
+		alerts, err := e.st.ClaimOutbox(t0, 10, time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var kinds []string
+		for _, a := range alerts {
+			kinds = append(kinds, a.Kind)
+			var p alertPayload
+			decode(t, []byte(a.Payload), &p)
+			if p.ID != a.ID || p.Kind != a.Kind || p.Site.ID != e.siteCOL.ID || p.Site.Owner != agCOL ||
+				len(p.Site.ReleasedTo) != 1 || p.Site.ReleasedTo[0] != agUSA || p.Decision.ID == "" {
+				t.Errorf("alert payload %s", a.Payload)
+			}
+		}
+		if strings.Join(kinds, ",") != "site.released,site.updated" {
+			t.Errorf("alerts %v", kinds)
+		}
 		ents, err := e.st.AuditEntries(t0, 0, 0)
 		if err != nil {
 			t.Fatal(err)
@@ -330,6 +349,9 @@ func TestHostileInput(t *testing.T) {
 		{"bad bbox", "GET", "/api/v1/sites?bbox=1,2,3", analyst, "", nil, 400, CodeInvalid, "bbox"},
 		{"NaN bbox", "GET", "/api/v1/sites?bbox=NaN,0,1,1", analyst, "", nil, 400, CodeInvalid, "bbox"},
 		{"inverted bbox", "GET", "/api/v1/coverage?bbox=10,0,-10,1", analyst, "", nil, 400, CodeInvalid, "bbox"},
+		{"coverage level out of range", "GET", "/api/v1/coverage?gas=ammonia&level=99", analyst, "", nil, 400, CodeInvalid, "level"},
+		{"coverage level without gas", "GET", "/api/v1/coverage?level=5", analyst, "", nil, 400, CodeInvalid, "level"},
+		{"coverage gas with a slash", "GET", "/api/v1/coverage?gas=" + url.QueryEscape("../x"), analyst, "", nil, 400, CodeInvalid, "gas"},
 		{"forged cursor", "GET", "/api/v1/sites?cursor=AAAA", analyst, "", nil, 400, CodeInvalid, "cursor"},
 		{"unknown parameter", "GET", "/api/v1/sites?owner=PER-DIRANDRO", analyst, "", nil, 400, CodeInvalid, "owner"},
 		{"bad limit", "GET", "/api/v1/sites?limit=100000", analyst, "", nil, 400, CodeInvalid, "limit"},

@@ -23,7 +23,7 @@ type Event struct {
 	ReleasedTo []string `json:"released_to,omitempty"`
 	Action     Action   `json:"action"`
 	Data       any      `json:"data"`
-	data       []byte   // Data as JSON, made once
+	frame      []byte   // the whole SSE frame, made once for every client
 }
 
 // Publisher delivers events to every API process's hub: in process, the
@@ -140,7 +140,6 @@ func (h *Hub) Publish(_ context.Context, e Event) error {
 	if err != nil {
 		return fmt.Errorf("event %s: %w", e.Type, err)
 	}
-	e.data = b
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
@@ -148,6 +147,7 @@ func (h *Hub) Publish(_ context.Context, e Event) error {
 	}
 	h.seq++
 	e.ID = h.seq
+	e.frame = fmt.Appendf(make([]byte, 0, len(b)+len(e.Type)+40), "id: %d\nevent: %s\ndata: %s\n\n", e.ID, e.Type, b)
 	ev := &e
 	if len(h.ring) < h.cfg.Ring {
 		h.ring = append(h.ring, e)
@@ -336,5 +336,5 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, c *call) error {
 }
 
 func writeEvent(w http.ResponseWriter, e *Event) {
-	fmt.Fprintf(w, "id: %d\nevent: %s\ndata: %s\n\n", e.ID, e.Type, e.data)
+	_, _ = w.Write(e.frame)
 }

@@ -1,12 +1,19 @@
 package server
 
 import (
+	"math"
+	"strconv"
+
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"sort"
 	"strings"
+
+	"github.com/atalaya-project/atalaya/internal/coverage"
+	"github.com/atalaya-project/atalaya/internal/fusion"
+	"github.com/paulmach/orb"
 
 	"github.com/atalaya-project/atalaya/internal/store"
 )
@@ -254,9 +261,69 @@ func containsKind(ks []store.GranuleKind, k store.GranuleKind) bool {
 	return false
 }
 
-// coverage is where the processed granules looked: their footprints.
+// coverage is where and how sensitively the ground was surveyed for a gas
+// (the coverage index the workers keep in the store, internal/fusion):
+// S2 cells aggregated to a level fitting the bbox (about 100 across), or
+// ?level=; with no gas (none asked for, none configured), the processed
+// granules' footprints.
 func (s *Server) coverage(w http.ResponseWriter, r *http.Request, c *call) error {
-	return s.footprints(w, r)
+	q := r.URL.Query()
+	for k := range q {
+		switch k {
+		case "bbox", "gas", "level":
+		default:
+			return invalid(k, "unknown query parameter %q", k)
+		}
+	}
+	gas := q.Get("gas")
+	if gas == "" && len(s.cfg.Gases) > 0 {
+		gas = s.cfg.Gases[0]
+	}
+	if gas == "" {
+		if q.Has("level") {
+			return invalid("level", "a level needs a gas")
+		}
+		return s.footprints(w, r)
+	}
+	if len(gas) > 64 || strings.ContainsAny(gas, "/\x00") {
+		return invalid("gas", "%q: not a gas name", gas)
+	}
+	b := world
+	if v := q.Get("bbox"); v != "" {
+		var err error
+		if b, err = parseBBox(v); err != nil {
+			return err
+		}
+	}
+	level := 0
+	if v := q.Get("level"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > coverage.DefaultLevel {
+			return invalid("level", "%q: want an S2 level from 1 to %d", v, coverage.DefaultLevel)
+		}
+		level = n
+	} else {
+		// An S2 cell of level L is about 9,220 km / 2^L across at mid
+		// latitudes (S2's average edge, 2π·6371 km/4/2^L ≈ 10,000 km/2^L,
+		// less for the cube's corners); aim at ~100 cells across the box.
+		widthKm := math.Max(b.MaxLon-b.MinLon, b.MaxLat-b.MinLat) * 111.2
+		level = int(math.Round(math.Log2(9220 / math.Max(widthKm/100, 1e-3))))
+		level = min(max(level, 1), coverage.DefaultLevel)
+	}
+	ix, err := fusion.CoverageIndex(r.Context(), s.cfg.Store, gas)
+	if err != nil {
+		return err
+	}
+	fc, err := ix.GeoJSON(orb.Bound{Min: orb.Point{b.MinLon, b.MinLat}, Max: orb.Point{b.MaxLon, b.MaxLat}}, level)
+	if errors.Is(err, coverage.ErrInput) {
+		return invalid("level", "%v", err)
+	}
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/geo+json")
+	w.Header().Set("Cache-Control", "no-store")
+	return json.NewEncoder(w).Encode(fc)
 }
 
 // tracks are the flight logs' footprints.

@@ -43,6 +43,9 @@ type Config struct {
 	// Ready checks what /readyz reports besides the store (e.g. NATS
 	// connected); nil: nothing more.
 	Ready func(context.Context) error
+	// Gases are the gases the workers search (the default of GET
+	// /coverage's gas).
+	Gases []string
 	// HostAgency owns events about granules ingested outside the API.
 	HostAgency string
 

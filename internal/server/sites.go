@@ -2,6 +2,8 @@ package server
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,23 +21,23 @@ import (
 
 // SiteJSON is a site as the API shows it.
 type SiteJSON struct {
-	ID             string          `json:"id"`
-	Lat            float64         `json:"lat"`
-	Lon            float64         `json:"lon"`
-	UncertaintyM   float64         `json:"uncertainty_m"`
-	Gases          []GasJSON       `json:"gases"`
-	GasProfile     json.RawMessage `json:"gas_profile"`
-	FirstSeen      string          `json:"first_seen"`
-	LastSeen       string          `json:"last_seen"`
-	PassesSeen     int             `json:"passes_seen"`
-	PassesSurveyed int             `json:"passes_surveyed"`
-	Evidence       float64         `json:"evidence"`
-	Probability    float64         `json:"probability"`
-	TypeGuess      string          `json:"type_guess"`
-	Status         string          `json:"status"`
-	Version        int64           `json:"version"`
-	Owner          string          `json:"owner"`
-	ReleasedTo     []string        `json:"released_to"`
+	ID             string    `json:"id"`
+	Lat            float64   `json:"lat"`
+	Lon            float64   `json:"lon"`
+	UncertaintyM   float64   `json:"uncertainty_m"`
+	Gases          []GasJSON `json:"gases"`
+	GasProfile     string    `json:"gas_profile"` // the stored JSON text, as the feeds carry it
+	FirstSeen      string    `json:"first_seen"`
+	LastSeen       string    `json:"last_seen"`
+	PassesSeen     int       `json:"passes_seen"`
+	PassesSurveyed int       `json:"passes_surveyed"`
+	Evidence       float64   `json:"evidence"`
+	Probability    float64   `json:"probability"`
+	TypeGuess      string    `json:"type_guess"`
+	Status         string    `json:"status"`
+	Version        int64     `json:"version"`
+	Owner          string    `json:"owner"`
+	ReleasedTo     []string  `json:"released_to"`
 }
 
 // GasJSON is one gas's evidence at a site.
@@ -100,7 +102,8 @@ func gases(profile string) ([]GasJSON, json.RawMessage) {
 }
 
 func siteJSON(v siteView) SiteJSON {
-	gs, prof := gases(v.GasProfile)
+	gs, _ := gases(v.GasProfile)
+	prof := v.GasProfile
 	rel := v.releasedTo
 	if rel == nil {
 		rel = []string{}
@@ -452,9 +455,7 @@ func (s *Server) postDecision(w http.ResponseWriter, r *http.Request, c *call) e
 				return err
 			}
 		}
-		_, err = tx.EnqueueAlert(r.Context(), store.Alert{SiteID: st.ID, Kind: "site." + req.Action,
-			Payload: fmt.Sprintf(`{"site_id":%q,"version":%d,"decision_id":%q}`, st.ID, updated.Version, dec.ID)})
-		return err
+		return s.enqueueAlert(r.Context(), tx, c.site, updated, dec, req)
 	})
 	if errors.Is(err, store.ErrConflict) {
 		return errorf(http.StatusPreconditionFailed, CodePreconditionFailed, "If-Match",
@@ -556,4 +557,68 @@ func (s *Server) exportSites(w http.ResponseWriter, r *http.Request, c *call) er
 	w.Header().Set("Content-Disposition", `attachment; filename="sites.geojson"`)
 	w.Header().Set("Cache-Control", "no-store")
 	return json.NewEncoder(w).Encode(map[string]any{"type": "FeatureCollection", "features": fs})
+}
+
+// Alert kinds for partners (internal/feed's), written to the outbox with
+// the decision that causes them.
+const (
+	alertReleased  = "site.released"
+	alertUpdated   = "site.updated"
+	alertWithdrawn = "site.withdrawn"
+)
+
+// alertPayload is an outbox alert's payload, internal/feed's Event JSON:
+// the site as partners see it and the decision that caused the alert.
+type alertPayload struct {
+	ID       string    `json:"id"`
+	Kind     string    `json:"kind"`
+	Time     string    `json:"time"`
+	Site     SiteJSON  `json:"site"`
+	Decision alertDecn `json:"decision"`
+}
+
+type alertDecn struct {
+	ID     string `json:"id"`
+	Actor  string `json:"actor"`
+	At     string `json:"at"`
+	Action string `json:"action"`
+	Reason string `json:"reason"`
+}
+
+// enqueueAlert writes, in the decision's transaction, the alert partners
+// get: a release, a change to a released site, or its withdrawal (a
+// dismissal after release). Decisions on sites nobody else sees alert no
+// one.
+func (s *Server) enqueueAlert(ctx context.Context, tx store.Tx, before siteView, updated store.Site, dec store.Decision, req decisionRequest) error {
+	released := len(before.releasedTo) > 0 || before.Status == store.SiteReleased
+	var kind string
+	switch {
+	case req.Action == "release":
+		kind = alertReleased
+	case released && req.Action == "dismiss":
+		kind = alertWithdrawn
+	case released:
+		kind = alertUpdated
+	default:
+		return nil
+	}
+	rs, err := tx.Releases(ctx, updated.ID)
+	if err != nil {
+		return err
+	}
+	rel := make([]string, len(rs))
+	for i, r := range rs {
+		rel[i] = r.AgencyID
+	}
+	var idb [16]byte
+	_, _ = rand.Read(idb[:])
+	p := alertPayload{ID: hex.EncodeToString(idb[:]), Kind: kind, Time: rfc3339(s.cfg.Now()),
+		Site:     siteJSON(siteView{Site: updated, owner: before.owner, releasedTo: rel}),
+		Decision: alertDecn{ID: dec.ID, Actor: dec.Actor, At: rfc3339(dec.At), Action: string(dec.Action), Reason: dec.Reason}}
+	b, err := json.Marshal(p)
+	if err != nil {
+		return err
+	}
+	_, err = tx.EnqueueAlert(ctx, store.Alert{ID: p.ID, SiteID: updated.ID, Kind: kind, Payload: string(b)})
+	return err
 }
