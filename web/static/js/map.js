@@ -43,6 +43,15 @@ function mdlColour(v) {
   return MDL_COLOURS[i];
 }
 
+// cellMDL is a coverage cell's minimum detectable rate (kg/h): the
+// accumulated one over all its passes (the coverage index's acc_mdl_kgh,
+// docs/coverage.md), else a single figure; undefined for a footprint.
+function cellMDL(p) {
+  if (!p) return undefined;
+  for (const k of ['acc_mdl_kgh', 'mdl_kgh', 'best_mdl_kgh']) if (Number.isFinite(p[k]) && p[k] > 0) return p[k];
+  return undefined;
+}
+
 function bboxParam(map) {
   const b = map.getBounds();
   const c = (v) => Math.max(-180, Math.min(180, v)).toFixed(5);
@@ -84,14 +93,19 @@ export class SiteMap {
       // Cells with a minimum detectable rate are coloured by it; a
       // footprint without one is only outlined.
       style: (f) => {
-        const mdl = f.properties && f.properties.mdl_kgh;
+        const mdl = cellMDL(f.properties);
         return Number.isFinite(mdl)
           ? { className: 'coverage-cell', color: '#2f5d3a', weight: 0.5, fillColor: mdlColour(mdl), fillOpacity: 0.55 }
           : { className: 'coverage-cell', color: '#2f5d3a', weight: 1.5, dashArray: '6 4', fillColor: '#74c476', fillOpacity: 0.12 };
       },
       onEachFeature: (f, layer) => {
         const p = f.properties || {};
-        if (Number.isFinite(p.mdl_kgh)) layer.bindTooltip(t('coverage.tooltip', { mdl: fmt.kgh(p.mdl_kgh), passes: fmt.number(p.passes || 0, 0) }));
+        const mdl = cellMDL(p);
+        if (Number.isFinite(mdl)) {
+          layer.bindTooltip(t('coverage.tooltip', { mdl: fmt.kgh(mdl), passes: fmt.number(p.passes_max || p.passes || 0, 0), last: fmt.date(p.last_look) }));
+        } else if (p.name) {
+          layer.bindTooltip(t('coverage.footprint', { name: p.name, when: fmt.date(p.acquired) }));
+        }
       },
     });
     this.tracks = L.geoJSON(null, { pane: 'tracks', style: { className: 'track', color: '#0b5394', weight: 2, opacity: 0.8, dashArray: '6 4' } });
