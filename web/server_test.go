@@ -31,9 +31,9 @@ var testParams = access.Params{Memory: 8 * 1024, Time: 1, Threads: 1, SaltLen: 1
 
 // realBackend starts internal/server with the fixtures: three host
 // agencies (Colombia, Peru, Brazil), analysts of the Colombian one in
-// English and Spanish, a partner user in each of the others, and three
+// English and Spanish, a partner user in each of the others, and four
 // candidate sites near Bogotá (owned by Colombia's agency through the
-// Natural Earth boundaries).
+// Natural Earth boundaries), in four of the five probability classes.
 func realBackend(t *testing.T, tiles ...http.Handler) backend {
 	t.Helper()
 	ctx := context.Background()
@@ -82,6 +82,7 @@ func realBackend(t *testing.T, tiles ...http.Handler) backend {
 		return s.ID
 	}
 	meth := mk(4.61, -74.08, 0.91, "methamphetamine-lab", `{"acetone":5.1,"toluene":3.2,"ammonia":2.5}`, 2, 3)
+	coca := mk(4.52, -74.15, 0.72, "cocaine-processing", `{"acetone":3.0,"2-butanone":1.4}`, 2, 2)
 	fent := mk(4.70, -74.20, 0.55, "fentanyl-lab", `{"dichloromethane":2.2}`, 1, 2)
 	farm := mk(4.40, -73.90, 0.12, "farm", `{"ammonia":1.1}`, 1, 1)
 	// Two passes over the first site, each with a detection and its plume
@@ -125,7 +126,8 @@ func realBackend(t *testing.T, tiles ...http.Handler) backend {
 		url: hs.URL, password: password,
 		analystEN: "alex", analystES: "ana", partner: "pat", otherPartner: "paulo",
 		partnerAgency: "PER-DIRANDRO", otherAgcy: "BRA-PF",
-		queue:      []string{meth, fent, farm},
+		queue:      []string{meth, coca, fent, farm},
+		titles:     map[string]string{coca: "Candidate site: cocaine processing"},
 		concurrent: func(t *testing.T, id string) { apiDecide(t, hs.URL, "ana", password, id, "revisit") },
 	}
 }
@@ -173,3 +175,5 @@ func TestStaleDecision(t *testing.T)      { scenarioStale(t, realBackend(t)) }
 func TestSpanishProfile(t *testing.T)     { scenarioSpanish(t, realBackend(t)) }
 func TestScreenshots(t *testing.T)        { scenarioScreenshots(t, realBackend(t)) }
 func TestDismissNeedsReason(t *testing.T) { scenarioDismiss(t, realBackend(t)) }
+
+func TestContrast(t *testing.T) { scenarioContrast(t, realBackend(t)) }

@@ -6,15 +6,28 @@ import { api } from './api.js';
 import { t, fmt, typeName } from './i18n.js';
 import { el } from './dom.js';
 
-// Probability classes, ColorBrewer YlOrRd (5 classes): light = unlikely,
-// dark red = likely. The marker's outline, dash and weight show the status.
-export const PROB_COLOURS = ['#ffffb2', '#fecc5c', '#fd8d3c', '#f03b20', '#bd0026'];
+// Probability classes, ColorBrewer YlOrRd (5 classes; the 4th is the
+// 6-class scheme's #e31a1c, dark enough for white text at 4.5:1): light =
+// unlikely, dark red = likely. The marker's outline, dash and weight show
+// the status.
+export const PROB_COLOURS = ['#ffffb2', '#fecc5c', '#fd8d3c', '#e31a1c', '#bd0026'];
 const PROB_BREAKS = [0.2, 0.4, 0.6, 0.8];
 
 export function probColour(p) {
+  return PROB_COLOURS[probClass(p)];
+}
+
+function probClass(p) {
   let i = 0;
   while (i < PROB_BREAKS.length && p >= PROB_BREAKS[i]) i++;
-  return PROB_COLOURS[i];
+  return i;
+}
+
+// probStyle is the CSS of a probability badge: its class colour, with
+// text that keeps 4.5:1 contrast on it.
+export function probStyle(p) {
+  const i = probClass(p);
+  return `background:${PROB_COLOURS[i]};color:${i >= 3 ? '#ffffff' : '#1a1a1a'}`;
 }
 
 const STATUS_STYLE = {

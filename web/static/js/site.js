@@ -6,7 +6,7 @@ import { api, items, APIError } from './api.js';
 import { el, $, toast } from './dom.js';
 import { t, fmt, gasName, typeName } from './i18n.js';
 import { lineChart, legend } from './chart.js';
-import { probColour } from './map.js';
+import { probStyle } from './map.js';
 
 const ACTORS = ['analyst', 'administrator'];
 
@@ -80,7 +80,7 @@ export class SitePage {
       this.closeButton(),
       el('h2', { id: 'site-title', tabindex: '-1' }, t('site.title', { type })),
       el('p', { class: 'site-status' },
-        el('span', { class: 'prob', style: `background:${probColour(s.probability || 0)}` }, fmt.percent(s.probability || 0)),
+        el('span', { class: 'prob', style: probStyle(s.probability || 0) }, fmt.percent(s.probability || 0)),
         el('span', { class: `badge status-${s.status}`, id: 'site-status' }, t(`status.${s.status}`)),
         el('span', { class: 'version' }, t('site.version', { v: fmt.number(s.version || 0, 0) }))));
     const facts = el('dl', { class: 'facts' },
