@@ -151,6 +151,20 @@ func scenarioStale(t *testing.T, b backend) {
 	if n := eval[int](t, ctx, `document.querySelectorAll('#decisions li[data-action="confirm"]').length`); n != 0 {
 		t.Fatalf("%d confirm decisions recorded from a stale page", n)
 	}
+	// On the reloaded version a decision goes through: a revisit, whose
+	// answer carries the survey plan to fly.
+	run(t, ctx, "request a revisit: the plan is shown",
+		chromedp.Click(chromedp.CSS(`#act-revisit`)),
+		waitJS(`!!document.querySelector('#plan-command')`))
+	// The server answers with the command that writes the plan
+	// (internal/server: "atalaya plan --site LAT,LON --radius R --out …").
+	plan := eval[string](t, ctx, `document.querySelector('#plan-command').textContent`)
+	if !strings.HasPrefix(plan, "atalaya plan --site ") {
+		t.Fatalf("revisit plan %q, want the atalaya plan command", plan)
+	}
+	if n := eval[int](t, ctx, `document.querySelectorAll('#decisions li[data-action="revisit"]').length`); n != 2 {
+		t.Fatalf("%d revisit decisions shown, want 2 (the other analyst's and ours)", n)
+	}
 }
 
 // scenarioSpanish: an analyst whose profile says Spanish gets the page in
