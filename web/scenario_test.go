@@ -65,7 +65,9 @@ func scenarioRelease(t *testing.T, b backend) {
 	login(t, partner, b.url, b.partner, b.password)
 	login(t, other, b.url, b.otherPartner, b.password)
 	run(t, partner, "partner: live", waitJS(`document.querySelector('#live').dataset.state === 'on'`))
-	run(t, other, "other partner: live", waitJS(`document.querySelector('#live').dataset.state === 'on'`))
+	run(t, other, "other partner: live, in Portuguese (its profile)",
+		waitJS(`document.querySelector('#live').dataset.state === 'on'`),
+		waitJS(`document.documentElement.lang === 'pt' && document.querySelector('#queue-title').textContent === 'Locais compartilhados com sua agência'`))
 	if hasMarker(t, partner, site) || hasMarker(t, other, site) {
 		t.Fatalf("partners see %s before its release", site)
 	}
