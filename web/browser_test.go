@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"strings"
 	"testing"
 	"time"
 
@@ -123,8 +122,6 @@ func writeFile(t *testing.T, path string, b []byte) {
 		t.Fatal(err)
 	}
 }
-
-func lines(s string) []string { return strings.Split(strings.TrimSpace(s), "\n") }
 
 // gotoSite opens a site's page through the application's route, as a link
 // would (a same-document navigation: no page load to wait for).

@@ -1,10 +1,12 @@
 package web_test
 
-// A small stand-in for internal/server, used until the real server lands:
-// it serves web.Assets and the API contract of docs (common brief) from
-// fixtures held in memory, enough to drive the map in a browser. It keeps
-// the contract's behaviour the UI depends on — cookie session and CSRF,
-// If-Match with 412, visibility of sites by agency on /sites and /events.
+// A stand-in for internal/server holding a site whose evidence is complete
+// (spectrum, sensor trace, plume image, a pass surveyed without a
+// detection), which the real server cannot produce yet: TestEvidenceCharts
+// draws it. Every other browser test runs against the real server
+// (server_test.go). It keeps the contract's behaviour the page depends on:
+// cookie session and CSRF, If-Match with 412, visibility by agency on
+// /sites and /events, the server's Content-Security-Policy.
 
 import (
 	"bytes"
@@ -76,7 +78,6 @@ type hDecision struct {
 type hEvent struct {
 	kind string
 	data []byte
-	site *hSite
 }
 
 type harness struct {
@@ -149,7 +150,7 @@ func newHarness(t *testing.T) *harness {
 		writeJSON(w, 200, json.RawMessage(`{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"ADM0_A3":"COL"},"geometry":{"type":"Polygon","coordinates":[[[-79,1],[-72,-4],[-67,1],[-72,12],[-78,9],[-79,1]]]}}]}`))
 	}))
 	mux.HandleFunc("GET /api/v1/coverage", h.auth(func(w http.ResponseWriter, r *http.Request, _ *hUser) {
-		writeJSON(w, 200, json.RawMessage(`{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"mdl_kgh":0.3,"passes":3},"geometry":{"type":"Polygon","coordinates":[[[-74.3,4.3],[-73.8,4.3],[-73.8,4.8],[-74.3,4.8],[-74.3,4.3]]]}}]}`))
+		writeJSON(w, 200, json.RawMessage(`{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"acc_mdl_kgh":0.3,"passes_max":3,"last_look":"2026-11-22T14:00:00Z"},"geometry":{"type":"Polygon","coordinates":[[[-74.3,4.3],[-73.8,4.3],[-73.8,4.8],[-74.3,4.8],[-74.3,4.3]]]}}]}`))
 	}))
 	mux.HandleFunc("GET /api/v1/tracks", h.auth(func(w http.ResponseWriter, r *http.Request, _ *hUser) {
 		writeJSON(w, 200, json.RawMessage(`{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"granule_id":"g1"},"geometry":{"type":"LineString","coordinates":[[-74.3,4.35],[-73.8,4.35],[-73.8,4.45],[-74.3,4.45],[-74.3,4.55],[-73.8,4.55]]}}]}`))

@@ -65,7 +65,9 @@ func scenarioRelease(t *testing.T, b backend) {
 	login(t, partner, b.url, b.partner, b.password)
 	login(t, other, b.url, b.otherPartner, b.password)
 	run(t, partner, "partner: live", waitJS(`document.querySelector('#live').dataset.state === 'on'`))
-	run(t, other, "other partner: live", waitJS(`document.querySelector('#live').dataset.state === 'on'`))
+	run(t, other, "other partner: live, in Portuguese (its profile)",
+		waitJS(`document.querySelector('#live').dataset.state === 'on'`),
+		waitJS(`document.documentElement.lang === 'pt' && document.querySelector('#queue-title').textContent === 'Locais compartilhados com sua agência'`))
 	if hasMarker(t, partner, site) || hasMarker(t, other, site) {
 		t.Fatalf("partners see %s before its release", site)
 	}
@@ -151,6 +153,20 @@ func scenarioStale(t *testing.T, b backend) {
 	if n := eval[int](t, ctx, `document.querySelectorAll('#decisions li[data-action="confirm"]').length`); n != 0 {
 		t.Fatalf("%d confirm decisions recorded from a stale page", n)
 	}
+	// On the reloaded version a decision goes through: a revisit, whose
+	// answer carries the survey plan to fly.
+	run(t, ctx, "request a revisit: the plan is shown",
+		chromedp.Click(chromedp.CSS(`#act-revisit`)),
+		waitJS(`!!document.querySelector('#plan-command')`))
+	// The server answers with the command that writes the plan
+	// (internal/server: "atalaya plan --site LAT,LON --radius R --out …").
+	plan := eval[string](t, ctx, `document.querySelector('#plan-command').textContent`)
+	if !strings.HasPrefix(plan, "atalaya plan --site ") {
+		t.Fatalf("revisit plan %q, want the atalaya plan command", plan)
+	}
+	if n := eval[int](t, ctx, `document.querySelectorAll('#decisions li[data-action="revisit"]').length`); n != 2 {
+		t.Fatalf("%d revisit decisions shown, want 2 (the other analyst's and ours)", n)
+	}
 }
 
 // scenarioSpanish: an analyst whose profile says Spanish gets the page in
@@ -219,10 +235,10 @@ func scenarioDismiss(t *testing.T, b backend) {
 			wantPlume: !!ev.plume_png,
 			plume: !!document.querySelector('#plume-img'),
 			wantPlumes: ev.detections.filter(d => d.outline).length,
-			plumes: document.querySelectorAll('.leaflet-overlay-pane path.plume').length,
+			plumes: document.querySelectorAll('.leaflet-plumes-pane path.plume').length,
 		};
 	})()`, chromedp.EvalAwaitPromise)
-	if got["title"] != "Candidate site: fentanyl laboratory" ||
+	if got["title"] != b.titles[site] ||
 		got["spectrum"] != got["wantSpectrum"] || got["library"] != got["wantSpectrum"] || got["trace"] != got["wantTrace"] ||
 		got["passes"] != got["wantPasses"] || got["notSeen"] != got["wantNotSeen"] || got["plume"] != got["wantPlume"] || got["plumes"] != got["wantPlumes"] {
 		t.Fatalf("site page does not show the API's evidence: %v", got)
@@ -245,14 +261,70 @@ func scenarioDismiss(t *testing.T, b backend) {
 		waitJS(`document.querySelector('#site-status').textContent === 'dismissed'`),
 		waitJS(`document.querySelectorAll('#decisions li[data-action="dismiss"]').length === 1`),
 		waitJS(`document.querySelector('#decisions q').textContent === 'a bakery: ethanol and steam'`),
+		waitJS(`document.querySelector('#decisions li[data-action="dismiss"]').textContent.includes('by you')`),
 	)
 	if v := version(); v != v0+1 {
 		t.Fatalf("version %v after the dismiss, want %v", v, v0+1)
 	}
-	rest := []string{b.queue[0], b.queue[2]}
+	rest := append([]string{b.queue[0]}, b.queue[2:]...)
 	run(t, ctx, "back to the queue: the dismissed site has left it, its marker restyled",
 		chromedp.Click(chromedp.CSS(`.site-head .close`)),
 		waitJS(`[...document.querySelectorAll('#queue li')].map(li => li.dataset.siteId).join() === `+jsString(strings.Join(rest, ","))),
 		waitJS(`document.querySelector(`+jsString(markerSelector(site))+`).dataset.status === 'dismissed'`),
 	)
+}
+
+// contrastJS lists the visible elements whose own text has less than
+// WCAG 2's 4.5:1 contrast with the background behind it (relative
+// luminance and ratio as WCAG 2.2 defines them, §1.4.3).
+const contrastJS = `(() => {
+	const parse = (c) => { const m = c.match(/rgba?\(([^)]+)\)/); if (!m) return null; const v = m[1].split(',').map(Number); return {r: v[0], g: v[1], b: v[2], a: v.length > 3 ? v[3] : 1}; };
+	const lum = ({r, g, b}) => { const f = (c) => { c /= 255; return c <= 0.04045 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4; }; return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b); };
+	const bg = (e) => { for (; e; e = e.parentElement) { const c = parse(getComputedStyle(e).backgroundColor); if (c && c.a > 0.5) return c; } return {r: 255, g: 255, b: 255, a: 1}; };
+	const bad = [];
+	let checked = 0;
+	for (const e of document.querySelectorAll('body *')) {
+		if (e.closest('svg') || !e.getClientRects().length) continue;
+		if (![...e.childNodes].some(n => n.nodeType === 3 && n.textContent.trim())) continue;
+		const cs = getComputedStyle(e);
+		if (cs.visibility === 'hidden' || Number(cs.opacity) === 0 || e.closest('.toast:not(.show)')) continue;
+		const L1 = lum(parse(cs.color)), L2 = lum(bg(e));
+		const ratio = (Math.max(L1, L2) + 0.05) / (Math.min(L1, L2) + 0.05);
+		checked++;
+		if (ratio < 4.5) bad.push(e.tagName + '.' + e.className + ' "' + e.textContent.trim().slice(0, 30) + '" ' + ratio.toFixed(2));
+	}
+	return {bad, checked};
+})()`
+
+type contrastResult struct {
+	Bad     []string `json:"bad"`
+	Checked int      `json:"checked"`
+}
+
+// scenarioContrast: every visible text of the queue, the map's controls
+// and legend, and a site page with the dismiss and release forms open
+// reads at 4.5:1 or better, probability badges of every class included.
+func scenarioContrast(t *testing.T, b backend) {
+	ctx := newBrowser(t, "en-GB")
+	consoleErrors(t, ctx, "analyst")
+	login(t, ctx, b.url, b.analystEN, b.password)
+	run(t, ctx, "queue", waitJS(`document.querySelectorAll('#queue li').length === `+itoa(len(b.queue))))
+	check := func(where string, min int) {
+		r := eval[contrastResult](t, ctx, contrastJS)
+		if len(r.Bad) > 0 || r.Checked < min {
+			t.Errorf("%s: %d texts checked, below 4.5:1: %v", where, r.Checked, r.Bad)
+		}
+	}
+	check("queue and map", 30)
+	run(t, ctx, "site page with its forms",
+		gotoSite(b.queue[0]),
+		waitJS(`document.querySelector('#site-view').dataset.siteId === `+jsString(b.queue[0])),
+		chromedp.Click(chromedp.CSS(`#act-dismiss`)),
+		chromedp.Click(chromedp.CSS(`#dismiss-submit`)),
+		waitJS(`document.querySelector('#reason-error').textContent !== ''`))
+	check("site page, dismiss form with its error", 40)
+	run(t, ctx, "release form",
+		chromedp.Click(chromedp.CSS(`#act-release`)),
+		chromedp.WaitVisible(chromedp.CSS(`#release-submit`)))
+	check("site page, release form", 40)
 }

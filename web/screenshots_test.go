@@ -74,8 +74,3 @@ func shot(t *testing.T, ctx context.Context, a chromedp.Action[[]byte]) []byte {
 	}
 	return b
 }
-
-func TestScreenshotsHarness(t *testing.T) {
-	_, b := harnessBackend(t)
-	scenarioScreenshots(t, b)
-}

@@ -1,8 +1,10 @@
 package web_test
 
-// The browser scenarios against the real HTTP API (internal/server) over
-// a real SQLite store, serving the embedded web.Assets, with the Natural
-// Earth boundaries (internal/boundaries) as base map and jurisdiction.
+// The browser scenarios against the real HTTP API (internal/server) and
+// access control (internal/access: argon2id sign-in, sessions with CSRF
+// tokens, jurisdiction from the Natural Earth boundaries, the audit chain)
+// over a real SQLite store, serving the embedded web.Assets — assembled as
+// `atalaya serve` assembles them.
 
 import (
 	"bytes"
@@ -24,15 +26,15 @@ import (
 	"github.com/atalaya-project/atalaya/web"
 )
 
-// testParams are light argon2id parameters: the tests log in often.
+// testParams are light argon2id parameters: the tests sign in often.
 var testParams = access.Params{Memory: 8 * 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
 
 // realBackend starts internal/server with the fixtures: three host
 // agencies (Colombia, Peru, Brazil), analysts of the Colombian one in
-// English and Spanish, a partner user in each of the others, and three
+// English and Spanish, a partner user in each of the others, and four
 // candidate sites near Bogotá (owned by Colombia's agency through the
-// Natural Earth boundaries).
-func realBackend(t *testing.T) backend {
+// Natural Earth boundaries), in four of the five probability classes.
+func realBackend(t *testing.T, tiles ...http.Handler) backend {
 	t.Helper()
 	ctx := context.Background()
 	st, err := store.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "atalaya.db"), store.Options{})
@@ -40,24 +42,33 @@ func realBackend(t *testing.T) backend {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = st.Close() })
-	for _, a := range []store.Agency{
-		{ID: "COL-DIRAN", Name: "Dirección de Antinarcóticos", Country: "COL", Lang: "es", Host: true},
+	// As `atalaya serve` does (cmd/atalaya/api.go): access.Service signs
+	// in, authenticates, owns sites by the Natural Earth country they are
+	// in, lists agencies and users; the batch auditor keeps the hash chain.
+	acc := access.New(st, access.Options{Params: testParams})
+	boot, err := access.Bootstrap(ctx, st, access.BootstrapOptions{Country: "COL", AgencyID: "COL-DIRAN",
+		AgencyName: "Dirección de Antinarcóticos", Lang: "es", Params: testParams})
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := access.Principal{UserID: boot.User.ID, AgencyID: "COL-DIRAN", Role: access.Role("administrator"), Lang: "es"}
+	for _, a := range []access.Agency{
 		{ID: "PER-DIRANDRO", Name: "Dirección Antidrogas", Country: "PER", Lang: "es", Host: true},
 		{ID: "BRA-PF", Name: "Polícia Federal", Country: "BRA", Lang: "pt", Host: true},
 	} {
-		if _, err := st.PutAgency(ctx, a); err != nil {
+		if _, err := acc.AddAgency(ctx, admin, a); err != nil {
 			t.Fatal(err)
 		}
 	}
 	const password = "a long test passphrase 42"
-	for _, u := range []store.User{
+	for _, u := range []access.NewUser{
 		{Username: "alex", Name: "Alex", AgencyID: "COL-DIRAN", Role: "analyst", Lang: "en"},
 		{Username: "ana", Name: "Ana", AgencyID: "COL-DIRAN", Role: "analyst", Lang: "es"},
 		{Username: "pat", Name: "Pat", AgencyID: "PER-DIRANDRO", Role: "partner", Lang: "en"},
 		{Username: "paulo", Name: "Paulo", AgencyID: "BRA-PF", Role: "partner", Lang: "pt"},
 	} {
-		u.PasswordHash = access.HashPassword(password, testParams)
-		if _, err := st.CreateUser(ctx, u); err != nil {
+		u.Password = password
+		if _, err := acc.AddUser(ctx, admin, u); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -71,6 +82,7 @@ func realBackend(t *testing.T) backend {
 		return s.ID
 	}
 	meth := mk(4.61, -74.08, 0.91, "methamphetamine-lab", `{"acetone":5.1,"toluene":3.2,"ammonia":2.5}`, 2, 3)
+	coca := mk(4.52, -74.15, 0.72, "cocaine-processing", `{"acetone":3.0,"2-butanone":1.4}`, 2, 2)
 	fent := mk(4.70, -74.20, 0.55, "fentanyl-lab", `{"dichloromethane":2.2}`, 1, 2)
 	farm := mk(4.40, -73.90, 0.12, "farm", `{"ammonia":1.1}`, 1, 1)
 	// Two passes over the first site, each with a detection and its plume
@@ -84,7 +96,7 @@ func realBackend(t *testing.T) backend {
 		if _, err := st.StartGranule(ctx, g.ID); err != nil {
 			t.Fatal(err)
 		}
-		outline := fmt.Sprintf(`{"type":"Polygon","coordinates":[[[-74.08,4.61],[-74.075,4.612],[-74.074,4.6105],[-74.075,4.609],[-74.08,4.61]]]}`)
+		outline := (`{"type":"Polygon","coordinates":[[[-74.08,4.61],[-74.075,4.612],[-74.074,4.6105],[-74.075,4.609],[-74.08,4.61]]]}`)
 		ds, err := st.CompleteGranule(ctx, g.ID, []store.Detection{{Gas: "acetone", Method: "mf", Score: 9, PValue: 1e-6,
 			Lat: 4.61, Lon: -74.08, UncertaintyM: 15, PeakPPMM: 410 - 60*float64(i), MeanPPMM: 120, SigmaPPMM: 20, RateKgH: 1.8, OutlineJSON: outline}})
 		if err != nil {
@@ -94,11 +106,14 @@ func realBackend(t *testing.T) backend {
 			t.Fatal(err)
 		}
 	}
-	acc := access.New(st, access.Options{Params: testParams})
 	audit := server.NewBatchAuditor(st, access.HashEntry, 0)
-	t.Cleanup(audit.Close)
-	srv, err := server.New(server.Config{Store: st, Auth: acc, Sites: acc, Directory: acc, Audit: audit,
-		Assets: web.Assets, Boundaries: boundaries.GeoJSON(), HostAgency: "COL-DIRAN", UploadDir: t.TempDir()})
+	t.Cleanup(func() { audit.Close() })
+	cfg := server.Config{Store: st, Auth: acc, Sites: acc, Directory: acc, Audit: audit,
+		Assets: web.Assets, Boundaries: boundaries.GeoJSON(), HostAgency: "COL-DIRAN", UploadDir: t.TempDir()}
+	for _, ts := range tiles {
+		cfg.Tiles = ts
+	}
+	srv, err := server.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +126,8 @@ func realBackend(t *testing.T) backend {
 		url: hs.URL, password: password,
 		analystEN: "alex", analystES: "ana", partner: "pat", otherPartner: "paulo",
 		partnerAgency: "PER-DIRANDRO", otherAgcy: "BRA-PF",
-		queue:      []string{meth, fent, farm},
+		queue:      []string{meth, coca, fent, farm},
+		titles:     map[string]string{coca: "Candidate site: cocaine processing"},
 		concurrent: func(t *testing.T, id string) { apiDecide(t, hs.URL, "ana", password, id, "revisit") },
 	}
 }
@@ -159,3 +175,5 @@ func TestStaleDecision(t *testing.T)      { scenarioStale(t, realBackend(t)) }
 func TestSpanishProfile(t *testing.T)     { scenarioSpanish(t, realBackend(t)) }
 func TestScreenshots(t *testing.T)        { scenarioScreenshots(t, realBackend(t)) }
 func TestDismissNeedsReason(t *testing.T) { scenarioDismiss(t, realBackend(t)) }
+
+func TestContrast(t *testing.T) { scenarioContrast(t, realBackend(t)) }

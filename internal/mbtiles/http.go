@@ -55,8 +55,9 @@ func (ts *Tileset) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Encoding", "gzip")
 	}
 	// Tiles of a file do not change while it is served; a day's caching
-	// spares the server on every pan.
-	w.Header().Set("Cache-Control", "public, max-age=86400")
+	// spares the server on every pan (private: the server may require a
+	// session for them).
+	w.Header().Set("Cache-Control", "private, max-age=86400")
 	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 	if r.Method == http.MethodHead {
 		return

@@ -66,7 +66,7 @@ async function start(r) {
   $('login-view').hidden = true;
   $('app').hidden = false;
   $('logout').hidden = false;
-  $('whoami').textContent = t('auth.whoami', { user: user.username || user.name || user.id || '', agency: user.agency_id || '', role: t(`role.${user.role}`) });
+  $('whoami').textContent = t('auth.whoami', { user: user.username || user.name || user.id || '', agency: user.agency_id || user.agency || '', role: t(`role.${user.role}`) });
   $('queue-title').textContent = REVIEWERS.includes(user.role) ? t('queue.title') : t('queue.shared');
 
   map = new SiteMap($('map'), { onOpen: (id) => go(id) });
@@ -77,8 +77,8 @@ async function start(r) {
     onSite: (s) => siteChanged(s),
     onEvidence: (ev) => map.showPlumes(ev.detections),
   });
+  await map.loadBase(); // first: the layer control lists the imagery if there is some
   await map.translate();
-  await map.loadBase();
   await Promise.allSettled([map.refreshExtentLayers(), loadQueue()]);
   connect({
     site: (s) => {

@@ -6,15 +6,28 @@ import { api } from './api.js';
 import { t, fmt, typeName } from './i18n.js';
 import { el } from './dom.js';
 
-// Probability classes, ColorBrewer YlOrRd (5 classes): light = unlikely,
-// dark red = likely. The marker's outline, dash and weight show the status.
-export const PROB_COLOURS = ['#ffffb2', '#fecc5c', '#fd8d3c', '#f03b20', '#bd0026'];
+// Probability classes, ColorBrewer YlOrRd (5 classes; the 4th is the
+// 6-class scheme's #e31a1c, dark enough for white text at 4.5:1): light =
+// unlikely, dark red = likely. The marker's outline, dash and weight show
+// the status.
+export const PROB_COLOURS = ['#ffffb2', '#fecc5c', '#fd8d3c', '#e31a1c', '#bd0026'];
 const PROB_BREAKS = [0.2, 0.4, 0.6, 0.8];
 
 export function probColour(p) {
+  return PROB_COLOURS[probClass(p)];
+}
+
+function probClass(p) {
   let i = 0;
   while (i < PROB_BREAKS.length && p >= PROB_BREAKS[i]) i++;
-  return PROB_COLOURS[i];
+  return i;
+}
+
+// probStyle is the CSS of a probability badge: its class colour, with
+// text that keeps 4.5:1 contrast on it.
+export function probStyle(p) {
+  const i = probClass(p);
+  return `background:${PROB_COLOURS[i]};color:${i >= 3 ? '#ffffff' : '#1a1a1a'}`;
 }
 
 const STATUS_STYLE = {
@@ -41,6 +54,15 @@ function mdlColour(v) {
   let i = 0;
   while (i < MDL_BREAKS.length && v >= MDL_BREAKS[i]) i++;
   return MDL_COLOURS[i];
+}
+
+// cellMDL is a coverage cell's minimum detectable rate (kg/h): the
+// accumulated one over all its passes (the coverage index's acc_mdl_kgh,
+// docs/coverage.md), else a single figure; undefined for a footprint.
+function cellMDL(p) {
+  if (!p) return undefined;
+  for (const k of ['acc_mdl_kgh', 'mdl_kgh', 'best_mdl_kgh']) if (Number.isFinite(p[k]) && p[k] > 0) return p[k];
+  return undefined;
 }
 
 function bboxParam(map) {
@@ -70,21 +92,36 @@ export class SiteMap {
     this.markers = new Map();
     this.map = L.map(elem, { worldCopyJump: true, minZoom: 2 }).setView([4.5, -74], 5);
     this.map.attributionControl.setPrefix(false);
+    // Stacking, bottom to top: coverage, tracks, plumes, sites (Leaflet's
+    // overlay pane is 400, its marker pane 600).
+    for (const [name, z] of [['coverage', 350], ['tracks', 360], ['plumes', 410], ['sites', 450]]) this.map.createPane(name).style.zIndex = String(z);
     this.boundaries = L.geoJSON(null, {
       style: { color: '#5a6470', weight: 1, fillColor: '#f3f1ea', fillOpacity: 1 },
       interactive: false,
     }).addTo(this.map);
     this.sites = L.layerGroup().addTo(this.map);
-    this.plumes = L.geoJSON(null, { style: { color: '#7a0177', weight: 2, fillOpacity: 0.15, className: 'plume' } }).addTo(this.map);
+    this.plumes = L.geoJSON(null, { pane: 'plumes', style: { color: '#7a0177', weight: 2, fillOpacity: 0.15, className: 'plume' } }).addTo(this.map);
     this.coverage = L.geoJSON(null, {
-      style: (f) => ({ className: 'coverage-cell', color: '#2f5d3a', weight: 0.5, fillColor: mdlColour(f.properties && f.properties.mdl_kgh), fillOpacity: 0.55 }),
+      pane: 'coverage',
+      // Cells with a minimum detectable rate are coloured by it; a
+      // footprint without one is only outlined.
+      style: (f) => {
+        const mdl = cellMDL(f.properties);
+        return Number.isFinite(mdl)
+          ? { className: 'coverage-cell', color: '#2f5d3a', weight: 0.5, fillColor: mdlColour(mdl), fillOpacity: 0.55 }
+          : { className: 'coverage-cell', color: '#2f5d3a', weight: 1.5, dashArray: '6 4', fillColor: '#74c476', fillOpacity: 0.12 };
+      },
       onEachFeature: (f, layer) => {
         const p = f.properties || {};
-        if (Number.isFinite(p.mdl_kgh)) layer.bindTooltip(t('coverage.tooltip', { mdl: fmt.kgh(p.mdl_kgh), passes: fmt.number(p.passes || 0, 0) }));
+        const mdl = cellMDL(p);
+        if (Number.isFinite(mdl)) {
+          layer.bindTooltip(t('coverage.tooltip', { mdl: fmt.kgh(mdl), passes: fmt.number(p.passes_max || p.passes || 0, 0), last: fmt.date(p.last_look) }));
+        } else if (p.name) {
+          layer.bindTooltip(t('coverage.footprint', { name: p.name, when: fmt.date(p.acquired) }));
+        }
       },
     });
-    this.tracks = L.geoJSON(null, { style: { className: 'track', color: '#0b5394', weight: 2, opacity: 0.8, dashArray: '6 4' } });
-    this.map.getPane('overlayPane').style.zIndex = 400;
+    this.tracks = L.geoJSON(null, { pane: 'tracks', style: { className: 'track', color: '#0b5394', weight: 2, opacity: 0.8, dashArray: '6 4' } });
     this.map.on('moveend', () => this.refreshExtentLayers());
     this.map.on('overlayadd', () => this.refreshExtentLayers());
     this.legend = L.control({ position: 'bottomleft' });
@@ -158,7 +195,7 @@ export class SiteMap {
   upsert(s) {
     let m = this.markers.get(s.id);
     if (!m) {
-      m = L.circleMarker([s.lat, s.lon], { ...siteStyle(s), className: 'site-marker' });
+      m = L.circleMarker([s.lat, s.lon], { ...siteStyle(s), className: 'site-marker', pane: 'sites' });
       m.on('click', () => this.onOpen(m.site.id));
       m.site = s;
       m.addTo(this.sites);

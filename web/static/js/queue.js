@@ -2,7 +2,7 @@
 // arrow keys, Home and End move, Enter or Space opens the site.
 import { el } from './dom.js';
 import { t, fmt, gasName, typeName } from './i18n.js';
-import { probColour } from './map.js';
+import { probStyle } from './map.js';
 
 export class Queue {
   constructor(list, { onOpen }) {
@@ -62,7 +62,7 @@ export class Queue {
     const li = el(
       'li',
       { id: `queue-${i}`, role: 'option', class: `queue-row status-${s.status}`, 'data-site-id': s.id, onclick: () => { this.active = i; this.mark(); this.onOpen(s.id); } },
-      el('span', { class: 'prob', style: `background:${probColour(s.probability || 0)}` }, fmt.percent(s.probability || 0)),
+      el('span', { class: 'prob', style: probStyle(s.probability || 0) }, fmt.percent(s.probability || 0)),
       el('span', { class: 'what' },
         el('strong', {}, typeName(s.type_guess)),
         el('span', { class: 'gases' }, gases)),

@@ -6,7 +6,7 @@ import { api, items, APIError } from './api.js';
 import { el, $, toast } from './dom.js';
 import { t, fmt, gasName, typeName } from './i18n.js';
 import { lineChart, legend } from './chart.js';
-import { probColour } from './map.js';
+import { probStyle } from './map.js';
 
 const ACTORS = ['analyst', 'administrator'];
 
@@ -80,7 +80,7 @@ export class SitePage {
       this.closeButton(),
       el('h2', { id: 'site-title', tabindex: '-1' }, t('site.title', { type })),
       el('p', { class: 'site-status' },
-        el('span', { class: 'prob', style: `background:${probColour(s.probability || 0)}` }, fmt.percent(s.probability || 0)),
+        el('span', { class: 'prob', style: probStyle(s.probability || 0) }, fmt.percent(s.probability || 0)),
         el('span', { class: `badge status-${s.status}`, id: 'site-status' }, t(`status.${s.status}`)),
         el('span', { class: 'version' }, t('site.version', { v: fmt.number(s.version || 0, 0) }))));
     const facts = el('dl', { class: 'facts' },
@@ -155,7 +155,8 @@ export class SitePage {
       el('tbody', {}, list.map((p) => el('tr', { class: p.seen ? 'seen' : 'not-seen' },
         el('td', {}, el('time', { datetime: p.time }, fmt.date(p.time))),
         el('td', {}, p.seen ? t('site.seen') : t('site.notSeen')),
-        el('td', {}, Number.isFinite(p.mdl_kgh) ? fmt.kgh(p.mdl_kgh) : t('site.none')))))));
+        // A minimum detectable rate of 0 is no measurement: nothing detects 0 kg/h.
+        el('td', {}, p.mdl_kgh > 0 ? fmt.kgh(p.mdl_kgh) : t('site.none')))))));
     return box;
   }
 
@@ -167,7 +168,8 @@ export class SitePage {
     }
     box.append(el('ol', { class: 'decisions', id: 'decisions' }, list.map((d) => {
       const when = d.at || d.time || d.created_at;
-      const who = d.actor || d.user || '';
+      const actor = d.actor || d.user || '';
+      const who = actor === this.user.id ? t('site.you') : actor;
       const to = d.release_to || (d.payload && d.payload.release_to) || [];
       return el('li', { 'data-action': d.action },
         el('strong', {}, t(`action.${d.action}`)),
