@@ -5,10 +5,13 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -554,5 +557,40 @@ func TestHealthReadyMetrics(t *testing.T) {
 	_ = e.st.Close()
 	if resp := e.do("GET", "/readyz", "", nil); resp.StatusCode != 503 {
 		t.Errorf("readyz with the store closed: %d", resp.StatusCode)
+	}
+}
+
+// TestAbandonedUploadsPurged: an upload unfinished for longer than
+// UploadTTL is deleted when the server starts; a recent one stays.
+func TestAbandonedUploadsPurged(t *testing.T) {
+	e := newEnv(t, sqliteURL(t))
+	op := e.tok(access.RoleOperator, agCOL)
+	var ids []string
+	for range 2 {
+		resp := e.do("POST", "/api/v1/granules?name=part.tar", op, strings.NewReader("12345"), "Upload-Length", "10")
+		var up uploadResponse
+		decode(t, read(t, resp), &up)
+		ids = append(ids, up.Upload.ID)
+	}
+	// Age the first by eight days.
+	m, err := os.ReadFile(filepath.Join(e.spool, ids[0]+".json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var meta uploadMeta
+	decode(t, m, &meta)
+	meta.Created = meta.Created.Add(-8 * 24 * time.Hour)
+	b, _ := json.Marshal(meta)
+	if err := os.WriteFile(filepath.Join(e.spool, ids[0]+".json"), b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := e.srv.cfg
+	cfg.Registry = nil
+	if _, err := New(cfg); err != nil {
+		t.Fatal(err)
+	}
+	names, _ := readDirNames(e.spool)
+	if strings.Join(names, ",") != ids[1]+".json,"+ids[1]+".part" {
+		t.Errorf("spool after the purge: %v (uploads %v)", names, ids)
 	}
 }

@@ -50,6 +50,7 @@ type Config struct {
 	HostAgency string
 
 	UploadDir   string        // where uploads are spooled (default: os.TempDir()/atalaya-uploads)
+	UploadTTL   time.Duration // an upload unfinished this long is deleted (default 7 days)
 	MaxUpload   int64         // bytes per granule upload (default 64 GiB)
 	MaxBody     int64         // bytes per JSON request body (default 1 MiB)
 	EventBuffer int           // events queued per SSE client before it is dropped (default 256)
@@ -120,12 +121,20 @@ func New(cfg Config) (*Server, error) {
 	if cfg.UploadDir == "" {
 		cfg.UploadDir = os.TempDir() + "/atalaya-uploads"
 	}
+	if cfg.UploadTTL <= 0 {
+		cfg.UploadTTL = 7 * 24 * time.Hour
+	}
 	if cfg.Registry == nil {
 		cfg.Registry = prometheus.NewRegistry()
 	}
 	up, err := newUploads(cfg.UploadDir)
 	if err != nil {
 		return nil, err
+	}
+	if n, err := up.purge(cfg.Now().Add(-cfg.UploadTTL)); err != nil {
+		return nil, fmt.Errorf("server: upload folder: %w", err)
+	} else if n > 0 {
+		cfg.Log.Info("abandoned uploads deleted", "uploads", n, "older_than", cfg.UploadTTL)
 	}
 	s := &Server{cfg: cfg, log: cfg.Log, mux: http.NewServeMux(), uploads: up, reg: cfg.Registry}
 	s.metrics = newMetrics(cfg.Registry)
@@ -206,6 +215,21 @@ func (s *Server) Serve(ctx context.Context, sc ServeConfig) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	// Abandoned uploads go every hour.
+	go func() {
+		t := time.NewTicker(time.Hour)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if _, err := s.uploads.purge(s.cfg.Now().Add(-s.cfg.UploadTTL)); err != nil {
+					s.log.Error("purging abandoned uploads", "err", err)
+				}
+			}
+		}
+	}()
 	if sc.Started != nil {
 		sc.Started(scheme + "://" + sc.Listener.Addr().String())
 	}

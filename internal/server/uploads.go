@@ -309,3 +309,28 @@ func (s *Server) appendUpload(w http.ResponseWriter, r *http.Request, c *call, m
 	writeJSON(w, status, resp)
 	return nil
 }
+
+// purge removes uploads started before cutoff (abandoned: never finished)
+// and returns how many.
+func (u *uploads) purge(cutoff time.Time) (int, error) {
+	ents, err := os.ReadDir(u.dir)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, e := range ents {
+		id, ok := strings.CutSuffix(e.Name(), ".json")
+		if !ok || !uploadID.MatchString(id) {
+			continue
+		}
+		unlock := u.lock(id)
+		b, err := os.ReadFile(u.meta(id))
+		var m uploadMeta
+		if err == nil && json.Unmarshal(b, &m) == nil && m.Created.Before(cutoff) {
+			u.remove(id)
+			n++
+		}
+		unlock()
+	}
+	return n, nil
+}
