@@ -265,7 +265,9 @@ func (h *Hub) LastID() uint64 {
 // "decision" and "granule" events with increasing ids; "reset" when the
 // Last-Event-ID given is outside the retained window (reload, then
 // continue); "dropped" before the stream ends because the client fell
-// behind (reconnect with Last-Event-ID); comment lines as heartbeats.
+// behind (reconnect with Last-Event-ID); "unauthorized" before the stream
+// ends because the credentials were revoked or expired (checked at each
+// heartbeat); comment lines as heartbeats.
 func (s *Server) events(w http.ResponseWriter, r *http.Request, c *call) error {
 	rc := http.NewResponseController(w)
 	var (
@@ -316,6 +318,16 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, c *call) error {
 				return nil
 			}
 		case <-tick.C:
+			// The credentials are checked again: a revoked token, an
+			// ended session or a disabled user ends the stream.
+			if p, err := s.cfg.Auth.Authenticate(r.Context(), r); err != nil || p != c.p {
+				if err == nil || isUnauthorized(err) {
+					fmt.Fprint(w, "event: unauthorized\ndata: {\"reason\":\"the credentials are no longer valid: log in again\"}\n\n")
+					_ = rc.Flush()
+					return nil
+				}
+				s.log.Warn("SSE re-authentication failed", "err", err) // the store, not the client: keep going
+			}
 			if _, err := fmt.Fprint(w, ": heartbeat\n\n"); err != nil || rc.Flush() != nil {
 				return nil
 			}

@@ -345,3 +345,31 @@ func testutilCounter(t *testing.T, e *env, name string) string {
 	}
 	return ""
 }
+
+// TestEventsEndOnRevocation: a stream whose token is revoked ends with
+// "unauthorized" at the next heartbeat; heartbeats flow meanwhile.
+func TestEventsEndOnRevocation(t *testing.T) {
+	e := newEnv(t, sqliteURL(t), func(c *Config) { c.Heartbeat = 20 * time.Millisecond })
+	tok := e.tok(access.RoleViewer, agCOL)
+	c, stop := e.stream(t, tok, "")
+	defer stop()
+	// A heartbeat comes.
+	for x := range c.ch {
+		if x.comment && strings.Contains(x.data, "heartbeat") {
+			break
+		}
+	}
+	toks, err := e.acc.Tokens(context.Background(), "viewer@"+agCOL)
+	if err != nil || len(toks) != 1 {
+		t.Fatalf("tokens %v %v", toks, err)
+	}
+	if _, err := e.acc.RevokeToken(context.Background(), access.System("test"), toks[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	if x := c.next(t); x.event != "unauthorized" {
+		t.Errorf("after revocation: %+v", x)
+	}
+	for range c.ch { // the stream ends
+	}
+	e.waitClients(t, 0)
+}
