@@ -216,7 +216,7 @@ func (s *Server) audit(r *http.Request, rt Route, c *call, err error) {
 	detail, _ := json.Marshal(d)
 	obj := c.object
 	if obj == "" {
-		obj = rt.Pattern
+		obj = "route/" + rt.Method + " " + rt.Pattern // e.g. a list
 	}
 	act := c.action
 	if act == "" && len(rt.Actions) > 0 {
