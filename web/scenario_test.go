@@ -26,6 +26,8 @@ type backend struct {
 	titles                   map[string]string
 	// concurrent makes a change to site id as another analyst would.
 	concurrent func(t *testing.T, id string)
+	// disable disables a user as an administrator would.
+	disable func(t *testing.T, username string)
 }
 
 func harnessBackend(t *testing.T) (*harness, backend) {
@@ -327,4 +329,19 @@ func scenarioContrast(t *testing.T, b backend) {
 		chromedp.Click(chromedp.CSS(`#act-release`)),
 		chromedp.WaitVisible(chromedp.CSS(`#release-submit`)))
 	check("site page, release form", 40)
+}
+
+// scenarioSessionEnded: an administrator disables a signed-in analyst; the
+// server ends the analyst's event stream ("unauthorized") and the page
+// stops showing sites and asks to sign in again, saying why.
+func scenarioSessionEnded(t *testing.T, b backend) {
+	ctx := newBrowser(t, "en-GB")
+	consoleErrors(t, ctx, "analyst")
+	login(t, ctx, b.url, b.analystEN, b.password)
+	run(t, ctx, "live", waitJS(`document.querySelector('#live').dataset.state === 'on'`))
+	b.disable(t, b.analystEN)
+	run(t, ctx, "the page signs out",
+		chromedp.WaitVisible(chromedp.CSS(`#login`)),
+		waitJS(`document.querySelector('#app').hidden && document.querySelector('#login-error').textContent === 'Your session has ended: sign in again.'`),
+		waitJS(`document.querySelector('#live').dataset.state === 'off'`))
 }

@@ -109,7 +109,10 @@ func realBackend(t *testing.T, tiles ...http.Handler) backend {
 	audit := server.NewBatchAuditor(st, access.HashEntry, 0)
 	t.Cleanup(func() { audit.Close() })
 	cfg := server.Config{Store: st, Auth: acc, Sites: acc, Directory: acc, Audit: audit,
-		Assets: web.Assets, Boundaries: boundaries.GeoJSON(), HostAgency: "COL-DIRAN", UploadDir: t.TempDir()}
+		Assets: web.Assets, Boundaries: boundaries.GeoJSON(), HostAgency: "COL-DIRAN", UploadDir: t.TempDir(),
+		// Credentials are rechecked at each heartbeat: often, so a
+		// disabled user's stream ends within the test.
+		Heartbeat: 200 * time.Millisecond}
 	for _, ts := range tiles {
 		cfg.Tiles = ts
 	}
@@ -129,6 +132,11 @@ func realBackend(t *testing.T, tiles ...http.Handler) backend {
 		queue:      []string{meth, coca, fent, farm},
 		titles:     map[string]string{coca: "Candidate site: cocaine processing"},
 		concurrent: func(t *testing.T, id string) { apiDecide(t, hs.URL, "ana", password, id, "revisit") },
+		disable: func(t *testing.T, username string) {
+			if err := acc.SetDisabled(context.Background(), admin, username, true); err != nil {
+				t.Fatal(err)
+			}
+		},
 	}
 }
 
@@ -177,3 +185,5 @@ func TestScreenshots(t *testing.T)        { scenarioScreenshots(t, realBackend(t
 func TestDismissNeedsReason(t *testing.T) { scenarioDismiss(t, realBackend(t)) }
 
 func TestContrast(t *testing.T) { scenarioContrast(t, realBackend(t)) }
+
+func TestSessionEnded(t *testing.T) { scenarioSessionEnded(t, realBackend(t)) }

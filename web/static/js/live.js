@@ -14,7 +14,16 @@ export function connect(handlers) {
   status('connecting');
   es.addEventListener('open', () => status('on'));
   es.addEventListener('error', () => status(es.readyState === EventSource.CLOSED ? 'off' : 'connecting'));
-  for (const kind of ['site', 'decision', 'granule']) {
+  // Besides the data events, the server says "reset" (the events missed
+  // are gone: reload everything), "dropped" (this client fell behind; the
+  // stream ends and the browser reconnects with Last-Event-ID) and
+  // "unauthorized" (the session ended: stop, sign in again).
+  es.addEventListener('unauthorized', () => {
+    es.close();
+    status('off');
+    if (handlers.unauthorized) handlers.unauthorized();
+  });
+  for (const kind of ['site', 'decision', 'granule', 'reset']) {
     es.addEventListener(kind, (e) => {
       let data = null;
       try {

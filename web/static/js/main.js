@@ -89,10 +89,28 @@ async function start(r) {
     // reloads an open page; the queue may reorder.
     decision: () => scheduleQueue(),
     granule: () => map.refreshExtentLayers(),
+    reset: () => {
+      map.refreshExtentLayers();
+      scheduleQueue();
+      if (page.id) page.open(page.id);
+    },
+    unauthorized: () => signedOut(),
   });
   window.addEventListener('hashchange', route);
   route();
   document.body.dataset.ready = 'true';
+}
+
+// signedOut: the session ended elsewhere (signed out, disabled, expired):
+// say so and show the sign-in form; nothing on the page stays usable.
+function signedOut() {
+  clearCSRF();
+  page.close();
+  $('app').hidden = true;
+  $('logout').hidden = true;
+  $('whoami').textContent = '';
+  $('login-error').textContent = t('error.unauthorized');
+  showLogin();
 }
 
 function siteChanged(s) {
