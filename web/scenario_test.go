@@ -345,3 +345,28 @@ func scenarioSessionEnded(t *testing.T, b backend) {
 		waitJS(`document.querySelector('#app').hidden && document.querySelector('#login-error').textContent === 'Your session has ended: sign in again.'`),
 		waitJS(`document.querySelector('#live').dataset.state === 'off'`))
 }
+
+// scenarioLivePage: an analyst has a site's page open; another analyst
+// decides on it; the open page shows the new status, version and
+// decision in place, without a reload, and the queue behind it follows.
+func scenarioLivePage(t *testing.T, b backend) {
+	ctx := newBrowser(t, "en-GB")
+	consoleErrors(t, ctx, "analyst")
+	login(t, ctx, b.url, b.analystEN, b.password)
+	site := b.queue[len(b.queue)-1]
+	run(t, ctx, "open a site",
+		waitJS(`document.querySelector('#live').dataset.state === 'on'`),
+		gotoSite(site),
+		waitJS(`document.querySelector('#site-view').dataset.siteId === `+jsString(site)),
+		chromedp.WaitVisible(chromedp.CSS(`#act-confirm`)),
+		// A mark on the document: a reload would lose it.
+		waitJS(`(window.__noReload = true)`))
+	v0 := eval[string](t, ctx, `document.querySelector('#site-view').dataset.version`)
+	b.concurrent(t, site)
+	run(t, ctx, "the open page follows",
+		waitJS(`document.querySelector('#site-status').textContent === 'revisit requested'`),
+		waitJS(`document.querySelector('#site-view').dataset.version !== `+jsString(v0)),
+		waitJS(`document.querySelectorAll('#decisions li[data-action="revisit"]').length === 1`),
+		waitJS(`document.querySelector('#queue li[data-site-id=`+jsString(site)+`] .badge').textContent === 'revisit requested'`),
+		waitJS(`window.__noReload === true`))
+}

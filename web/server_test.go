@@ -187,3 +187,5 @@ func TestDismissNeedsReason(t *testing.T) { scenarioDismiss(t, realBackend(t)) }
 func TestContrast(t *testing.T) { scenarioContrast(t, realBackend(t)) }
 
 func TestSessionEnded(t *testing.T) { scenarioSessionEnded(t, realBackend(t)) }
+
+func TestLiveSitePage(t *testing.T) { scenarioLivePage(t, realBackend(t)) }
