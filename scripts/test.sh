@@ -9,6 +9,16 @@ if ! [ -d ../shared/data ]; then
   exit 1
 fi
 ./scripts/lint.sh
+# internal/feed checks its exports and OGC API with GDAL (ogr2ogr: GeoJSON,
+# LIBKML and OAPIF drivers), its webhook signatures with openssl and its PDF
+# reports with poppler (pdftotext, pdfinfo).
+if ! command -v ogr2ogr >/dev/null || ! command -v openssl >/dev/null || ! command -v pdftotext >/dev/null; then
+  echo "test: installing gdal-bin, openssl and poppler-utils" >&2
+  if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends gdal-bin openssl poppler-utils >&2; then
+    apt-get update -q >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends gdal-bin openssl poppler-utils >&2
+  fi
+fi
 # internal/access checks its argon2id hashes against the reference
 # implementation's command-line tool (Debian package argon2).
 if ! command -v argon2 >/dev/null; then
@@ -20,6 +30,19 @@ if ! command -v argon2 >/dev/null; then
   if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends argon2 >&2; then
     apt-get update -q >&2
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends argon2 >&2
+  fi
+fi
+# internal/tak and cmd/atalaya read the PKCS #12 files they write with
+# OpenSSL's command-line tool (Debian package openssl).
+if ! command -v openssl >/dev/null; then
+  echo "test: installing openssl (the reference PKCS #12 reader)" >&2
+  if [ "$(id -u)" != 0 ]; then
+    echo "test: openssl is missing and installing it needs root: apt-get install openssl" >&2
+    exit 1
+  fi
+  if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends openssl >&2; then
+    apt-get update -q >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends openssl >&2
   fi
 fi
 # The store's shared test suite runs against real PostgreSQL + PostGIS too:

@@ -393,13 +393,14 @@ that was edited, deleted, inserted or reordered. A checkpoint (the newest
 entry's sequence number and hash) kept outside the database also catches a
 log cut short or rewritten after it was taken: see docs/access.md.`,
 	}
-	var cpFile, verifyKey string
+	var cpFile, verifyKey, reportFile string
 	verify := &cobra.Command{
-		Use:   "verify [--db URL] [--checkpoint FILE [--verify-key FILE.pub]]",
+		Use:   "verify [--db URL] [--checkpoint FILE [--verify-key FILE.pub]] [--report FILE.pdf]",
 		Short: "Check the audit chain; exit 1 naming the first bad entry",
 		Example: `  atalaya audit verify --db sqlite:/var/lib/atalaya/atalaya.db
   atalaya audit verify --db postgres://atalaya@db/atalaya --checkpoint /mnt/offsite/audit-head.json
-  atalaya audit verify --checkpoint head.json --verify-key audit-signing.pub`,
+  atalaya audit verify --checkpoint head.json --verify-key audit-signing.pub
+  atalaya audit verify --report site-01a2.pdf       # and prove a site evidence report unaltered`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -445,10 +446,14 @@ log cut short or rewritten after it was taken: see docs/access.md.`,
 			if cp != nil {
 				fmt.Fprintf(cmd.OutOrStdout(), "checkpoint of %s (entry %d) matches\n", cp.At.Format(time.RFC3339), cp.Seq)
 			}
+			if reportFile != "" {
+				return verifyReport(cmd, db, reportFile, cp)
+			}
 			return nil
 		},
 	}
 	verify.Flags().StringVar(&cpFile, "checkpoint", "", "a checkpoint file written by atalaya audit checkpoint")
+	verify.Flags().StringVar(&reportFile, "report", "", "also prove this site evidence report (PDF) unaltered and true to the records (internal/feed)")
 	verify.Flags().StringVar(&verifyKey, "verify-key", "", "require the checkpoint to be signed by this key (a .pub file from atalaya audit keygen)")
 	var out, signKey string
 	checkpoint := &cobra.Command{

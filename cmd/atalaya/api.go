@@ -14,6 +14,7 @@ import (
 
 	"github.com/atalaya-project/atalaya/internal/access"
 	"github.com/atalaya-project/atalaya/internal/boundaries"
+	"github.com/atalaya-project/atalaya/internal/feed"
 	"github.com/atalaya-project/atalaya/internal/mbtiles"
 	"github.com/atalaya-project/atalaya/internal/pipeline"
 	"github.com/atalaya-project/atalaya/internal/server"
@@ -81,7 +82,8 @@ func (a *apiFlags) run(ctx context.Context, cmd *cobra.Command, g *app, db *stor
 			}
 			return nil
 		},
-		Gases: a.gases, HostAgency: hostAgency, UploadDir: upDir, MaxUpload: a.maxUpload,
+		AlertCommitted: func() { _ = feed.Wake(p.Conn()) },
+		Gases:          a.gases, HostAgency: hostAgency, UploadDir: upDir, MaxUpload: a.maxUpload,
 		EventRing: a.eventRing, EventBuffer: a.eventBuffer, Log: g.log,
 	}
 	if events == "nats" {

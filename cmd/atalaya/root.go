@@ -58,10 +58,14 @@ false-alarm rates; it is not evidence on its own.`,
 		newServeCmd(g),
 		newWorkerCmd(g),
 		newIngestCmd(g),
+		newFeedCmd(g),
+		newReportCmd(g),
+		newExportCmd(g),
 		newAgencyCmd(),
 		newUserCmd(),
 		newTokenCmd(),
 		newAuditCmd(),
+		newTAKCmd(g),
 	)
 	return root
 }

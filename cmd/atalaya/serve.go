@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/atalaya-project/atalaya/internal/access"
+	"github.com/atalaya-project/atalaya/internal/feed"
 	"github.com/atalaya-project/atalaya/internal/fusion"
 	"github.com/atalaya-project/atalaya/internal/granule"
 	"github.com/atalaya-project/atalaya/internal/pipeline"
@@ -103,6 +104,7 @@ func newServeCmd(g *app) *cobra.Command {
 		cfg       pipeline.Config
 		populated string
 		api       apiFlags
+		tf        takFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -138,12 +140,19 @@ Data minimisation: every hour, the raw bytes and records of granules over
 populated areas that no site needs are deleted once older than --retention
 (90 days by default; 0 keeps everything). Granules count as populated unless
 --populated-areas gives the populated areas of the region (GeoJSON polygons).
-Sites, their detections, evidence and decisions are kept. See docs/pipeline.md.`,
+Sites, their detections, evidence and decisions are kept. See docs/pipeline.md.
+
+With --tak, TAK field devices (ATAK, WinTAK, iTAK) enroll for a client
+certificate on port 8446 with their Atalaya username and password, then stream
+their agency's released sites on port 8089; --tak-push sends an agency's
+released sites to its own TAK server. See docs/tak.md.`,
 		Example: `  atalaya serve                                   # everything under ./atalaya-data
   atalaya serve --data /var/lib/atalaya --workers 4 --gas acetone,ammonia --far 0.1/km2
-  atalaya serve --http 0.0.0.0:8443 --tls-cert cert.pem --tls-key key.pem
+  atalaya serve --http 0.0.0.0:9443 --tls-cert cert.pem --tls-key key.pem
   atalaya serve --listen 0.0.0.0:4222 --blobs nats  # remote workers may join
-  atalaya serve --db postgres://atalaya@db/atalaya --nats nats://nats1:4222`,
+  atalaya serve --db postgres://atalaya@db/atalaya --nats nats://nats1:4222
+  atalaya serve --tak --tak-host tak.example.org   # TAK devices on 8089, 8443, 8446 (atalaya tak ca init first)
+  atalaya serve --tak-push tls://USA-DEA@tak.partner.example:8089 --tak-push-cert atalaya.p12`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			det, err := df.config()
@@ -197,10 +206,31 @@ Sites, their detections, evidence and decisions are kept. See docs/pipeline.md.`
 			if err := s.Start(ctx); err != nil {
 				return err
 			}
+			tp, err := tf.start(ctx, g, db, pf.dataDir)
+			if err != nil {
+				_ = s.Stop()
+				return err
+			}
+			if tp != nil && tp.servers != nil {
+				g.log.Info("serving TAK", "stream", tp.servers.Addr("stream"), "api", tp.servers.Addr("api"), "enroll", tp.servers.Addr("enroll"))
+			}
+			// The outbox dispatcher (package feed) delivers site alerts to
+			// the webhooks, the NATS subjects and the TAK sinks.
+			var extra []feed.Sink
+			for _, k := range tp.sinks() {
+				g.log.Info("TAK outbox sink", "name", k.Name())
+				extra = append(extra, k)
+			}
+			stopFeed, err := startFeed(ctx, db, s.Conn(), g.log, extra...)
+			if err != nil {
+				_ = errors.Join(tp.stop(), s.Stop())
+				return err
+			}
+			defer stopFeed()
 			api.gases = det.Gases
 			runErr := api.run(ctx, cmd, g, db, s, boot.Agency.ID, &apiSrv, cfg.Grace)
 			g.log.Info("stopping")
-			return errors.Join(runErr, s.Stop())
+			return errors.Join(runErr, tp.stop(), s.Stop())
 		},
 	}
 	f := cmd.Flags()
@@ -216,5 +246,6 @@ Sites, their detections, evidence and decisions are kept. See docs/pipeline.md.`
 	f.DurationVar(&cfg.Retention, "retention", store.DefaultRetention, "raw granules of populated areas that no site needs are purged after this long (0: never)")
 	f.StringVar(&populated, "populated-areas", "", "GeoJSON polygons of the populated areas (default: every granule counts as populated)")
 	api.add(f)
+	tf.add(f)
 	return cmd
 }

@@ -14,10 +14,12 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/atalaya-project/atalaya/internal/access"
+	"github.com/atalaya-project/atalaya/internal/feed"
 	"github.com/atalaya-project/atalaya/internal/store"
 )
 
@@ -103,7 +105,8 @@ func TestSitesFiltersAndPages(t *testing.T) {
 
 func TestSiteETagAndDecisions(t *testing.T) {
 	eachStore(t, func(t *testing.T, url string) {
-		e := newEnv(t, url)
+		var woken atomic.Int32
+		e := newEnv(t, url, func(c *Config) { c.AlertCommitted = func() { woken.Add(1) } })
 		analyst := e.tok(access.RoleAnalyst, agCOL)
 		path := "/api/v1/sites/" + e.siteCOL.ID
 		resp := e.do("GET", path, analyst, nil)
@@ -208,15 +211,16 @@ func TestSiteETagAndDecisions(t *testing.T) {
 		var kinds []string
 		for _, a := range alerts {
 			kinds = append(kinds, a.Kind)
-			var p alertPayload
+			var p feed.Event // decoded as the dispatcher will
 			decode(t, []byte(a.Payload), &p)
 			if p.ID != a.ID || p.Kind != a.Kind || p.Site.ID != e.siteCOL.ID || p.Site.Owner != agCOL ||
-				len(p.Site.ReleasedTo) != 1 || p.Site.ReleasedTo[0] != agUSA || p.Decision.ID == "" {
+				len(p.Site.ReleasedTo) != 1 || p.Site.ReleasedTo[0] != agUSA || p.Decision == nil || p.Decision.ID == "" ||
+				!p.Site.FirstSeen.Equal(e.siteCOL.FirstSeen) {
 				t.Errorf("alert payload %s", a.Payload)
 			}
 		}
-		if strings.Join(kinds, ",") != "site.released,site.updated" {
-			t.Errorf("alerts %v", kinds)
+		if strings.Join(kinds, ",") != "site.released,site.updated" || woken.Load() != 2 {
+			t.Errorf("alerts %v, dispatchers woken %d times", kinds, woken.Load())
 		}
 		ents, err := e.st.AuditEntries(t0, 0, 0)
 		if err != nil {

@@ -43,6 +43,9 @@ type Config struct {
 	// Ready checks what /readyz reports besides the store (e.g. NATS
 	// connected); nil: nothing more.
 	Ready func(context.Context) error
+	// AlertCommitted is called after a decision committed a partner alert
+	// to the outbox (serve: feed.Wake, so the dispatchers send it now).
+	AlertCommitted func()
 	// Gases are the gases the workers search (the default of GET
 	// /coverage's gas).
 	Gases []string

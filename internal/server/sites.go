@@ -2,8 +2,6 @@ package server
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,6 +14,7 @@ import (
 	"time"
 
 	"github.com/atalaya-project/atalaya/internal/access"
+	"github.com/atalaya-project/atalaya/internal/feed"
 	"github.com/atalaya-project/atalaya/internal/store"
 )
 
@@ -436,6 +435,7 @@ func (s *Server) postDecision(w http.ResponseWriter, r *http.Request, c *call) e
 	var (
 		updated store.Site
 		dec     store.Decision
+		alerted bool
 	)
 	err = s.cfg.Store.InTx(r.Context(), func(tx store.Tx) error {
 		st := c.site.Site
@@ -455,7 +455,8 @@ func (s *Server) postDecision(w http.ResponseWriter, r *http.Request, c *call) e
 				return err
 			}
 		}
-		return s.enqueueAlert(r.Context(), tx, c.site, updated, dec, req)
+		alerted, err = s.enqueueAlert(r.Context(), tx, c.site, updated, dec, req)
+		return err
 	})
 	if errors.Is(err, store.ErrConflict) {
 		return errorf(http.StatusPreconditionFailed, CodePreconditionFailed, "If-Match",
@@ -463,6 +464,9 @@ func (s *Server) postDecision(w http.ResponseWriter, r *http.Request, c *call) e
 	}
 	if err != nil {
 		return err
+	}
+	if alerted && s.cfg.AlertCommitted != nil {
+		s.cfg.AlertCommitted() // wake the outbox dispatchers
 	}
 	rel := c.site.releasedTo
 	if req.Action == "release" {
@@ -559,66 +563,40 @@ func (s *Server) exportSites(w http.ResponseWriter, r *http.Request, c *call) er
 	return json.NewEncoder(w).Encode(map[string]any{"type": "FeatureCollection", "features": fs})
 }
 
-// Alert kinds for partners (internal/feed's), written to the outbox with
-// the decision that causes them.
-const (
-	alertReleased  = "site.released"
-	alertUpdated   = "site.updated"
-	alertWithdrawn = "site.withdrawn"
-)
-
-// alertPayload is an outbox alert's payload, internal/feed's Event JSON:
-// the site as partners see it and the decision that caused the alert.
-type alertPayload struct {
-	ID       string    `json:"id"`
-	Kind     string    `json:"kind"`
-	Time     string    `json:"time"`
-	Site     SiteJSON  `json:"site"`
-	Decision alertDecn `json:"decision"`
-}
-
-type alertDecn struct {
-	ID     string `json:"id"`
-	Actor  string `json:"actor"`
-	At     string `json:"at"`
-	Action string `json:"action"`
-	Reason string `json:"reason"`
-}
-
 // enqueueAlert writes, in the decision's transaction, the alert partners
-// get: a release, a change to a released site, or its withdrawal (a
-// dismissal after release). Decisions on sites nobody else sees alert no
-// one.
-func (s *Server) enqueueAlert(ctx context.Context, tx store.Tx, before siteView, updated store.Site, dec store.Decision, req decisionRequest) error {
+// get (internal/feed's Event): a release, a change to a released site, or
+// its withdrawal (a dismissal after release). Decisions on sites nobody
+// else sees alert no one. It reports whether it wrote one.
+func (s *Server) enqueueAlert(ctx context.Context, tx store.Tx, before siteView, updated store.Site, dec store.Decision, req decisionRequest) (bool, error) {
 	released := len(before.releasedTo) > 0 || before.Status == store.SiteReleased
 	var kind string
 	switch {
 	case req.Action == "release":
-		kind = alertReleased
+		kind = feed.KindSiteReleased
 	case released && req.Action == "dismiss":
-		kind = alertWithdrawn
+		kind = feed.KindSiteWithdrawn
 	case released:
-		kind = alertUpdated
+		kind = feed.KindSiteUpdated
 	default:
-		return nil
+		return false, nil
 	}
 	rs, err := tx.Releases(ctx, updated.ID)
 	if err != nil {
-		return err
+		return false, err
 	}
 	rel := make([]string, len(rs))
 	for i, r := range rs {
 		rel[i] = r.AgencyID
 	}
-	var idb [16]byte
-	_, _ = rand.Read(idb[:])
-	p := alertPayload{ID: hex.EncodeToString(idb[:]), Kind: kind, Time: rfc3339(s.cfg.Now()),
-		Site:     siteJSON(siteView{Site: updated, owner: before.owner, releasedTo: rel}),
-		Decision: alertDecn{ID: dec.ID, Actor: dec.Actor, At: rfc3339(dec.At), Action: string(dec.Action), Reason: dec.Reason}}
-	b, err := json.Marshal(p)
-	if err != nil {
-		return err
+	sj := siteJSON(siteView{Site: updated, owner: before.owner, releasedTo: rel})
+	fs := feed.Site{ID: sj.ID, Lat: sj.Lat, Lon: sj.Lon, UncertaintyM: sj.UncertaintyM, GasProfile: sj.GasProfile,
+		FirstSeen: updated.FirstSeen.UTC(), LastSeen: updated.LastSeen.UTC(), PassesSeen: sj.PassesSeen,
+		PassesSurveyed: sj.PassesSurveyed, Evidence: sj.Evidence, Probability: sj.Probability, TypeGuess: sj.TypeGuess,
+		Status: sj.Status, Version: sj.Version, Owner: sj.Owner, ReleasedTo: sj.ReleasedTo}
+	for _, g := range sj.Gases {
+		fs.Gases = append(fs.Gases, feed.SiteGas{Gas: g.Gas, Evidence: g.Evidence, PeakPPMM: g.PeakPPMM, RateKgH: g.RateKgH})
 	}
-	_, err = tx.EnqueueAlert(ctx, store.Alert{ID: p.ID, SiteID: updated.ID, Kind: kind, Payload: string(b)})
-	return err
+	_, err = feed.Enqueue(ctx, tx, feed.Event{Kind: kind, Time: s.cfg.Now().UTC(), Site: fs,
+		Decision: &feed.Decision{ID: dec.ID, Actor: dec.Actor, At: dec.At.UTC(), Action: string(dec.Action), Reason: dec.Reason}})
+	return err == nil, err
 }

@@ -314,6 +314,56 @@ CREATE TRIGGER audit_head_no_truncate BEFORE TRUNCATE ON audit_head
 `,
 		},
 	},
+	{
+		version: 3,
+		name:    "feed: per-sink delivery queues and dead letters, webhook subscriptions",
+		common: `
+CREATE TABLE feed_deliveries (
+	seq             {serial},
+	sink            TEXT NOT NULL,
+	alert_id        TEXT NOT NULL,
+	site_id         TEXT NOT NULL DEFAULT '',
+	kind            TEXT NOT NULL,
+	payload         TEXT NOT NULL,
+	created_us      BIGINT NOT NULL,
+	attempts        INTEGER NOT NULL DEFAULT 0,
+	next_attempt_us BIGINT NOT NULL,
+	last_error      TEXT NOT NULL DEFAULT '',
+	dead_us         BIGINT NOT NULL DEFAULT 0,
+	UNIQUE (sink, alert_id)
+);
+CREATE INDEX feed_deliveries_site ON feed_deliveries (sink, site_id, created_us, seq);
+CREATE INDEX feed_deliveries_due ON feed_deliveries (sink, dead_us, next_attempt_us);
+
+CREATE TABLE webhook_subscriptions (
+	id         TEXT PRIMARY KEY,
+	agency_id  TEXT NOT NULL CHECK (agency_id <> ''),
+	url        TEXT NOT NULL CHECK (url <> ''),
+	secret     TEXT NOT NULL CHECK (secret <> ''),
+	created_us BIGINT NOT NULL
+);
+CREATE INDEX webhook_subscriptions_agency ON webhook_subscriptions (agency_id);
+`,
+	},
+	{
+		version: 4,
+		name:    "TAK client certificates (issued, revoked)",
+		common: `
+CREATE TABLE tak_certs (
+	serial        TEXT PRIMARY KEY,
+	user_id       TEXT NOT NULL,
+	agency_id     TEXT NOT NULL,
+	client_uid    TEXT NOT NULL DEFAULT '',
+	subject       TEXT NOT NULL,
+	not_before_us BIGINT NOT NULL,
+	not_after_us  BIGINT NOT NULL,
+	issued_us     BIGINT NOT NULL,
+	revoked_us    BIGINT NOT NULL DEFAULT 0,
+	revoke_reason TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX tak_certs_user ON tak_certs (user_id);
+`,
+	},
 }
 
 // SchemaVersion is the newest schema version this code knows.

@@ -310,6 +310,7 @@ type Writer interface {
 	DecisionWriter
 	OutboxWriter
 	AccessWriter
+	TAKCerts
 }
 
 // Tx is a transaction: its reads see its own writes; nothing is visible to

@@ -66,6 +66,12 @@ func Run(t *testing.T, newStore Factory) {
 		{"Verdicts", testVerdicts},
 		{"Outbox", testOutbox},
 		{"OutboxConcurrentClaims", testOutboxConcurrentClaims},
+		{"FanOut", testFanOut},
+		{"FanOutDue", testFanOutDue},
+		{"DeliveryOrder", testDeliveryOrder},
+		{"DeadLetters", testDeadLetters},
+		{"DeliveryConcurrentClaims", testDeliveryConcurrentClaims},
+		{"Webhooks", testWebhooks},
 		{"TxCommitRollback", testTxCommitRollback},
 		{"TxErrorLeavesNothing", testTxErrorLeavesNothing},
 		{"TxPanicLeavesNothing", testTxPanicLeavesNothing},
@@ -78,6 +84,8 @@ func Run(t *testing.T, newStore Factory) {
 		{"ReleaseAtomicWithDecision", testReleaseAtomicWithDecision},
 		{"AuditAppend", testAuditAppend},
 		{"AuditConcurrentAppends", testAuditConcurrentAppends},
+		{"TAKCerts", testTAKCerts},
+		{"SitesWithStatus", testSitesWithStatus},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,0 +1,35 @@
+// Package cot is Cursor-on-Target (CoT) as the TAK family (ATAK, WinTAK,
+// iTAK, TAK Server) speaks it: the event model, a strict XML decoder and
+// encoder (encoding/xml), a reader for the back-to-back event stream of a TAK
+// streaming connection, and the mapping of an Atalaya site to the event a
+// field device shows.
+//
+// # Events
+//
+// An [Event] is one <event> element: uid, type, how, time, start, stale, a
+// <point> and a <detail>. The detail elements Atalaya writes or reads
+// (contact, remarks, link, color, usericon, __forcedelete) are typed; any
+// other element is kept verbatim in Detail.Other, so an event read from a
+// device and written again loses nothing but what [Event.StripFlowTags]
+// removes (TAK Server's _flow-tags_, by which it drops an event it has seen).
+//
+// [Decode] and [Reader] are strict: one event of at most [MaxEventBytes],
+// version 2.0, a non-empty uid and how, a type of hyphen-separated atoms,
+// RFC 3339 times with stale not before start, a point inside the WGS 84
+// ranges with finite, non-negative ce and le. Every error names the field
+// and the value ([ErrInvalid]).
+//
+// # Sites
+//
+// [SiteEvent] maps a released site to a persistent spot-map marker
+// (b-m-p-s-m, how m-f "machine fused"), coloured by the site's probability,
+// with a readable callsign, remarks in the receiving agency's language (es,
+// en, pt) and links to the producer and the site's page; [DeleteEvent] is the
+// withdrawal (t-x-d-d with __forcedelete). docs/tak.md says why this type.
+//
+// # Units
+//
+// Latitude and longitude in decimal degrees (WGS 84); hae (height above the
+// ellipsoid), ce (circular error) and le (linear error) in metres, 9999999
+// meaning unknown; times UTC, written with millisecond precision.
+package cot
