@@ -55,6 +55,19 @@ if [ -z "${ATALAYA_TEST_POSTGRES_URL:-}" ]; then
   pgcluster=$(sed -n 's/.*cluster in \([^ ]*\) (stop.*/\1/p' "$pgdir.log")
   trap '[ -n "${pgcluster:-}" ] && ./scripts/postgres.sh stop "$pgcluster" >/dev/null 2>&1 || true' EXIT
 fi
+# The web map's tests drive a real headless Chromium (chromedp), and
+# web/vendor_test.go rebuilds the vendored npm files with npm.
+if ! command -v chromium >/dev/null; then
+  echo "test: installing chromium (the web map's tests drive a real browser)" >&2
+  if [ "$(id -u)" != 0 ]; then
+    echo "test: chromium is missing and installing it needs root: apt-get install chromium" >&2
+    exit 1
+  fi
+  if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium >&2; then
+    apt-get update -q >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium >&2
+  fi
+fi
 echo "== go test -race ./..."
 go test -race -count=1 -timeout 20m ./...
 echo "== go test without -race: accuracy tests the race detector's 20× slowdown leaves out"

@@ -13,7 +13,9 @@ import (
 // fuseCommit makes workers commit each granule with its fusion into the
 // evidence grid and the candidate sites (internal/fusion), searching the
 // grid for the gases the workers detect at the same false-alarm rate.
-func fuseCommit(db *store.DB, det pipeline.DetectConfig, log *slog.Logger) (pipeline.CommitFunc, error) {
+// committed, if not nil, is told each granule committed and the sites it
+// created or changed (after the commit: serve publishes them as events).
+func fuseCommit(db *store.DB, det pipeline.DetectConfig, log *slog.Logger, committed func(context.Context, store.Granule, fusion.Report)) (pipeline.CommitFunc, error) {
 	f, err := fusion.New(db, fusion.Config{Gases: det.Gases, FARPerKm2: det.FARPerKm2, Log: log})
 	if err != nil {
 		return nil, err
@@ -23,6 +25,9 @@ func fuseCommit(db *store.DB, det pipeline.DetectConfig, log *slog.Logger) (pipe
 		if err == nil {
 			log.Info("granule fused", "granule", g.ID, "detections", rep.Detections, "grid", rep.GridDetections,
 				"sites_created", len(rep.Created), "sites_updated", len(rep.Updated), "alerts", rep.Alerts)
+			if committed != nil {
+				committed(ctx, g, rep)
+			}
 		}
 		return err
 	}, nil

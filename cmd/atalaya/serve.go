@@ -7,14 +7,18 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/atalaya-project/atalaya/internal/access"
 	"github.com/atalaya-project/atalaya/internal/feed"
+	"github.com/atalaya-project/atalaya/internal/fusion"
 	"github.com/atalaya-project/atalaya/internal/granule"
 	"github.com/atalaya-project/atalaya/internal/pipeline"
+	"github.com/atalaya-project/atalaya/internal/server"
 	"github.com/atalaya-project/atalaya/internal/store"
 )
 
@@ -99,16 +103,18 @@ func newServeCmd(g *app) *cobra.Command {
 		listen    string
 		cfg       pipeline.Config
 		populated string
+		api       apiFlags
 		tf        takFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
-		Short: "Run the pipeline: embedded NATS, reconciler and workers",
-		Long: `Runs Atalaya's long-running parts together until interrupted: an embedded NATS
+		Short: "Run Atalaya: the HTTP API and web map, embedded NATS, reconciler and workers",
+		Long: `Runs Atalaya's long-running parts together until interrupted: the HTTP API,
+its live feed (Server-Sent Events) and the web map on --http, an embedded NATS
 server with JetStream (unless --nats names one), the job queue, the reconciler
 (which republishes the jobs of granules the store says are unfinished and the
-queue has lost) and --workers worker goroutines. Granules come in with
-` + "`atalaya ingest`" + `; more workers can join from other machines with
+queue has lost) and --workers worker goroutines. Granules come in through the
+API (POST /api/v1/granules) or with ` + "`atalaya ingest`" + `; more workers can join from other machines with
 ` + "`atalaya worker --nats URL`" + ` (then ingest with --blobs nats, so the bytes are in
 the JetStream object store rather than this machine's folder).
 
@@ -118,8 +124,17 @@ for ingest to find). The embedded server syncs every write to disk before
 acknowledging it, and listens on 127.0.0.1 only unless --listen says otherwise
 (it has no authentication: keep it behind a firewall or VPN).
 
-On interrupt, workers stop taking jobs, in-flight jobs get --grace to finish,
-the rest go back to the queue.
+The first run with an empty store creates the host agency of --country and
+an administrator, and prints the administrator's password once (add agencies,
+users and tokens with ` + "`atalaya agency`, `atalaya user`, `atalaya token`" + `).
+With --tls-cert and --tls-key the API speaks HTTPS only and session cookies
+are Secure. /metrics (Prometheus), /healthz and /readyz need no login: keep
+--http on a private address or behind a proxy that restricts them.
+
+On interrupt, the API stops accepting connections, ends live feeds (clients
+resume with Last-Event-ID) and lets requests in flight finish within --grace;
+workers stop taking jobs, in-flight jobs get --grace to finish, the rest go
+back to the queue.
 
 Data minimisation: every hour, the raw bytes and records of granules over
 populated areas that no site needs are deleted once older than --retention
@@ -133,6 +148,7 @@ their agency's released sites on port 8089; --tak-push sends an agency's
 released sites to its own TAK server. See docs/tak.md.`,
 		Example: `  atalaya serve                                   # everything under ./atalaya-data
   atalaya serve --data /var/lib/atalaya --workers 4 --gas acetone,ammonia --far 0.1/km2
+  atalaya serve --http 0.0.0.0:9443 --tls-cert cert.pem --tls-key key.pem
   atalaya serve --listen 0.0.0.0:4222 --blobs nats  # remote workers may join
   atalaya serve --db postgres://atalaya@db/atalaya --nats nats://nats1:4222
   atalaya serve --tak --tak-host tak.example.org   # TAK devices on 8089, 8443, 8446 (atalaya tak ca init first)
@@ -149,10 +165,33 @@ released sites to its own TAK server. See docs/tak.md.`,
 				return err
 			}
 			defer db.Close()
+			if err := api.check(); err != nil {
+				return err
+			}
+			boot, err := access.Bootstrap(ctx, db, access.BootstrapOptions{Country: api.country})
+			if err != nil {
+				return fmt.Errorf("first-run set-up: %w", err)
+			}
+			if boot.Created {
+				fmt.Fprintf(cmd.OutOrStdout(), "atalaya serve: first run: created agency %s and administrator %q with password %s (shown once: keep it)\n",
+					boot.Agency.ID, boot.User.Username, boot.Password)
+			}
+			// Workers commit before the API exists: events of those
+			// first commits are not published (no client can be
+			// listening yet).
+			var apiSrv atomic.Pointer[server.Server]
+			committed := func(ctx context.Context, gr store.Granule, rep fusion.Report) {
+				if a := apiSrv.Load(); a != nil {
+					if cur, err := db.Granule(ctx, gr.ID); err == nil {
+						a.GranuleChanged(ctx, cur)
+					}
+					a.SitesChanged(ctx, append(rep.Created, rep.Updated...)...)
+				}
+			}
 			cfg.Store, cfg.DataDir, cfg.NATSURL, cfg.Listen = db, pf.dataDir, pf.natsURL, listen
 			cfg.Queue, cfg.Detect, cfg.Reconcile, cfg.Log = pf.queue(), det, true, g.log
 			cfg.Blobs = pf.blobs
-			if cfg.Commit, err = fuseCommit(db, det, g.log); err != nil {
+			if cfg.Commit, err = fuseCommit(db, det, g.log, committed); err != nil {
 				return err
 			}
 			if populated != "" {
@@ -184,15 +223,14 @@ released sites to its own TAK server. See docs/tak.md.`,
 			}
 			stopFeed, err := startFeed(ctx, db, s.Conn(), g.log, extra...)
 			if err != nil {
-				_ = s.Stop()
+				_ = errors.Join(tp.stop(), s.Stop())
 				return err
 			}
 			defer stopFeed()
-			g.log.Info("serving", "nats", s.NATSURL(), "db", pf.db(), "workers", cfg.Workers, "blobs", pf.blobs)
-			fmt.Fprintf(cmd.OutOrStdout(), "atalaya serve: NATS at %s, %d workers; ingest with: atalaya ingest CUBE.hdr --data %s\n", s.NATSURL(), cfg.Workers, pf.dataDir)
-			<-ctx.Done()
+			api.gases = det.Gases
+			runErr := api.run(ctx, cmd, g, db, s, boot.Agency.ID, &apiSrv, cfg.Grace)
 			g.log.Info("stopping")
-			return errors.Join(tp.stop(), s.Stop())
+			return errors.Join(runErr, tp.stop(), s.Stop())
 		},
 	}
 	f := cmd.Flags()
@@ -207,6 +245,7 @@ released sites to its own TAK server. See docs/tak.md.`,
 	f.StringVar(&cfg.WorkDir, "work-dir", "", "where workers unpack granules (default: the system temp dir)")
 	f.DurationVar(&cfg.Retention, "retention", store.DefaultRetention, "raw granules of populated areas that no site needs are purged after this long (0: never)")
 	f.StringVar(&populated, "populated-areas", "", "GeoJSON polygons of the populated areas (default: every granule counts as populated)")
+	api.add(f)
 	tf.add(f)
 	return cmd
 }

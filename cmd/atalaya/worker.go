@@ -56,7 +56,7 @@ are unpacked into --work-dir and removed after.`,
 			defer db.Close()
 			cfg.Store, cfg.DataDir, cfg.NATSURL = db, pf.dataDir, url
 			cfg.Queue, cfg.Detect, cfg.Log = pf.queue(), det, g.log
-			if cfg.Commit, err = fuseCommit(db, det, g.log); err != nil {
+			if cfg.Commit, err = fuseCommit(db, det, g.log, nil); err != nil {
 				return err
 			}
 			s, err := pipeline.NewServer(cfg)

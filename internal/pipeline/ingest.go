@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
 	"path/filepath"
 
 	"github.com/atalaya-project/atalaya/internal/cube"
@@ -44,6 +45,33 @@ type Ingested struct {
 // Nats-Msg-Id. A failure to publish is reported in Ingested, not as an
 // error: the granule is recorded, and the reconciler will queue it.
 func (in *Ingester) Ingest(ctx context.Context, hdr string) (Ingested, error) {
+	return in.ingest(ctx, hdr, "")
+}
+
+// IngestArchive ingests a granule archive (a tar of exactly granule.hdr
+// and granule.img, as the blob store keeps cubes: see archive.go), such as
+// an HTTP upload spooled at path, recording it under name. The archive is
+// unpacked into a temporary folder beside nothing else and checked like a
+// stored one; a malformed archive fails with ErrArchive and records nothing.
+func (in *Ingester) IngestArchive(ctx context.Context, path, name string) (Ingested, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return Ingested{}, fmt.Errorf("ingest archive: %w", err)
+	}
+	defer f.Close()
+	dir, err := os.MkdirTemp("", "atalaya-upload-")
+	if err != nil {
+		return Ingested{}, fmt.Errorf("ingest archive: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	hdr, err := extractCubeArchive(f, dir, "")
+	if err != nil {
+		return Ingested{}, fmt.Errorf("ingest archive %s: %w", name, err)
+	}
+	return in.ingest(ctx, hdr, name)
+}
+
+func (in *Ingester) ingest(ctx context.Context, hdr, name string) (Ingested, error) {
 	var res Ingested
 	if in.Blobs == nil {
 		return res, errors.New("ingest: no blob store to keep the bytes in")
@@ -70,6 +98,9 @@ func (in *Ingester) Ingest(ctx context.Context, hdr string) (Ingested, error) {
 	}
 	g := store.Granule{
 		Kind: store.KindCube, SHA256: sha, Name: filepath.Base(hdrPath), Size: size, URI: in.Blobs.URI(key),
+	}
+	if name != "" {
+		g.Name = name
 	}
 	g.Footprint, g.FootprintGeoJSON = footprint(h)
 	meta, err := h.PassMeta()

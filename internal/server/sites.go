@@ -1,0 +1,602 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/atalaya-project/atalaya/internal/access"
+	"github.com/atalaya-project/atalaya/internal/feed"
+	"github.com/atalaya-project/atalaya/internal/store"
+)
+
+// SiteJSON is a site as the API shows it.
+type SiteJSON struct {
+	ID             string    `json:"id"`
+	Lat            float64   `json:"lat"`
+	Lon            float64   `json:"lon"`
+	UncertaintyM   float64   `json:"uncertainty_m"`
+	Gases          []GasJSON `json:"gases"`
+	GasProfile     string    `json:"gas_profile"` // the stored JSON text, as the feeds carry it
+	FirstSeen      string    `json:"first_seen"`
+	LastSeen       string    `json:"last_seen"`
+	PassesSeen     int       `json:"passes_seen"`
+	PassesSurveyed int       `json:"passes_surveyed"`
+	Evidence       float64   `json:"evidence"`
+	Probability    float64   `json:"probability"`
+	TypeGuess      string    `json:"type_guess"`
+	Status         string    `json:"status"`
+	Version        int64     `json:"version"`
+	Owner          string    `json:"owner"`
+	ReleasedTo     []string  `json:"released_to"`
+}
+
+// GasJSON is one gas's evidence at a site.
+type GasJSON struct {
+	Gas      string  `json:"gas"`
+	Evidence float64 `json:"evidence"`
+	PeakPPMM float64 `json:"peak_ppmm"`
+	RateKgH  float64 `json:"rate_kgh"`
+}
+
+func rfc3339(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339Nano)
+}
+
+// gases reads a gas profile: a JSON object of gas → evidence (a number),
+// or gas → {log_bf|z, ppmm, emission_kg_h} as internal/sites writes it.
+func gases(profile string) ([]GasJSON, json.RawMessage) {
+	var m map[string]json.RawMessage
+	if profile == "" || json.Unmarshal([]byte(profile), &m) != nil {
+		return []GasJSON{}, json.RawMessage("{}")
+	}
+	out := make([]GasJSON, 0, len(m))
+	for gas, raw := range m {
+		g := GasJSON{Gas: gas}
+		var num float64
+		var obj struct {
+			LogBF    *float64 `json:"log_bf"`
+			Z        *float64 `json:"z"`
+			Evidence *float64 `json:"evidence"`
+			PPMm     float64  `json:"ppmm"`
+			Peak     float64  `json:"peak_ppmm"`
+			Rate     float64  `json:"emission_kg_h"`
+			RateKgH  float64  `json:"rate_kgh"`
+		}
+		switch {
+		case json.Unmarshal(raw, &num) == nil:
+			g.Evidence = num
+		case json.Unmarshal(raw, &obj) == nil:
+			switch {
+			case obj.Evidence != nil:
+				g.Evidence = *obj.Evidence
+			case obj.LogBF != nil:
+				g.Evidence = *obj.LogBF
+			case obj.Z != nil:
+				g.Evidence = *obj.Z
+			}
+			g.PeakPPMM = max(obj.PPMm, obj.Peak)
+			g.RateKgH = max(obj.Rate, obj.RateKgH)
+		}
+		out = append(out, g)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Evidence != out[j].Evidence {
+			return out[i].Evidence > out[j].Evidence
+		}
+		return out[i].Gas < out[j].Gas
+	})
+	return out, json.RawMessage(profile)
+}
+
+func siteJSON(v siteView) SiteJSON {
+	gs, _ := gases(v.GasProfile)
+	prof := v.GasProfile
+	rel := v.releasedTo
+	if rel == nil {
+		rel = []string{}
+	}
+	return SiteJSON{
+		ID: v.ID, Lat: v.Lat, Lon: v.Lon, UncertaintyM: v.UncertaintyM, Gases: gs, GasProfile: prof,
+		FirstSeen: rfc3339(v.FirstSeen), LastSeen: rfc3339(v.LastSeen), PassesSeen: v.PassesSeen,
+		PassesSurveyed: v.PassesSurvey, Evidence: v.Evidence, Probability: v.Probability,
+		TypeGuess: v.TypeGuess, Status: string(v.Status), Version: v.Version, Owner: v.owner, ReleasedTo: rel,
+	}
+}
+
+func etag(version int64) string { return `"` + strconv.FormatInt(version, 10) + `"` }
+
+// siteFilter is GET /sites's query.
+type siteFilter struct {
+	bbox         store.BBox
+	statuses     []store.SiteStatus
+	gas          string
+	minP         float64
+	since, until time.Time
+	limit        int
+	after        string
+}
+
+func parseSiteFilter(q url.Values) (siteFilter, error) {
+	f := siteFilter{bbox: world}
+	for k := range q {
+		switch k {
+		case "bbox", "status", "gas", "min_probability", "since", "until", "limit", "cursor":
+		default:
+			return f, invalid(k, "unknown query parameter %q", k)
+		}
+	}
+	var err error
+	if b := q.Get("bbox"); b != "" {
+		if f.bbox, err = parseBBox(b); err != nil {
+			return f, err
+		}
+	}
+	if st := q.Get("status"); st != "" {
+		for _, x := range strings.Split(st, ",") {
+			switch x := store.SiteStatus(x); x {
+			case store.SiteCandidate, store.SiteConfirmed, store.SiteDismissed, store.SiteRevisit, store.SiteReleased:
+				f.statuses = append(f.statuses, x)
+			default:
+				return f, invalid("status", "%q: want candidate, confirmed, dismissed, revisit or released (comma-separated)", x)
+			}
+		}
+	}
+	f.gas = q.Get("gas")
+	if len(f.gas) > 64 {
+		return f, invalid("gas", "too long")
+	}
+	if f.minP, err = parseProbability("min_probability", q.Get("min_probability")); err != nil {
+		return f, err
+	}
+	if f.since, err = parseTime("since", q.Get("since")); err != nil {
+		return f, err
+	}
+	if f.until, err = parseTime("until", q.Get("until")); err != nil {
+		return f, err
+	}
+	if f.limit, err = parseLimit(q.Get("limit"), 100, 1000); err != nil {
+		return f, err
+	}
+	// The cursor is bound to every filter but limit and cursor.
+	key := url.Values{}
+	for k, v := range q {
+		if k != "limit" && k != "cursor" {
+			key[k] = v
+		}
+	}
+	f.after, err = parseCursor(q.Get("cursor"), key.Encode())
+	return f, err
+}
+
+func (f siteFilter) match(v siteView, gs []GasJSON) bool {
+	if len(f.statuses) > 0 && !slices.Contains(f.statuses, v.Status) {
+		return false
+	}
+	if v.Probability < f.minP {
+		return false
+	}
+	// since/until select sites seen in the interval.
+	if !f.since.IsZero() && v.LastSeen.Before(f.since) {
+		return false
+	}
+	if !f.until.IsZero() && v.FirstSeen.After(f.until) {
+		return false
+	}
+	if f.gas != "" && !slices.ContainsFunc(gs, func(g GasJSON) bool { return g.Gas == f.gas }) {
+		return false
+	}
+	return true
+}
+
+// visibleSites returns the sites p sees in b, by id, after the id after,
+// that pass keep, up to limit (0: all); more reports whether any are left.
+func (s *Server) visibleSites(ctx context.Context, p Principal, b store.BBox, after string, limit int,
+	keep func(siteView) bool) (out []siteView, more bool, err error) {
+	all, err := s.cfg.Store.SitesInBBox(ctx, b, 0)
+	if err != nil {
+		return nil, false, err
+	}
+	owners, err := s.cfg.Sites.Owners(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	for _, st := range all {
+		if st.ID <= after {
+			continue
+		}
+		v, err := s.view(ctx, owners, st)
+		if err != nil {
+			return nil, false, err
+		}
+		if !Visible(p, v.owner, v.releasedTo) || !keep(v) {
+			continue
+		}
+		if limit > 0 && len(out) == limit {
+			return out, true, nil
+		}
+		out = append(out, v)
+	}
+	return out, false, nil
+}
+
+func (s *Server) listSites(w http.ResponseWriter, r *http.Request, c *call) error {
+	f, err := parseSiteFilter(r.URL.Query())
+	if err != nil {
+		return err
+	}
+	vs, more, err := s.visibleSites(r.Context(), c.p, f.bbox, f.after, f.limit, func(v siteView) bool {
+		gs, _ := gases(v.GasProfile)
+		return f.match(v, gs)
+	})
+	if err != nil {
+		return err
+	}
+	items := make([]SiteJSON, len(vs))
+	ids := make([]string, len(vs))
+	for i, v := range vs {
+		items[i], ids[i] = siteJSON(v), v.ID
+	}
+	resp := struct {
+		Items      []SiteJSON `json:"items"`
+		NextCursor string     `json:"next_cursor"`
+	}{Items: items}
+	if more {
+		key := url.Values{}
+		for k, v := range r.URL.Query() {
+			if k != "limit" && k != "cursor" {
+				key[k] = v
+			}
+		}
+		resp.NextCursor = cursor{filters: key.Encode(), after: vs[len(vs)-1].ID}.encode()
+	}
+	c.detail = map[string]any{"sites": ids}
+	writeJSON(w, http.StatusOK, resp)
+	return nil
+}
+
+func (s *Server) getSite(w http.ResponseWriter, r *http.Request, c *call) error {
+	tag := etag(c.site.Version)
+	w.Header().Set("ETag", tag)
+	w.Header().Set("Cache-Control", "private, no-cache")
+	if inm := r.Header.Get("If-None-Match"); inm != "" && etagMatch(inm, tag) {
+		w.WriteHeader(http.StatusNotModified)
+		return nil
+	}
+	writeJSON(w, http.StatusOK, siteJSON(c.site))
+	return nil
+}
+
+func etagMatch(header, tag string) bool {
+	for _, t := range strings.Split(header, ",") {
+		t = strings.TrimPrefix(strings.TrimSpace(t), "W/")
+		if t == tag || t == "*" {
+			return true
+		}
+	}
+	return false
+}
+
+// Evidence is GET /sites/{id}/evidence.
+type Evidence struct {
+	Detections []DetectionJSON `json:"detections"`
+	Passes     []PassJSON      `json:"passes"`
+	Decisions  []DecisionJSON  `json:"decisions"`
+	Spectrum   struct {
+		WavelengthUM []float64 `json:"wavelength_um"`
+		Measured     []float64 `json:"measured"`
+		Library      []float64 `json:"library"`
+		Gas          string    `json:"gas"`
+	} `json:"spectrum"`
+	Trace struct {
+		T   []float64 `json:"t"`
+		PPM []float64 `json:"ppm"`
+		Fit []float64 `json:"fit"`
+	} `json:"trace"`
+	PlumePNG string `json:"plume_png"`
+}
+
+// PassJSON is one pass over a site.
+type PassJSON struct {
+	GranuleID string  `json:"granule_id"`
+	Time      string  `json:"time"`
+	Seen      bool    `json:"seen"`
+	MDLKgH    float64 `json:"mdl_kgh"`
+}
+
+// DecisionJSON is one decision.
+type DecisionJSON struct {
+	ID      string          `json:"id"`
+	SiteID  string          `json:"site_id"`
+	Actor   string          `json:"actor"`
+	At      string          `json:"at"`
+	Action  string          `json:"action"`
+	Reason  string          `json:"reason"`
+	Payload json.RawMessage `json:"payload,omitempty"`
+}
+
+func decisionJSON(d store.Decision) DecisionJSON {
+	out := DecisionJSON{ID: d.ID, SiteID: d.SiteID, Actor: d.Actor, At: rfc3339(d.At), Action: string(d.Action), Reason: d.Reason}
+	if d.Payload != "" && json.Valid([]byte(d.Payload)) {
+		out.Payload = json.RawMessage(d.Payload)
+	}
+	return out
+}
+
+func (s *Server) getEvidence(w http.ResponseWriter, r *http.Request, c *call) error {
+	h, err := s.cfg.Store.SiteHistory(r.Context(), c.site.ID)
+	if err != nil {
+		return err
+	}
+	var ev Evidence
+	ev.Detections = make([]DetectionJSON, len(h.Detections))
+	ev.Passes = []PassJSON{}
+	seen := map[string]bool{}
+	var best store.Detection
+	for i, d := range h.Detections {
+		ev.Detections[i] = detectionJSON(d)
+		if d.PeakPPMM > best.PeakPPMM {
+			best = d
+		}
+		if seen[d.GranuleID] {
+			continue
+		}
+		seen[d.GranuleID] = true
+		p := PassJSON{GranuleID: d.GranuleID, Seen: true}
+		if g, err := s.cfg.Store.Granule(r.Context(), d.GranuleID); err == nil {
+			p.Time = rfc3339(g.Acquired)
+		}
+		ev.Passes = append(ev.Passes, p)
+	}
+	ev.Decisions = make([]DecisionJSON, len(h.Decisions))
+	for i, d := range h.Decisions {
+		ev.Decisions[i] = decisionJSON(d)
+	}
+	ev.Spectrum.WavelengthUM, ev.Spectrum.Measured, ev.Spectrum.Library = []float64{}, []float64{}, []float64{}
+	ev.Spectrum.Gas = best.Gas
+	ev.Trace.T, ev.Trace.PPM, ev.Trace.Fit = []float64{}, []float64{}, []float64{}
+	writeJSON(w, http.StatusOK, ev)
+	return nil
+}
+
+// decisionRequest is POST /sites/{id}/decisions's body.
+type decisionRequest struct {
+	Action    string   `json:"action"`
+	Reason    string   `json:"reason"`
+	ReleaseTo []string `json:"release_to"`
+}
+
+// decisionStatus is the status a decision moves a site to; ground truth
+// leaves it where it is.
+var decisionStatus = map[string]store.SiteStatus{
+	"confirm": store.SiteConfirmed, "dismiss": store.SiteDismissed,
+	"revisit": store.SiteRevisit, "release": store.SiteReleased,
+}
+
+func (s *Server) postDecision(w http.ResponseWriter, r *http.Request, c *call) error {
+	want, err := parseVersion(r.Header.Get("If-Match"))
+	if err != nil {
+		return err
+	}
+	var req decisionRequest
+	if err := decodeJSON(w, r, s.cfg.MaxBody, &req); err != nil {
+		return err
+	}
+	if len(req.Reason) > 4000 {
+		return invalid("reason", "longer than 4000 bytes")
+	}
+	need, err := access.DecisionAction(req.Action)
+	if err != nil {
+		return invalid("action", "%q: want confirm, dismiss, revisit, release or ground-truth", req.Action)
+	}
+	c.action = need
+	if !c.p.Can(need) {
+		return forbidden("role %s may not %s", c.p.Role, need)
+	}
+	if req.Action == "release" {
+		if !access.CanRelease(c.p, c.site.owner) {
+			return forbidden("only the owning agency (%s) releases this site", c.site.owner)
+		}
+		if len(req.ReleaseTo) == 0 {
+			return invalid("release_to", "name at least one agency to release the site to")
+		}
+		known, err := s.cfg.Directory.Agencies(r.Context())
+		if err != nil {
+			return err
+		}
+		for _, a := range req.ReleaseTo {
+			if !slices.ContainsFunc(known, func(k access.Agency) bool { return k.ID == a }) {
+				return invalid("release_to", "no agency %q", a)
+			}
+		}
+	} else if len(req.ReleaseTo) > 0 {
+		return invalid("release_to", "only a release names agencies")
+	}
+	if want != c.site.Version {
+		return errorf(http.StatusPreconditionFailed, CodePreconditionFailed, "If-Match",
+			"the site is at version %d, not %d: reload it and decide again", c.site.Version, want)
+	}
+	payload := ""
+	if len(req.ReleaseTo) > 0 {
+		b, _ := json.Marshal(map[string]any{"release_to": req.ReleaseTo})
+		payload = string(b)
+	}
+	var (
+		updated store.Site
+		dec     store.Decision
+		alerted bool
+	)
+	err = s.cfg.Store.InTx(r.Context(), func(tx store.Tx) error {
+		st := c.site.Site
+		if status, ok := decisionStatus[req.Action]; ok {
+			st.Status = status
+		}
+		var err error
+		if updated, err = tx.UpdateSite(r.Context(), st); err != nil {
+			return err
+		}
+		if dec, err = tx.AppendDecision(r.Context(), store.Decision{SiteID: st.ID, Actor: c.p.UserID,
+			Action: store.DecisionAction(req.Action), Reason: req.Reason, Payload: payload}); err != nil {
+			return err
+		}
+		if req.Action == "release" {
+			if _, err := s.cfg.Sites.Release(r.Context(), tx, c.p, updated, req.ReleaseTo); err != nil {
+				return err
+			}
+		}
+		alerted, err = s.enqueueAlert(r.Context(), tx, c.site, updated, dec, req)
+		return err
+	})
+	if errors.Is(err, store.ErrConflict) {
+		return errorf(http.StatusPreconditionFailed, CodePreconditionFailed, "If-Match",
+			"the site changed meanwhile: reload it and decide again")
+	}
+	if err != nil {
+		return err
+	}
+	if alerted && s.cfg.AlertCommitted != nil {
+		s.cfg.AlertCommitted() // wake the outbox dispatchers
+	}
+	rel := c.site.releasedTo
+	if req.Action == "release" {
+		for _, a := range req.ReleaseTo {
+			if !slices.Contains(rel, a) {
+				rel = append(rel, a)
+			}
+		}
+	}
+	v := siteView{Site: updated, owner: c.site.owner, releasedTo: rel}
+	sj := siteJSON(v)
+	dj := decisionJSON(dec)
+	c.detail = map[string]any{"decision": dec.ID, "action": req.Action, "version": updated.Version}
+	s.publish(r.Context(), Event{Type: "site", Owner: v.owner, ReleasedTo: rel, Action: access.ReadSites, Data: sj})
+	s.publish(r.Context(), Event{Type: "decision", Owner: v.owner, ReleasedTo: rel, Action: access.ReadSites, Data: dj})
+	resp := map[string]any{"site": sj, "decision": dj}
+	if req.Action == "revisit" {
+		resp["plan"] = map[string]string{"command": fmt.Sprintf("atalaya plan --site %.6f,%.6f --radius %.0f --out site-%s.plan",
+			updated.Lat, updated.Lon, max(200, 3*updated.UncertaintyM), updated.ID)}
+	}
+	w.Header().Set("ETag", etag(updated.Version))
+	writeJSON(w, http.StatusCreated, resp)
+	return nil
+}
+
+// queue is the review queue: candidate and revisit sites the principal
+// sees, most probable first (a human's review changes most there), then
+// the least surveyed.
+func (s *Server) queue(w http.ResponseWriter, r *http.Request, c *call) error {
+	limit, err := parseLimit(r.URL.Query().Get("limit"), 100, 1000)
+	if err != nil {
+		return err
+	}
+	vs, _, err := s.visibleSites(r.Context(), c.p, world, "", 0, func(v siteView) bool {
+		return v.Status == store.SiteCandidate || v.Status == store.SiteRevisit
+	})
+	if err != nil {
+		return err
+	}
+	sort.SliceStable(vs, func(i, j int) bool {
+		if vs[i].Probability != vs[j].Probability {
+			return vs[i].Probability > vs[j].Probability
+		}
+		return vs[i].PassesSurvey < vs[j].PassesSurvey
+	})
+	if len(vs) > limit {
+		vs = vs[:limit]
+	}
+	items := make([]SiteJSON, len(vs))
+	ids := make([]string, len(vs))
+	for i, v := range vs {
+		items[i], ids[i] = siteJSON(v), v.ID
+	}
+	c.detail = map[string]any{"sites": ids}
+	writeJSON(w, http.StatusOK, map[string]any{"items": items})
+	return nil
+}
+
+// exportSites is GET /export/sites.geojson: the sites the principal sees,
+// with GET /sites's filters (no paging), as a GeoJSON FeatureCollection.
+func (s *Server) exportSites(w http.ResponseWriter, r *http.Request, c *call) error {
+	q := r.URL.Query()
+	if q.Get("cursor") != "" || q.Get("limit") != "" {
+		return invalid("cursor", "the export has no pages: drop cursor and limit")
+	}
+	f, err := parseSiteFilter(q)
+	if err != nil {
+		return err
+	}
+	vs, _, err := s.visibleSites(r.Context(), c.p, f.bbox, "", 0, func(v siteView) bool {
+		gs, _ := gases(v.GasProfile)
+		return f.match(v, gs)
+	})
+	if err != nil {
+		return err
+	}
+	type feature struct {
+		Type       string         `json:"type"`
+		ID         string         `json:"id"`
+		Geometry   map[string]any `json:"geometry"`
+		Properties SiteJSON       `json:"properties"`
+	}
+	fs := make([]feature, len(vs))
+	ids := make([]string, len(vs))
+	for i, v := range vs {
+		fs[i] = feature{Type: "Feature", ID: v.ID, Properties: siteJSON(v),
+			Geometry: map[string]any{"type": "Point", "coordinates": []float64{v.Lon, v.Lat}}}
+		ids[i] = v.ID
+	}
+	c.detail = map[string]any{"sites": ids}
+	w.Header().Set("Content-Type", "application/geo+json")
+	w.Header().Set("Content-Disposition", `attachment; filename="sites.geojson"`)
+	w.Header().Set("Cache-Control", "no-store")
+	return json.NewEncoder(w).Encode(map[string]any{"type": "FeatureCollection", "features": fs})
+}
+
+// enqueueAlert writes, in the decision's transaction, the alert partners
+// get (internal/feed's Event): a release, a change to a released site, or
+// its withdrawal (a dismissal after release). Decisions on sites nobody
+// else sees alert no one. It reports whether it wrote one.
+func (s *Server) enqueueAlert(ctx context.Context, tx store.Tx, before siteView, updated store.Site, dec store.Decision, req decisionRequest) (bool, error) {
+	released := len(before.releasedTo) > 0 || before.Status == store.SiteReleased
+	var kind string
+	switch {
+	case req.Action == "release":
+		kind = feed.KindSiteReleased
+	case released && req.Action == "dismiss":
+		kind = feed.KindSiteWithdrawn
+	case released:
+		kind = feed.KindSiteUpdated
+	default:
+		return false, nil
+	}
+	rs, err := tx.Releases(ctx, updated.ID)
+	if err != nil {
+		return false, err
+	}
+	rel := make([]string, len(rs))
+	for i, r := range rs {
+		rel[i] = r.AgencyID
+	}
+	sj := siteJSON(siteView{Site: updated, owner: before.owner, releasedTo: rel})
+	fs := feed.Site{ID: sj.ID, Lat: sj.Lat, Lon: sj.Lon, UncertaintyM: sj.UncertaintyM, GasProfile: sj.GasProfile,
+		FirstSeen: updated.FirstSeen.UTC(), LastSeen: updated.LastSeen.UTC(), PassesSeen: sj.PassesSeen,
+		PassesSurveyed: sj.PassesSurveyed, Evidence: sj.Evidence, Probability: sj.Probability, TypeGuess: sj.TypeGuess,
+		Status: sj.Status, Version: sj.Version, Owner: sj.Owner, ReleasedTo: sj.ReleasedTo}
+	for _, g := range sj.Gases {
+		fs.Gases = append(fs.Gases, feed.SiteGas{Gas: g.Gas, Evidence: g.Evidence, PeakPPMM: g.PeakPPMM, RateKgH: g.RateKgH})
+	}
+	_, err = feed.Enqueue(ctx, tx, feed.Event{Kind: kind, Time: s.cfg.Now().UTC(), Site: fs,
+		Decision: &feed.Decision{ID: dec.ID, Actor: dec.Actor, At: dec.At.UTC(), Action: string(dec.Action), Reason: dec.Reason}})
+	return err == nil, err
+}
