@@ -15,9 +15,11 @@ import (
 	"github.com/atalaya-project/atalaya/internal/access"
 	"github.com/atalaya-project/atalaya/internal/boundaries"
 	"github.com/atalaya-project/atalaya/internal/feed"
+	"github.com/atalaya-project/atalaya/internal/fusion"
 	"github.com/atalaya-project/atalaya/internal/mbtiles"
 	"github.com/atalaya-project/atalaya/internal/pipeline"
 	"github.com/atalaya-project/atalaya/internal/server"
+	"github.com/atalaya-project/atalaya/internal/sites"
 	"github.com/atalaya-project/atalaya/internal/store"
 )
 
@@ -71,6 +73,7 @@ func (a *apiFlags) run(ctx context.Context, cmd *cobra.Command, g *app, db *stor
 			events = "nats"
 		}
 	}
+	judged := make(chan struct{}, 1)
 	cfg := server.Config{
 		Store: db, Auth: acc, Sites: acc, Directory: acc, Audit: audit,
 		Ingest:     server.PipelineIngester{In: p.Ingester()},
@@ -83,7 +86,13 @@ func (a *apiFlags) run(ctx context.Context, cmd *cobra.Command, g *app, db *stor
 			return nil
 		},
 		AlertCommitted: func() { _ = feed.Wake(p.Conn()) },
-		Gases:          a.gases, HostAgency: hostAgency, UploadDir: upDir, MaxUpload: a.maxUpload,
+		Judged: func() {
+			select {
+			case judged <- struct{}{}:
+			default: // a recalibration is already due
+			}
+		},
+		Gases: a.gases, HostAgency: hostAgency, UploadDir: upDir, MaxUpload: a.maxUpload,
 		EventRing: a.eventRing, EventBuffer: a.eventBuffer, Log: g.log,
 	}
 	if events == "nats" {
@@ -109,6 +118,7 @@ func (a *apiFlags) run(ctx context.Context, cmd *cobra.Command, g *app, db *stor
 		defer sub.Unsubscribe()
 	}
 	ptr.Store(srv)
+	go recalibrate(ctx, g, db, srv, p, judged)
 	// The queue's depth, for /metrics.
 	go func() {
 		t := time.NewTicker(5 * time.Second)
@@ -137,3 +147,33 @@ func (a *apiFlags) run(ctx context.Context, cmd *cobra.Command, g *app, db *stor
 }
 
 func redactURL(db *store.DB) string { return db.Dialect() }
+
+// recalibrate refits the sites' probabilities to the verdicts in the store
+// after analysts or partners judge sites (fusion.Recalibrate), at most once
+// a second, and publishes the sites it changed.
+func recalibrate(ctx context.Context, g *app, db *store.DB, srv *server.Server, p *pipeline.Server, judged <-chan struct{}) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-judged:
+		}
+		select { // gather a burst of decisions into one refit
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Second):
+		}
+		rep, err := fusion.Recalibrate(ctx, db, sites.CalibratorConfig{})
+		if err != nil {
+			if ctx.Err() == nil {
+				g.log.Error("recalibrate site probabilities", "err", err)
+			}
+			continue
+		}
+		g.log.Info("site probabilities recalibrated", "verdicts", rep.Verdicts, "sites_changed", len(rep.Updated))
+		srv.SitesChanged(ctx, rep.Updated...)
+		if rep.Alerts > 0 {
+			_ = feed.Wake(p.Conn())
+		}
+	}
+}

@@ -598,3 +598,36 @@ func TestAbandonedUploadsPurged(t *testing.T) {
 		t.Errorf("spool after the purge: %v (uploads %v)", names, ids)
 	}
 }
+
+// A verdict (confirm, dismiss, ground truth) records the evidence it was
+// given on, for calibration, and tells serve to recalibrate; a release does
+// not.
+func TestVerdictsForCalibration(t *testing.T) {
+	eachStore(t, func(t *testing.T, url string) {
+		var judged atomic.Int32
+		e := newEnv(t, url, func(c *Config) { c.Judged = func() { judged.Add(1) } })
+		analyst := e.tok(access.RoleAnalyst, agCOL)
+		path := "/api/v1/sites/" + e.siteCOL.ID
+		resp := e.do("POST", path+"/decisions", analyst, strings.NewReader(`{"action":"confirm"}`), "If-Match", `"1"`)
+		if b := read(t, resp); resp.StatusCode != http.StatusCreated {
+			t.Fatalf("confirm: %d %s", resp.StatusCode, b)
+		}
+		if n := judged.Load(); n != 1 {
+			t.Errorf("Judged called %d times after a confirm, want 1", n)
+		}
+		resp = e.do("POST", path+"/decisions", analyst, strings.NewReader(`{"action":"release","release_to":["`+agUSA+`"]}`), "If-Match", `"2"`)
+		if b := read(t, resp); resp.StatusCode != http.StatusCreated {
+			t.Fatalf("release: %d %s", resp.StatusCode, b)
+		}
+		if n := judged.Load(); n != 1 {
+			t.Errorf("Judged called %d times after a release, want still 1", n)
+		}
+		vs, err := e.st.Verdicts(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(vs) != 1 || vs[0].SiteID != e.siteCOL.ID || !vs[0].Real || vs[0].Evidence != e.siteCOL.Evidence {
+			t.Errorf("verdicts %+v, want the confirm with the site's evidence %g", vs, e.siteCOL.Evidence)
+		}
+	})
+}

@@ -46,6 +46,10 @@ type Config struct {
 	// AlertCommitted is called after a decision committed a partner alert
 	// to the outbox (serve: feed.Wake, so the dispatchers send it now).
 	AlertCommitted func()
+	// Judged is called after a decision that is a verdict on a site
+	// (confirm, dismiss, ground truth) committed: serve recalibrates the
+	// sites' probabilities then (fusion.Recalibrate).
+	Judged func()
 	// Gases are the gases the workers search (the default of GET
 	// /coverage's gas).
 	Gases []string

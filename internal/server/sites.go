@@ -428,8 +428,14 @@ func (s *Server) postDecision(w http.ResponseWriter, r *http.Request, c *call) e
 			"the site is at version %d, not %d: reload it and decide again", c.site.Version, want)
 	}
 	payload := ""
-	if len(req.ReleaseTo) > 0 {
+	switch {
+	case len(req.ReleaseTo) > 0:
 		b, _ := json.Marshal(map[string]any{"release_to": req.ReleaseTo})
+		payload = string(b)
+	case req.Action == "confirm" || req.Action == "dismiss":
+		// The evidence the verdict was given on, for calibration
+		// (store.Verdicts).
+		b, _ := json.Marshal(map[string]any{"evidence": c.site.Evidence})
 		payload = string(b)
 	}
 	var (
@@ -467,6 +473,9 @@ func (s *Server) postDecision(w http.ResponseWriter, r *http.Request, c *call) e
 	}
 	if alerted && s.cfg.AlertCommitted != nil {
 		s.cfg.AlertCommitted() // wake the outbox dispatchers
+	}
+	if s.cfg.Judged != nil && (req.Action == "confirm" || req.Action == "dismiss" || req.Action == "ground-truth") {
+		s.cfg.Judged()
 	}
 	rel := c.site.releasedTo
 	if req.Action == "release" {
