@@ -28,6 +28,11 @@ type Config struct {
 	Log       *slog.Logger
 	NewBar    func(label string, total int64) granule.Bar
 	Out       io.Writer // the printed report
+	// Serving, if set, is the data directory of a running `atalaya serve`
+	// (SQLite store, embedded NATS, blob folder): the survey's granules are
+	// ingested there, for its workers to detect and fuse and its map to
+	// show live. Empty: the demo runs a pipeline of its own.
+	Serving string
 }
 
 // SourceResult says how one simulated source fared.

@@ -13,6 +13,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/paulmach/orb"
 
 	"github.com/atalaya-project/atalaya/internal/fusion"
@@ -65,54 +66,88 @@ func (r *Result) pointSensor(trace string, sc *sim.Scene, lib *spectra.Library) 
 // fuse each granule into the evidence grid, the coverage index and the
 // candidate sites. It reads the sites and the coverage back from the store.
 func (r *Result) survey(ctx context.Context, cfg Config, outs []sim.PassOutput, sc *sim.Scene, gases []string, lib *spectra.Library) error {
-	data := filepath.Join(cfg.OutDir, "data")
-	if err := os.RemoveAll(data); err != nil { // a fresh deployment each run
-		return err
+	var (
+		db  *store.DB
+		in  *pipeline.Ingester
+		err error
+	)
+	if cfg.Serving != "" {
+		// A running `atalaya serve` on DIR: ingest as `atalaya ingest`
+		// does, and its workers detect and fuse while the map shows it.
+		data := cfg.Serving
+		r.StoreURL = "sqlite:" + filepath.Join(data, "atalaya.db")
+		if db, err = store.Open(ctx, r.StoreURL, store.Options{}); err != nil {
+			return err
+		}
+		defer db.Close()
+		url := pipeline.ReadURLFile(data)
+		if url == "" {
+			return fmt.Errorf("no NATS URL in %s: is atalaya serve running there?", data)
+		}
+		nc, err := nats.Connect(url, nats.Name("atalaya demo"))
+		if err != nil {
+			return err
+		}
+		defer nc.Close()
+		q, err := pipeline.OpenQueue(ctx, nc, pipeline.QueueConfig{PublishOnly: true})
+		if err != nil {
+			return err
+		}
+		blobs, err := pipeline.NewDir(filepath.Join(data, "blobs"))
+		if err != nil {
+			return err
+		}
+		in = &pipeline.Ingester{Store: db, Blobs: blobs, Queue: q}
+	} else {
+		data := filepath.Join(cfg.OutDir, "data")
+		if err := os.RemoveAll(data); err != nil { // a fresh deployment each run
+			return err
+		}
+		if err := os.MkdirAll(data, 0o750); err != nil {
+			return err
+		}
+		r.StoreURL = "sqlite:" + filepath.Join(data, "atalaya.db")
+		if db, err = store.Open(ctx, r.StoreURL, store.Options{}); err != nil {
+			return err
+		}
+		defer db.Close()
+		det := pipeline.DetectConfig{Methods: []string{granule.MethodMF}, Gases: gases, FARPerKm2: cfg.FARPerKm2, Library: lib}
+		f, err := fusion.New(db, fusion.Config{Gases: gases, FARPerKm2: cfg.FARPerKm2, Library: lib, Log: cfg.Log})
+		if err != nil {
+			return err
+		}
+		commit := func(ctx context.Context, g store.Granule, res *granule.Result, ds []store.Detection) error {
+			_, err := f.Commit(ctx, g, res, ds)
+			return err
+		}
+		srv, err := pipeline.NewServer(pipeline.Config{Store: db, DataDir: data, Listen: "127.0.0.1:-1", Blobs: "dir",
+			Workers: 2, Detect: det, Commit: commit, Log: cfg.Log})
+		if err != nil {
+			return err
+		}
+		if err := srv.Start(ctx); err != nil {
+			return err
+		}
+		defer srv.Stop()
+		in = srv.Ingester()
 	}
-	if err := os.MkdirAll(data, 0o750); err != nil {
-		return err
-	}
-	r.StoreURL = "sqlite:" + filepath.Join(data, "atalaya.db")
-	db, err := store.Open(ctx, r.StoreURL, store.Options{})
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	det := pipeline.DetectConfig{Methods: []string{granule.MethodMF}, Gases: gases, FARPerKm2: cfg.FARPerKm2, Library: lib}
-	f, err := fusion.New(db, fusion.Config{Gases: gases, FARPerKm2: cfg.FARPerKm2, Library: lib, Log: cfg.Log})
-	if err != nil {
-		return err
-	}
-	commit := func(ctx context.Context, g store.Granule, res *granule.Result, ds []store.Detection) error {
-		_, err := f.Commit(ctx, g, res, ds)
-		return err
-	}
-	srv, err := pipeline.NewServer(pipeline.Config{Store: db, DataDir: data, Listen: "127.0.0.1:-1", Blobs: "dir",
-		Workers: 2, Detect: det, Commit: commit, Log: cfg.Log})
-	if err != nil {
-		return err
-	}
-	if err := srv.Start(ctx); err != nil {
-		return err
-	}
-	defer srv.Stop()
 	var ids []string
 	for _, o := range outs {
-		var in pipeline.Ingested
+		var got pipeline.Ingested
 		switch {
 		case o.Radiance != "":
-			in, err = srv.Ingester().Ingest(ctx, o.Radiance)
+			got, err = in.Ingest(ctx, o.Radiance)
 		case o.Trace != "":
-			in, err = srv.Ingester().IngestTrace(ctx, o.Trace)
+			got, err = in.IngestTrace(ctx, o.Trace)
 		default:
 			continue
 		}
 		if err != nil {
 			return err
 		}
-		ids = append(ids, in.Granule.ID)
+		ids = append(ids, got.Granule.ID)
 	}
-	fmt.Fprintf(cfg.Out, "\npipeline: %d granules (imaging passes and point-sensor flights) ingested into %s, detected and fused by 2 workers\n", len(ids), r.StoreURL)
+	fmt.Fprintf(cfg.Out, "\npipeline: %d granules (imaging passes and point-sensor flights) ingested into %s, detected and fused by the workers\n", len(ids), r.StoreURL)
 	for _, id := range ids {
 		for {
 			g, err := db.Granule(ctx, id)
