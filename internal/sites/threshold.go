@@ -36,7 +36,8 @@ type GasTest struct {
 	AreaKm2    float64 `json:"area_km2"`
 	Detections int     `json:"detections"`
 	// MedianSigmaPPMm is the median combined 1σ over the cells, and
-	// MDCppmm the minimum detectable cell-mean column at the threshold.
+	// MDCppmm the minimum detectable cell-mean column at the threshold
+	// (in a source grid: kg/h, the minimum detectable emission rate).
 	MedianSigmaPPMm float64 `json:"median_sigma_ppmm"`
 	MDCppmm         float64 `json:"min_detectable_ppmm"`
 }
@@ -53,9 +54,14 @@ type GridDetection struct {
 	PValue float64 `json:"p_value"`
 	PeakI  int64   `json:"peak_i"`
 	PeakJ  int64   `json:"peak_j"`
-	// PeakPPMm and PeakSigmaPPMm are the combined ĉ and its σ at the peak.
+	// PeakPPMm and PeakSigmaPPMm are the combined ĉ and its σ at the peak
+	// (NaN in a source grid, which has RateKgH and SigmaKgH instead: the
+	// combined emission rate of a source in the peak cell and its 1σ; NaN
+	// elsewhere).
 	PeakPPMm      float64 `json:"peak_ppmm"`
 	PeakSigmaPPMm float64 `json:"peak_sigma_ppmm"`
+	RateKgH       float64 `json:"rate_kg_h"`
+	SigmaKgH      float64 `json:"sigma_kg_h"`
 	// East, North (grid zone) and Lat, Lon locate the ĉ-weighted centroid;
 	// SigmaM is its 1σ per axis (the cells' weighted spread and the cell
 	// size).
@@ -210,7 +216,7 @@ func (g *Grid) loadMosaic(ctx context.Context, gas string) (*mosaic, error) {
 					continue
 				}
 				i, j := int64(k.TX)*T+int64(c), int64(k.TY)*T+int64(r)
-				ev := cellOf(t, idx)
+				ev := g.cellOf(t, idx)
 				ev.I, ev.J = i, j
 				mi := m.index(i, j)
 				m.cells[mi] = ev
@@ -283,7 +289,7 @@ func (g *Grid) detectGas(ctx context.Context, gas string, far float64) (GasTest,
 	for i, v := range m.z {
 		if !math.IsNaN(float64(v)) {
 			z = append(z, v)
-			sig = append(sig, m.cells[i].SigmaPPMm)
+			sig = append(sig, m.cells[i].sigma())
 		}
 	}
 	gt.Cells = len(z)
@@ -316,6 +322,7 @@ func (g *Grid) gridDetection(m *mosaic, gas string, n int, c *plume.Component, t
 		Cells: len(c.Pixels), AreaM2: float64(len(c.Pixels)) * g.CellAreaM2(),
 		PeakZ: float64(c.PeakScore), PValue: math.Min(1, asym*tail.Survival(float64(c.PeakScore))),
 		PeakI: peak.I, PeakJ: peak.J, PeakPPMm: peak.PPMm, PeakSigmaPPMm: peak.SigmaPPMm,
+		RateKgH: peak.RateKgH, SigmaKgH: peak.SigmaKgH,
 		Passes: peak.Passes, Seen: peak.Seen, LastPass: peak.LastPass, LastSeen: peak.LastSeen,
 	}
 	// ĉ-weighted centroid and spread of the cells with positive ĉ.
@@ -323,7 +330,7 @@ func (g *Grid) gridDetection(m *mosaic, gas string, n int, c *plume.Component, t
 	for _, p := range c.Pixels {
 		i, j := m.cell(p)
 		d.CellsIJ = append(d.CellsIJ, [2]int64{i, j})
-		w := m.cells[p].PPMm
+		w := m.cells[p].value()
 		if !(w > 0) {
 			continue
 		}
@@ -340,7 +347,7 @@ func (g *Grid) gridDetection(m *mosaic, gas string, n int, c *plume.Component, t
 	var v float64
 	if sw > 0 {
 		for _, p := range c.Pixels {
-			w := m.cells[p].PPMm
+			w := m.cells[p].value()
 			if !(w > 0) {
 				continue
 			}
