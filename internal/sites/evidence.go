@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/atalaya-project/atalaya/internal/cube"
+	"github.com/atalaya-project/atalaya/internal/granule"
 )
 
 // ErrConfig is wrapped by errors about what was asked for.
@@ -725,6 +727,21 @@ type GranulePass struct {
 func (g *Grid) AddGranule(ctx context.Context, gp GranulePass) ([]PassReport, error) {
 	var reps []PassReport
 	dir, id, t := gp.Dir, gp.ID, gp.Time
+	// The granule's residual gate: pixels whose anomaly the gases do not
+	// explain (a hot roof, a surface unlike any background) are no
+	// evidence either way, here as in its detections.
+	var res []float32
+	var limit float32
+	if _, err := os.Stat(filepath.Join(dir, "residual.hdr")); err == nil {
+		r, _, _, _, err := readMap(filepath.Join(dir, "residual.hdr"))
+		if err != nil {
+			return reps, err
+		}
+		if limit, err = granule.ResidualLimit(r); err != nil {
+			return reps, fmt.Errorf("%s: %w", dir, err)
+		}
+		res = r
+	}
 	for _, gas := range gp.Gases {
 		c, geo, w, h, err := readMap(filepath.Join(dir, "ppmm-"+gas+".hdr"))
 		if err != nil {
@@ -739,6 +756,20 @@ func (g *Grid) AddGranule(ctx context.Context, gp GranulePass) ([]PassReport, er
 		}
 		if geo == nil {
 			return reps, fmt.Errorf("%s: ppmm-%s has no usable map info: %w", dir, gas, cube.ErrNoGeoref)
+		}
+		if res != nil {
+			z, _, wz, hz, err := readMap(filepath.Join(dir, "mf-"+gas+".hdr"))
+			if err != nil {
+				return reps, err
+			}
+			if wz != w || hz != h {
+				return reps, fmt.Errorf("%s: ppm·m is %d×%d, its z-score %d×%d", dir, w, h, wz, hz)
+			}
+			for k := range c {
+				if granule.Unexplained(z[k], res[k], limit) {
+					c[k] = float32(math.NaN())
+				}
+			}
 		}
 		rep, err := g.AddPass(ctx, Pass{ID: id, Time: t, Gas: gas, W: w, H: h, C: c, Sigma: s, Geo: geo, Wind: gp.Wind})
 		if err != nil {

@@ -117,7 +117,7 @@ func TestEvaluateEvidence(t *testing.T) {
 	fars := []float64{0.1, 1}
 	cfg := sourceGridConfig(lib)
 	ev := evidenceEval{Gases: surveyGases, FARs: fars}
-	scales := []float64{1, 6.67}
+	scales := []float64{1, 6.67, 13.3}
 	if v := os.Getenv("ATALAYA_EVIDENCE_SCALES"); v != "" {
 		scales = nil
 		for _, f := range strings.Split(v, ",") {
@@ -130,11 +130,13 @@ func TestEvaluateEvidence(t *testing.T) {
 			sv := simulateSurvey(t, dir, "fentanyl", k, 0, sc, surveyGases, fars[0], lib)
 			prs := runSurveyGrid(t, sv, cfg, surveyGases, fars, fars[0])
 			ev.Fentanyl = append(ev.Fentanyl, surveyEval{"fentanyl", sc, k, prs})
-			var zs, z1 string
+			var zs, z1, inf string
 			for _, p := range prs {
 				zs += fmt.Sprintf(" %.1f", p.LabZ["fentanyl-lab"])
 				z1 += fmt.Sprintf(" %.1f", p.LabZSingle["fentanyl-lab"])
+				inf += fmt.Sprintf(" %.2f/%.2f", p.Inflation["dichloromethane"], p.Thresholds[0]["dichloromethane"])
 			}
+			t.Logf("  inflation/threshold per pass:%s", inf)
 			last := prs[len(prs)-1]
 			t.Logf("fentanyl ×%g seed %d: z%s (single%s); rate %.2f±%.2f kg/h; thr %.2f; found %v; FA %v", sc, k, zs, z1, last.LabRate["fentanyl-lab"], last.LabSigma["fentanyl-lab"], last.Thresholds[0]["dichloromethane"], last.Found, last.FalseAlarms)
 		}

@@ -15,8 +15,9 @@ import (
 // statistic") for the model.
 type SourceConfig struct {
 	// LengthM is how far downwind of the cell the template reaches, m
-	// (default 40: past it a small source's mean plume is wider than
-	// 7 m and adds little; docs/evidence.md measures 15-60 m).
+	// (default 15: a small source's near field, where its column is
+	// highest; 25 and 40 m did no better on the simulated surveys of
+	// docs/evidence.md and cost 2-4 times as much).
 	LengthM float64
 	// DirSigmaDeg is the 1σ error of a pass's wind direction, degrees,
 	// marginalised into the template (default 10: the error assumed for
@@ -48,7 +49,7 @@ const (
 
 func (c *SourceConfig) defaults() error {
 	if c.LengthM == 0 {
-		c.LengthM = 40
+		c.LengthM = 15
 	}
 	if c.DirSigmaDeg == 0 {
 		c.DirSigmaDeg = 10

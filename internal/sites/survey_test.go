@@ -132,12 +132,18 @@ type srcInfo struct {
 	name  string
 	e, n  float64
 	gases map[string]float64
+	// winds are the true directions (from, degrees) of the passes.
+	winds []float64
 }
 
 func (sv *survey) sources() []srcInfo {
 	var out []srcInfo
+	var winds []float64
+	for _, fl := range sv.s.Flights {
+		winds = append(winds, fl.Weather.WindFromDeg)
+	}
 	for _, so := range sv.s.Sources {
-		out = append(out, srcInfo{so.Name, sv.s.Area.EastingM + so.East, sv.s.Area.NorthingM + so.North, so.Rates})
+		out = append(out, srcInfo{so.Name, sv.s.Area.EastingM + so.East, sv.s.Area.NorthingM + so.North, so.Rates, winds})
 	}
 	return out
 }
@@ -150,6 +156,29 @@ func nearSource(srcs []srcInfo, e, n, r float64) string {
 		}
 	}
 	return ""
+}
+
+// Real gas away from a source: a detection within plumeAxisM of a source's
+// plume axis under one of the passes' true winds, up to plumeReachM
+// downwind, is on that source's gas (mislocated, not false).
+const (
+	plumeAxisM  = 30
+	plumeReachM = 400
+)
+
+func onPlume(srcs []srcInfo, e, n float64) bool {
+	for _, so := range srcs {
+		for _, from := range so.winds {
+			s, c := math.Sincos(from * math.Pi / 180)
+			de, dn := -s, -c
+			x := (e-so.e)*de + (n-so.n)*dn
+			y := -(e-so.e)*dn + (n-so.n)*de
+			if x >= 0 && x <= plumeReachM && math.Abs(y) <= plumeAxisM {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // Distances that decide what a grid detection is: within foundM of a
@@ -181,6 +210,9 @@ func scoreDetect(res *GridResult, srcs []srcInfo) gridOutcome {
 					o.found[near] = true
 				}
 			}
+			continue
+		}
+		if onPlume(srcs, d.East, d.North) {
 			continue
 		}
 		o.falseAlarms++
@@ -241,6 +273,9 @@ func runSurveyGrid(t testing.TB, sv *survey, cfg GridConfig, gases []string, far
 				if nearSource(srcs, e, n, foundM+30) == name {
 					pr.GranuleFound[name] = true
 				}
+				continue
+			}
+			if onPlume(srcs, e, n) {
 				continue
 			}
 			pr.GranuleFalse++

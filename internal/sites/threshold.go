@@ -249,19 +249,10 @@ func fitMirroredTail(z []float32) (*detect.Tail, error) {
 // thresholds (and a 2-cell margin): on a grid of a few thousand cells one
 // real plume would otherwise fill the upper tail and raise the threshold
 // for everything else. R ≥ 1.
-func asymmetry(m *mosaic, tail *detect.Tail, high, low float64, n int) float64 {
+func asymmetry(m *mosaic, tail *detect.Tail, high, low float64, n, margin int) float64 {
 	skip := make([]bool, len(m.z))
 	for _, c := range plume.Segment(m.z, m.w, m.h, float32(high), float32(low)) {
-		for _, p := range c.Pixels {
-			x, y := p%m.w, p/m.w
-			for dy := -2; dy <= 2; dy++ {
-				for dx := -2; dx <= 2; dx++ {
-					if xx, yy := x+dx, y+dy; xx >= 0 && yy >= 0 && xx < m.w && yy < m.h {
-						skip[yy*m.w+xx] = true
-					}
-				}
-			}
-		}
+		markAround(skip, m.w, m.h, c.Pixels, margin)
 	}
 	u := float32(tail.Threshold(math.Min(0.01, asymmetryCount/float64(n))))
 	up, lo := 0, 0
@@ -276,6 +267,20 @@ func asymmetry(m *mosaic, tail *detect.Tail, high, low float64, n int) float64 {
 		}
 	}
 	return max(1, float64(up)/float64(max(lo, 1)))
+}
+
+// markAround sets skip within margin cells (a square) of each pixel.
+func markAround(skip []bool, w, h int, pixels []int, margin int) {
+	for _, p := range pixels {
+		x, y := p%w, p/w
+		for dy := -margin; dy <= margin; dy++ {
+			for dx := -margin; dx <= margin; dx++ {
+				if xx, yy := x+dx, y+dy; xx >= 0 && yy >= 0 && xx < w && yy < h {
+					skip[yy*w+xx] = true
+				}
+			}
+		}
+	}
 }
 
 func (g *Grid) detectGas(ctx context.Context, gas string, far float64) (GasTest, []GridDetection, *gasTail, error) {
@@ -296,12 +301,20 @@ func (g *Grid) detectGas(ctx context.Context, gas string, far float64) (GasTest,
 	gt.AreaKm2 = float64(len(z)) * g.CellAreaM2() / 1e6
 	slices.Sort(sig)
 	gt.MedianSigmaPPMm = sig[len(sig)/2]
+	gt.CellProb = detect.PixelProbability(far, g.CellAreaM2())
+	// The asymmetry is measured away from the components found: 2 cells
+	// around them, or in a source grid the reach of the filter's two
+	// lobes (2·LengthM + CellM), since a component raises z upwind of its
+	// gas and lowers it downwind.
+	margin := 2
+	if g.cfg.Source != nil {
+		margin = int(math.Ceil((2*g.cfg.Source.LengthM + g.cfg.CellM) / g.cfg.CellM))
+	}
 	tail, err := fitMirroredTail(z)
 	if err != nil {
 		return gt, nil, nil, err
 	}
-	gt.CellProb = detect.PixelProbability(far, g.CellAreaM2())
-	asym := asymmetry(m, tail, tail.Threshold(gt.CellProb), tail.Threshold(math.Min(0.01, gt.CellProb*lowFactor)), len(z))
+	asym := asymmetry(m, tail, tail.Threshold(gt.CellProb), tail.Threshold(math.Min(0.01, gt.CellProb*lowFactor)), len(z), margin)
 	gt.TailXi, gt.Asymmetry = tail.Xi, asym
 	gt.Threshold = tail.Threshold(gt.CellProb / asym)
 	gt.LowThresh = tail.Threshold(math.Min(0.01, gt.CellProb*lowFactor/asym))
