@@ -348,4 +348,3 @@ func runSurveyGrid(t testing.TB, sv *survey, cfg GridConfig, gases []string, far
 	}
 	return out
 }
-
