@@ -80,6 +80,9 @@ func envInts(k string, def []int) []int {
 		return def
 	}
 	var out []int
+	if v == "none" {
+		return out
+	}
 	for _, f := range strings.Split(v, ",") {
 		if a, b, ok := strings.Cut(f, "-"); ok {
 			x, _ := strconv.Atoi(a)

@@ -51,18 +51,26 @@ func TestEvidenceReport(t *testing.T) {
 		md.WriteString("| n | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 |\n| --- |" + strings.Repeat(" --- |", 9) + "\n")
 		rows := []string{"mean combined z at the lab's cell", "mean z of pass n alone", "median σ of the combined rate (kg/h)",
 			"mean combined rate (kg/h)", "median DCM threshold at 0.1/km²", "found after n, 0.1/km²", "found after n, 1/km²",
-			"pass n alone finds it (grid, 0.1/km²)", "pass n alone finds it (granule, 0.1/km²)"}
+			"pass n alone finds it (grid, 0.1/km²)", "pass n alone finds it (granule, 0.1/km²)",
+			"**found after n, and no pass ≤ n alone did (grid or granule)**"}
 		cells := make([][]string, len(rows))
 		var sigma, thr []float64
 		var eff []float64
 		for n := 1; n <= 9; n++ {
 			var z, z1, sg, rt, th []float64
-			f0, f1, s1, g1 := 0, 0, 0, 0
+			f0, f1, s1, g1, ms := 0, 0, 0, 0, 0
 			for _, r := range runs {
 				if len(r.Passes) < n {
 					continue
 				}
 				p := r.Passes[n-1]
+				single := false
+				for _, q := range r.Passes[:n] {
+					single = single || q.FoundSingle[0][lab] || q.GranuleFound[lab]
+				}
+				if p.Found[0][lab] && !single {
+					ms++
+				}
 				z = append(z, p.LabZ[lab])
 				z1 = append(z1, p.LabZSingle[lab])
 				sg = append(sg, p.LabSigma[lab])
@@ -91,6 +99,7 @@ func TestEvidenceReport(t *testing.T) {
 			cells[6] = append(cells[6], fmt.Sprintf("%d/%d", f1, k))
 			cells[7] = append(cells[7], fmt.Sprintf("%d/%d", s1, k))
 			cells[8] = append(cells[8], fmt.Sprintf("%d/%d", g1, k))
+			cells[9] = append(cells[9], fmt.Sprintf("%d/%d", ms, k))
 			sigma = append(sigma, median(sg))
 			thr = append(thr, median(th))
 			if n == 9 {
