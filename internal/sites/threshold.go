@@ -283,62 +283,10 @@ func markAround(skip []bool, w, h int, pixels []int, margin int) {
 	}
 }
 
-// sourceLobeM is how far from a cell above the threshold a source grid's
-// negative cells are taken for that gas's lobe (m): as far as a plume of a
-// few kg/h stays visible on the simulated surveys (docs/evidence.md; 35 m
-// left a 2 kg/h source's lobe in the fit).
+// sourceLobeM is how far around a source grid's component its lobes are
+// taken to reach (m): as far as a plume of a few kg/h stays visible on
+// the simulated surveys (docs/evidence.md).
 const sourceLobeM = 100
-
-// sourceTailIterations bounds the fixed-point search of sourceTail.
-const sourceTailIterations = 8
-
-// sourceTail fits a source grid's background tail. The source filter is
-// antisymmetric, so a real plume raises z at cells upwind of its gas and
-// lowers it at cells downwind: that negative lobe would sit in the
-// mirrored tail and raise the threshold for every cell of the gas (the
-// plain fit took a 2 kg/h source's threshold from 8 to 31, a 4 kg/h
-// source's to 267, on the simulated surveys). The negative cells within
-// margin cells of a cell above the threshold T are therefore left out of
-// the fit, at T's fixed point reached from below: start at the normal
-// threshold for the cell probability p, fit without the lobes of the
-// cells above T, take the fit's threshold as T, until it moves by less
-// than 0.05. Under the null (noise and clutter, whose lobes come in pairs
-// too) the cells above the final T are about as many as the false alarms
-// allowed, so what is left out of the fit is their partners, too few to
-// move it; docs/evidence.md measures the false alarms it gives.
-func sourceTail(m *mosaic, p float64, margin int) (*detect.Tail, error) {
-	T := zFromP(p, 5)
-	var tail *detect.Tail
-	skip := make([]bool, len(m.z))
-	for range sourceTailIterations {
-		clear(skip)
-		var above []int
-		for i, v := range m.z {
-			if float64(v) > T {
-				above = append(above, i)
-			}
-		}
-		markAround(skip, m.w, m.h, above, margin)
-		var z []float32
-		for i, v := range m.z {
-			if math.IsNaN(float64(v)) || (skip[i] && v < 0) {
-				continue
-			}
-			z = append(z, v)
-		}
-		t, err := fitMirroredTail(z)
-		if err != nil {
-			return nil, err
-		}
-		tail = t
-		next := t.Threshold(p)
-		if math.Abs(next-T) < 0.05 {
-			break
-		}
-		T = next
-	}
-	return tail, nil
-}
 
 func (g *Grid) detectGas(ctx context.Context, gas string, far float64) (GasTest, []GridDetection, *gasTail, error) {
 	gt := GasTest{Gas: gas, FARPerKm2: far}
@@ -361,15 +309,14 @@ func (g *Grid) detectGas(ctx context.Context, gas string, far float64) (GasTest,
 	gt.CellProb = detect.PixelProbability(far, g.CellAreaM2())
 	// The asymmetry is measured away from the components found: 2 cells
 	// around them, or in a source grid as far as a plume's lobes reach
-	// (sourceLobeM).
+	// (sourceLobeM). A source grid's tail is the plain mirrored one: its
+	// filter is antisymmetric, so the null is symmetric (see the package
+	// documentation); a real plume's negative lobe makes it conservative.
 	margin := 2
-	var tail *detect.Tail
 	if g.cfg.Source != nil {
 		margin = int(math.Ceil(sourceLobeM / g.cfg.CellM))
-		tail, err = sourceTail(m, gt.CellProb, margin)
-	} else {
-		tail, err = fitMirroredTail(z)
 	}
+	tail, err := fitMirroredTail(z)
 	if err != nil {
 		return gt, nil, nil, err
 	}
