@@ -131,7 +131,7 @@ func TestEvidenceReport(t *testing.T) {
 	// lobes do not raise): Q·T(n)/z̄_Q(n), z proportional to Q.
 	md.WriteString("\nMDL50(n) = Q·T(n)/z̄(n), T the 0.3 kg/h runs' median threshold at 0.1/km², z̄ the mean combined z at rate Q:\n\n| from | n = 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 |\n| --- |" + strings.Repeat(" --- |", 9) + "\n")
 	for _, sc := range scales[1:] {
-		name := fmt.Sprintf("MDL50(n) from %.2g kg/h", 0.3*sc)
+		name := fmt.Sprintf("grid, from %.2g kg/h", 0.3*sc)
 		row := []string{}
 		for n := range 9 {
 			v := 0.3 * sc * faintThr[n] / zbar[sc][n]
@@ -153,7 +153,7 @@ func TestEvidenceReport(t *testing.T) {
 	// at n = 1, 3, 9; drawn as a line through them.
 	for n := 1; n <= 9; n++ {
 		x := math.Log(float64(n)) / math.Log(9)
-		mdlSeries["granule pixels, docs/evaluation.md"] = append(mdlSeries["granule pixels, docs/evaluation.md"], math.Exp((1-x)*math.Log(1.67)+x*math.Log(0.84)))
+		mdlSeries["granule pixels (eval)"] = append(mdlSeries["granule pixels (eval)"], math.Exp((1-x)*math.Log(1.67)+x*math.Log(0.84)))
 	}
 	md.WriteString("\n#### False alarms on gas-free ground (clean and confusers presets, every repetition)\n\n")
 	md.WriteString("| set (per km², 6 gases) | after all passes | gas-free km² | rate per km² | 95% interval (Garwood) | P(≥ observed \\| set rate) | each pass alone |\n| --- | --- | --- | --- | --- | --- | --- |\n")
