@@ -56,7 +56,7 @@ func TestEvidenceReport(t *testing.T) {
 			"pass n alone finds it (grid, 0.1/km²)", "pass n alone finds it (granule, 0.1/km²)",
 			"**found after n, and no pass ≤ n alone did (grid or granule)**"}
 		cells := make([][]string, len(rows))
-		var sigma, thr []float64
+		var thr []float64
 		var eff []float64
 		for n := 1; n <= 9; n++ {
 			var z, z1, sg, rt, th []float64
@@ -102,7 +102,6 @@ func TestEvidenceReport(t *testing.T) {
 			cells[7] = append(cells[7], fmt.Sprintf("%d/%d", s1, k))
 			cells[8] = append(cells[8], fmt.Sprintf("%d/%d", g1, k))
 			cells[9] = append(cells[9], fmt.Sprintf("%d/%d", ms, k))
-			sigma = append(sigma, median(sg))
 			thr = append(thr, median(th))
 			if n == 9 {
 				eff = append(eff, mean(rt)/q)
