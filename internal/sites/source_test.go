@@ -2,7 +2,9 @@ package sites
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -113,5 +115,70 @@ func TestSourceGridNeedsWind(t *testing.T) {
 	}
 	if _, err := NewGrid(GridConfig{Zone: 18, Source: &SourceConfig{LengthM: -1}}, NewMemTileStore()); !errors.Is(err, ErrConfig) {
 		t.Errorf("length −1: %v, want ErrConfig", err)
+	}
+}
+
+// TestSourceGridToSites: a source grid's detection becomes a site whose
+// gas evidence carries the rate (kg/h) and a finite Bayes factor, and the
+// catalog's sites encode as JSON (no NaN from the ppm·m fields a source
+// grid does not fill).
+func TestSourceGridToSites(t *testing.T) {
+	lib, err := spectra.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	const w, h = 240, 160
+	const e0, n0 = 512000.0, 250000.0
+	geo := georef(t, e0, n0, 1, w, h)
+	rng := rand.New(rand.NewPCG(9, 10))
+	src := []sim.Source{{Name: "lab", East: 82.5, North: -82.5, Rates: map[string]float64{"dichloromethane": 3}}}
+	g := newGrid(t, GridConfig{Source: &SourceConfig{Library: lib}})
+	for pi, from := range []float64{250, 270, 290, 260} {
+		wx := sim.Weather{WindSpeed: 3, WindFromDeg: from, Stability: "D", AirTempK: 300, PressurePa: 95000}
+		f, err := sim.NewField(wx, sim.Turbulence{}, src, lib, time.Time{}, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		col := make([]float64, 1)
+		p := noisePass(rng, fmt.Sprint("p", pi), pi, w, h, geo, func(x, y int) float64 {
+			f.MeanColumnPPMm(float64(x)+0.5, -(float64(y) + 0.5), 1, col)
+			return col[0]
+		})
+		p.Wind = &Wind{FromDeg: from, SpeedMS: 3, Stability: "D", AirTempK: 300, PressurePa: 95000}
+		if _, err := g.AddPass(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, err := g.Detect(ctx, DetectConfig{FARPerKm2: 1, Gases: []string{"dichloromethane"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Detections) == 0 {
+		t.Fatalf("no detection of a 3 kg/h source over four passes (threshold %.2f)", res.Tests[0].Threshold)
+	}
+	d := res.Detections[0]
+	t.Logf("detection at (%.0f, %.0f) m: z %.1f, rate %.2f ± %.2f kg/h", d.East-e0, d.North-n0, d.PeakZ, d.RateKgH, d.SigmaKgH)
+	if math.Hypot(d.East-(e0+82.5), d.North-(n0-82.5)) > 10 {
+		t.Errorf("detection %.1f m from the source, want ≤ 10", math.Hypot(d.East-(e0+82.5), d.North-(n0-82.5)))
+	}
+	cat, err := NewCatalog(CatalogConfig{Zone: 18, North: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat.Add(FromGrid(d, time.Date(2026, 3, 13, 15, 30, 0, 0, time.UTC)))
+	if err := cat.UpdateFromGrid(ctx, g, res, []string{"dichloromethane"}); err != nil {
+		t.Fatal(err)
+	}
+	sites := cat.Sites()
+	if len(sites) != 1 {
+		t.Fatalf("%d sites, want 1", len(sites))
+	}
+	ge := sites[0].Gases["dichloromethane"]
+	if ge == nil || !(ge.EmissionKgH > 0) || math.IsNaN(ge.LogBF) || math.IsInf(ge.LogBF, 0) {
+		t.Fatalf("gas evidence %+v, want a rate and a finite log Bayes factor", ge)
+	}
+	if _, err := json.Marshal(sites); err != nil {
+		t.Errorf("sites do not encode: %v\n%+v", err, sites[0])
 	}
 }

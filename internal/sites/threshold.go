@@ -55,8 +55,8 @@ type GridDetection struct {
 	PeakI  int64   `json:"peak_i"`
 	PeakJ  int64   `json:"peak_j"`
 	// PeakPPMm and PeakSigmaPPMm are the combined ĉ and its σ at the peak
-	// (NaN in a source grid, which has RateKgH and SigmaKgH instead: the
-	// combined emission rate of a source in the peak cell and its 1σ; NaN
+	// (0 in a source grid, which has RateKgH and SigmaKgH instead: the
+	// combined emission rate of a source in the peak cell and its 1σ; 0
 	// elsewhere).
 	PeakPPMm      float64 `json:"peak_ppmm"`
 	PeakSigmaPPMm float64 `json:"peak_sigma_ppmm"`
@@ -343,6 +343,12 @@ func (g *Grid) gridDetection(m *mosaic, gas string, n int, c *plume.Component, t
 		PeakI: peak.I, PeakJ: peak.J, PeakPPMm: peak.PPMm, PeakSigmaPPMm: peak.SigmaPPMm,
 		RateKgH: peak.RateKgH, SigmaKgH: peak.SigmaKgH,
 		Passes: peak.Passes, Seen: peak.Seen, LastPass: peak.LastPass, LastSeen: peak.LastSeen,
+	}
+	// JSON has no NaN: the unit the grid does not use is 0.
+	for _, f := range []*float64{&d.PeakPPMm, &d.PeakSigmaPPMm, &d.RateKgH, &d.SigmaKgH} {
+		if math.IsNaN(*f) {
+			*f = 0
+		}
 	}
 	// ĉ-weighted centroid and spread of the cells with positive ĉ.
 	var sw, se, sn float64
