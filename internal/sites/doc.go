@@ -32,6 +32,36 @@
 // N(0,1) on background whatever the number of passes, while a persistent
 // source's z grows as √n.
 //
+// # Source statistic
+//
+// A grid with GridConfig.Source set is a source grid: a pass's measurement
+// of cell k is the emission rate Q̂ (kg/h) of a point source in the cell,
+// fitted to the pass's retrieval by a matched spatial filter. The
+// template s is the ensemble-mean column of 1 kg/h (Q/(√(2π)·u·σ)·
+// e^{−y²/2σ²} along the pass's downwind axis, x from 0 to LengthM, σ² the
+// Briggs open-country σ_y² of the pass's stability class plus the wind
+// direction error x²σ_θ² plus the pixel's size²/12), averaged over source
+// positions in the cell; the filter t is s less its point reflection
+// through the cell centre (Differential), so it is zero-mean and
+// antisymmetric. With pixel weights w = 1/σ²,
+// Q̂ = Σwtĉ/Σwts and var Q̂ = Σwt²/(Σwts)². The template is per pass
+// because the wind is; the rates of passes with different winds are in
+// the same unit and combine by inverse variance like any cell measurement
+// (Σw·Q̂, Σw, Σw² per cell), so a persistent source's z grows as √n from
+// its per-pass plume-integrated SNR, not one cell's. The per-pass σ is
+// inflated by the measured spread of the pass's z, as for cell means.
+//
+// A source grid's null is symmetric by construction: the filter is
+// antisymmetric, so anything on the ground (whose statistics do not
+// change under a point reflection) raises z on one side and lowers it on
+// the other as often, and the upper tail of the combined z mirrors the
+// lower. Detect fits it from the lower tail as for cell grids. Real gas has
+// the same two lobes, so a strong plume also deepens the lower tail and
+// raises the threshold of its gas: conservative, and measured in
+// docs/evidence.md. Sign-flipping passes (a permutation null) would not do:
+// ground clutter repeats in every pass and keeps its sign, which flipping
+// destroys, so it would understate the tail.
+//
 // # Units and precision
 //
 // Concentration-pathlength in ppm·m, distances in metres, positions WGS-84

@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/atalaya-project/atalaya/internal/cube"
+	"github.com/atalaya-project/atalaya/internal/granule"
 )
 
 // ErrConfig is wrapped by errors about what was asked for.
@@ -57,6 +59,13 @@ type GridConfig struct {
 	// plume's near field is a few metres wide and barely moves the mean of
 	// the square. 0: off (default); the evaluation in docs/sites.md uses 20.
 	LocalMeanM float64
+	// Source, if set, makes this a source grid: a pass's measurement of a
+	// cell is the emission rate (kg/h) of a point source in the cell, from
+	// a wind-aligned matched spatial filter of the pass's retrieval (see
+	// SourceConfig); PlumeLengthM and PlumeWidthM are then unused, and
+	// every pass must have its wind. CellEvidence and GridDetection carry
+	// the rate in RateKgH and SigmaKgH.
+	Source *SourceConfig
 	// SeenZ is the single-pass cell z-score at or above which a pass counts
 	// as having seen gas in a cell (default 3, a one-sided p of 1.3·10⁻³ per
 	// cell: a sighting for the history, not a detection).
@@ -82,6 +91,13 @@ func (c *GridConfig) defaults() error {
 	if c.Differential == nil {
 		on := true
 		c.Differential = &on
+	}
+	if c.Source != nil {
+		sc := *c.Source
+		if err := sc.defaults(); err != nil {
+			return err
+		}
+		c.Source = &sc
 	}
 	switch {
 	case c.Zone < 1 || c.Zone > 60:
@@ -139,6 +155,12 @@ type Pass struct {
 type Wind struct {
 	FromDeg float64 // direction it blows from, degrees clockwise from north
 	SpeedMS float64 // m/s (0: unknown)
+	// Stability is the Pasquill class A-F ("": D, neutral), and AirTempK
+	// and PressurePa the air's (0: 288.15 K, 101325 Pa); a source grid
+	// uses them for the plume's width and the rate's units.
+	Stability  string
+	AirTempK   float64
+	PressurePa float64
 }
 
 // PassReport says what a pass added.
@@ -154,6 +176,10 @@ type PassReport struct {
 	Inflation float64
 	Tiles     int
 	SeenCells int
+	// MedianSigma is the median 1σ of the pass's cell measurements after
+	// inflation: ppm·m, or kg/h in a source grid (the pass's one-cell
+	// detection limit is the threshold times it).
+	MedianSigma float64
 }
 
 // cellMeas is one pass's measurement of one cell.
@@ -178,13 +204,22 @@ func (g *Grid) AddPass(ctx context.Context, p Pass) (PassReport, error) {
 		dx, dy := p.Geo.PixelSizeMeters()
 		p.C = localMeanRemoved(p.C, p.Sigma, p.W, p.H, max(1, int(math.Round(g.cfg.LocalMeanM/math.Min(dx, dy)))))
 	}
-	meas, perCell := g.resample(p)
+	meas, perCell, err := g.resample(p)
+	if err != nil {
+		return rep, err
+	}
 	if len(meas) == 0 {
 		return rep, nil
 	}
 	rep.PixelsPerCell = perCell
 	rep.Inflation = inflation(meas, perCell)
 	rep.Cells = len(meas)
+	sigmas := make([]float64, len(meas))
+	for k, m := range meas {
+		sigmas[k] = rep.Inflation / math.Sqrt(m.sw)
+	}
+	slices.Sort(sigmas)
+	rep.MedianSigma = sigmas[len(sigmas)/2]
 
 	// Group by tile.
 	T := int64(g.cfg.TileCells)
@@ -324,15 +359,19 @@ func (g *Grid) toGrid(geo *cube.Georef) func(x, y float64) (e, n float64) {
 // centre lies in the pass takes the pixel under its centre. It returns the
 // measurements and the median pixels per cell of the cells well inside the
 // pass (0 when sampled).
-func (g *Grid) resample(p Pass) ([]cellMeas, float64) {
+func (g *Grid) resample(p Pass) ([]cellMeas, float64, error) {
 	dx, dy := p.Geo.PixelSizeMeters()
 	cell := g.cfg.CellM
 	toGrid := g.toGrid(p.Geo)
+	if g.cfg.Source != nil {
+		return g.sourceMeas(p, toGrid)
+	}
 	if math.Max(dx, dy) > cell {
-		return g.sample(p, toGrid), 0
+		return g.sample(p, toGrid), 0, nil
 	}
 	if p.Wind != nil && g.cfg.PlumeLengthM > 0 {
-		return g.footprint(p, toGrid, math.Min(dx, dy))
+		m, full := g.footprint(p, toGrid, math.Min(dx, dy))
+		return m, full, nil
 	}
 	acc := map[[2]int64]*cellMeas{}
 	for y := 0; y < p.H; y++ {
@@ -371,7 +410,7 @@ func (g *Grid) resample(p Pass) ([]cellMeas, float64) {
 		}
 		return cmpInt64(a.i, b.i)
 	})
-	return out, full
+	return out, full, nil
 }
 
 // footprint gives each cell the inverse-variance mean of the pixels in its
@@ -590,12 +629,44 @@ func cmpInt64(a, b int64) int {
 type CellEvidence struct {
 	I, J int64 // the cell
 	// PPMm is the combined ĉ and SigmaPPMm its 1σ; Z = PPMm/SigmaPPMm.
+	// In a source grid (GridConfig.Source) they are NaN, and RateKgH and
+	// SigmaKgH hold the combined emission rate of a source in the cell and
+	// its 1σ; Z = RateKgH/SigmaKgH. Elsewhere RateKgH and SigmaKgH are NaN.
 	PPMm, SigmaPPMm, Z float64
+	RateKgH, SigmaKgH  float64
 	Passes, Seen       int
 	LastPass, LastSeen time.Time // zero: never
 }
 
-func cellOf(t *Tile, idx int) CellEvidence {
+func (g *Grid) cellOf(t *Tile, idx int) CellEvidence {
+	ev := g.cellSums(t, idx)
+	if g.cfg.Source != nil {
+		ev.RateKgH, ev.SigmaKgH = ev.PPMm, ev.SigmaPPMm
+		ev.PPMm, ev.SigmaPPMm = math.NaN(), math.NaN()
+	} else {
+		ev.RateKgH, ev.SigmaKgH = math.NaN(), math.NaN()
+	}
+	return ev
+}
+
+// sigma is a cell's combined 1σ in the grid's unit (ppm·m, or kg/h in a
+// source grid).
+func (ev *CellEvidence) sigma() float64 {
+	if math.IsNaN(ev.SigmaPPMm) {
+		return ev.SigmaKgH
+	}
+	return ev.SigmaPPMm
+}
+
+// value is a cell's combined estimate in the grid's unit.
+func (ev *CellEvidence) value() float64 {
+	if math.IsNaN(ev.PPMm) {
+		return ev.RateKgH
+	}
+	return ev.PPMm
+}
+
+func (g *Grid) cellSums(t *Tile, idx int) CellEvidence {
 	ev := CellEvidence{Passes: int(t.Passes[idx]), Seen: int(t.Seen[idx])}
 	if t.LastPass[idx] != 0 {
 		ev.LastPass = time.Unix(t.LastPass[idx], 0).UTC()
@@ -637,7 +708,7 @@ func (g *Grid) Evidence(ctx context.Context, gas string, i, j int64) (CellEviden
 		return CellEvidence{}, false, err
 	}
 	idx := int(j-int64(k.TY)*T)*t.Size + int(i-int64(k.TX)*T)
-	ev := cellOf(t, idx)
+	ev := g.cellOf(t, idx)
 	ev.I, ev.J = i, j
 	return ev, ev.Passes > 0, nil
 }
@@ -656,6 +727,21 @@ type GranulePass struct {
 func (g *Grid) AddGranule(ctx context.Context, gp GranulePass) ([]PassReport, error) {
 	var reps []PassReport
 	dir, id, t := gp.Dir, gp.ID, gp.Time
+	// The granule's residual gate: pixels whose anomaly the gases do not
+	// explain (a hot roof, a surface unlike any background) are no
+	// evidence either way, here as in its detections.
+	var res []float32
+	var limit float32
+	if _, err := os.Stat(filepath.Join(dir, "residual.hdr")); err == nil {
+		r, _, _, _, err := readMap(filepath.Join(dir, "residual.hdr"))
+		if err != nil {
+			return reps, err
+		}
+		if limit, err = granule.ResidualLimit(r); err != nil {
+			return reps, fmt.Errorf("%s: %w", dir, err)
+		}
+		res = r
+	}
 	for _, gas := range gp.Gases {
 		c, geo, w, h, err := readMap(filepath.Join(dir, "ppmm-"+gas+".hdr"))
 		if err != nil {
@@ -670,6 +756,20 @@ func (g *Grid) AddGranule(ctx context.Context, gp GranulePass) ([]PassReport, er
 		}
 		if geo == nil {
 			return reps, fmt.Errorf("%s: ppmm-%s has no usable map info: %w", dir, gas, cube.ErrNoGeoref)
+		}
+		if res != nil {
+			z, _, wz, hz, err := readMap(filepath.Join(dir, "mf-"+gas+".hdr"))
+			if err != nil {
+				return reps, err
+			}
+			if wz != w || hz != h {
+				return reps, fmt.Errorf("%s: ppm·m is %d×%d, its z-score %d×%d", dir, w, h, wz, hz)
+			}
+			for k := range c {
+				if granule.Unexplained(z[k], res[k], limit) {
+					c[k] = float32(math.NaN())
+				}
+			}
 		}
 		rep, err := g.AddPass(ctx, Pass{ID: id, Time: t, Gas: gas, W: w, H: h, C: c, Sigma: s, Geo: geo, Wind: gp.Wind})
 		if err != nil {

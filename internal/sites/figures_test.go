@@ -98,7 +98,8 @@ func svgLines(title, ylabel string, xs []float64, series map[string][]float64, o
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%g" height="%g" font-family="sans-serif" font-size="11">`+"\n", W, H)
 	fmt.Fprintf(&b, `<rect width="100%%" height="100%%" fill="white"/><text x="%g" y="18" font-size="13">%s</text>`+"\n", L, title)
 	fmt.Fprintf(&b, `<line x1="%g" y1="%g" x2="%g" y2="%g" stroke="black"/><line x1="%g" y1="%g" x2="%g" y2="%g" stroke="black"/>`+"\n", L, H-B, W-R, H-B, L, T, L, H-B)
-	for y := ymin; y <= ymax; y++ {
+	step := math.Max(1, math.Pow(10, math.Floor(math.Log10((ymax-ymin)/4))))
+	for y := ymin; y <= ymax; y += step {
 		fmt.Fprintf(&b, `<text x="%g" y="%g" text-anchor="end">%g</text><line x1="%g" y1="%g" x2="%g" y2="%g" stroke="#ddd"/>`+"\n", L-5, py(y)+4, y, L, py(y), W-R, py(y))
 	}
 	for _, x := range xs {

@@ -59,6 +59,7 @@ func FromGrid(d GridDetection, t time.Time) Detection {
 	return Detection{
 		ID: d.ID, Kind: KindGrid, Gas: d.Gas, Lat: d.Lat, Lon: d.Lon, SigmaM: d.SigmaM,
 		Z: zFromP(d.PValue, d.PeakZ), PValue: d.PValue, PPMm: d.PeakPPMm, SigmaPPMm: d.PeakSigmaPPMm, Time: t,
+		EmissionKgH: max(0, d.RateKgH),
 	}
 }
 
@@ -131,6 +132,9 @@ type CatalogConfig struct {
 	// TypicalPPMm is the typical signal (ppm·m) a present gas gives where
 	// σ is known: the scale of the Bayes factor's prior (default 20).
 	TypicalPPMm float64
+	// TypicalKgH is the same scale for a source grid's rates (default 1
+	// kg/h: a small laboratory's solvent loss, docs/evidence.md).
+	TypicalKgH float64
 	// TypicalZ is that scale in σ units where σ is not known (default 3).
 	TypicalZ   float64
 	Profiles   *Profiles
@@ -160,6 +164,9 @@ func NewCatalog(cfg CatalogConfig) (*Catalog, error) {
 	}
 	if cfg.TypicalPPMm == 0 {
 		cfg.TypicalPPMm = 20
+	}
+	if cfg.TypicalKgH == 0 {
+		cfg.TypicalKgH = 1
 	}
 	if cfg.TypicalZ == 0 {
 		cfg.TypicalZ = 3
@@ -427,6 +434,13 @@ func (c *Catalog) UpdateFromGrid(ctx context.Context, g *Grid, res *GridResult, 
 			z := ev.Z
 			if res != nil {
 				z = res.CalibratedZ(gas, z)
+			}
+			if g.cfg.Source != nil {
+				s.Gases[gas] = &GasEvidence{
+					Z: z, EmissionKgH: max(0, ev.RateKgH),
+					LogBF: GasLogBF(z, c.cfg.TypicalKgH/ev.SigmaKgH),
+				}
+				continue
 			}
 			s.Gases[gas] = &GasEvidence{
 				Z: z, PPMm: ev.PPMm, SigmaPPMm: ev.SigmaPPMm,

@@ -36,7 +36,8 @@ type GasTest struct {
 	AreaKm2    float64 `json:"area_km2"`
 	Detections int     `json:"detections"`
 	// MedianSigmaPPMm is the median combined 1σ over the cells, and
-	// MDCppmm the minimum detectable cell-mean column at the threshold.
+	// MDCppmm the minimum detectable cell-mean column at the threshold
+	// (in a source grid: kg/h, the minimum detectable emission rate).
 	MedianSigmaPPMm float64 `json:"median_sigma_ppmm"`
 	MDCppmm         float64 `json:"min_detectable_ppmm"`
 }
@@ -53,9 +54,14 @@ type GridDetection struct {
 	PValue float64 `json:"p_value"`
 	PeakI  int64   `json:"peak_i"`
 	PeakJ  int64   `json:"peak_j"`
-	// PeakPPMm and PeakSigmaPPMm are the combined ĉ and its σ at the peak.
+	// PeakPPMm and PeakSigmaPPMm are the combined ĉ and its σ at the peak
+	// (0 in a source grid, which has RateKgH and SigmaKgH instead: the
+	// combined emission rate of a source in the peak cell and its 1σ; 0
+	// elsewhere).
 	PeakPPMm      float64 `json:"peak_ppmm"`
 	PeakSigmaPPMm float64 `json:"peak_sigma_ppmm"`
+	RateKgH       float64 `json:"rate_kg_h"`
+	SigmaKgH      float64 `json:"sigma_kg_h"`
 	// East, North (grid zone) and Lat, Lon locate the ĉ-weighted centroid;
 	// SigmaM is its 1σ per axis (the cells' weighted spread and the cell
 	// size).
@@ -210,7 +216,7 @@ func (g *Grid) loadMosaic(ctx context.Context, gas string) (*mosaic, error) {
 					continue
 				}
 				i, j := int64(k.TX)*T+int64(c), int64(k.TY)*T+int64(r)
-				ev := cellOf(t, idx)
+				ev := g.cellOf(t, idx)
 				ev.I, ev.J = i, j
 				mi := m.index(i, j)
 				m.cells[mi] = ev
@@ -243,19 +249,10 @@ func fitMirroredTail(z []float32) (*detect.Tail, error) {
 // thresholds (and a 2-cell margin): on a grid of a few thousand cells one
 // real plume would otherwise fill the upper tail and raise the threshold
 // for everything else. R ≥ 1.
-func asymmetry(m *mosaic, tail *detect.Tail, high, low float64, n int) float64 {
+func asymmetry(m *mosaic, tail *detect.Tail, high, low float64, n, margin int) float64 {
 	skip := make([]bool, len(m.z))
 	for _, c := range plume.Segment(m.z, m.w, m.h, float32(high), float32(low)) {
-		for _, p := range c.Pixels {
-			x, y := p%m.w, p/m.w
-			for dy := -2; dy <= 2; dy++ {
-				for dx := -2; dx <= 2; dx++ {
-					if xx, yy := x+dx, y+dy; xx >= 0 && yy >= 0 && xx < m.w && yy < m.h {
-						skip[yy*m.w+xx] = true
-					}
-				}
-			}
-		}
+		markAround(skip, m.w, m.h, c.Pixels, margin)
 	}
 	u := float32(tail.Threshold(math.Min(0.01, asymmetryCount/float64(n))))
 	up, lo := 0, 0
@@ -272,6 +269,25 @@ func asymmetry(m *mosaic, tail *detect.Tail, high, low float64, n int) float64 {
 	return max(1, float64(up)/float64(max(lo, 1)))
 }
 
+// markAround sets skip within margin cells (a square) of each pixel.
+func markAround(skip []bool, w, h int, pixels []int, margin int) {
+	for _, p := range pixels {
+		x, y := p%w, p/w
+		for dy := -margin; dy <= margin; dy++ {
+			for dx := -margin; dx <= margin; dx++ {
+				if xx, yy := x+dx, y+dy; xx >= 0 && yy >= 0 && xx < w && yy < h {
+					skip[yy*w+xx] = true
+				}
+			}
+		}
+	}
+}
+
+// sourceLobeM is how far around a source grid's component its lobes are
+// taken to reach (m): as far as a plume of a few kg/h stays visible on
+// the simulated surveys (docs/evidence.md).
+const sourceLobeM = 100
+
 func (g *Grid) detectGas(ctx context.Context, gas string, far float64) (GasTest, []GridDetection, *gasTail, error) {
 	gt := GasTest{Gas: gas, FARPerKm2: far}
 	m, err := g.loadMosaic(ctx, gas)
@@ -283,19 +299,28 @@ func (g *Grid) detectGas(ctx context.Context, gas string, far float64) (GasTest,
 	for i, v := range m.z {
 		if !math.IsNaN(float64(v)) {
 			z = append(z, v)
-			sig = append(sig, m.cells[i].SigmaPPMm)
+			sig = append(sig, m.cells[i].sigma())
 		}
 	}
 	gt.Cells = len(z)
 	gt.AreaKm2 = float64(len(z)) * g.CellAreaM2() / 1e6
 	slices.Sort(sig)
 	gt.MedianSigmaPPMm = sig[len(sig)/2]
+	gt.CellProb = detect.PixelProbability(far, g.CellAreaM2())
+	// The asymmetry is measured away from the components found: 2 cells
+	// around them, or in a source grid as far as a plume's lobes reach
+	// (sourceLobeM). A source grid's tail is the plain mirrored one: its
+	// filter is antisymmetric, so the null is symmetric (see the package
+	// documentation); a real plume's negative lobe makes it conservative.
+	margin := 2
+	if g.cfg.Source != nil {
+		margin = int(math.Ceil(sourceLobeM / g.cfg.CellM))
+	}
 	tail, err := fitMirroredTail(z)
 	if err != nil {
 		return gt, nil, nil, err
 	}
-	gt.CellProb = detect.PixelProbability(far, g.CellAreaM2())
-	asym := asymmetry(m, tail, tail.Threshold(gt.CellProb), tail.Threshold(math.Min(0.01, gt.CellProb*lowFactor)), len(z))
+	asym := asymmetry(m, tail, tail.Threshold(gt.CellProb), tail.Threshold(math.Min(0.01, gt.CellProb*lowFactor)), len(z), margin)
 	gt.TailXi, gt.Asymmetry = tail.Xi, asym
 	gt.Threshold = tail.Threshold(gt.CellProb / asym)
 	gt.LowThresh = tail.Threshold(math.Min(0.01, gt.CellProb*lowFactor/asym))
@@ -316,14 +341,21 @@ func (g *Grid) gridDetection(m *mosaic, gas string, n int, c *plume.Component, t
 		Cells: len(c.Pixels), AreaM2: float64(len(c.Pixels)) * g.CellAreaM2(),
 		PeakZ: float64(c.PeakScore), PValue: math.Min(1, asym*tail.Survival(float64(c.PeakScore))),
 		PeakI: peak.I, PeakJ: peak.J, PeakPPMm: peak.PPMm, PeakSigmaPPMm: peak.SigmaPPMm,
+		RateKgH: peak.RateKgH, SigmaKgH: peak.SigmaKgH,
 		Passes: peak.Passes, Seen: peak.Seen, LastPass: peak.LastPass, LastSeen: peak.LastSeen,
+	}
+	// JSON has no NaN: the unit the grid does not use is 0.
+	for _, f := range []*float64{&d.PeakPPMm, &d.PeakSigmaPPMm, &d.RateKgH, &d.SigmaKgH} {
+		if math.IsNaN(*f) {
+			*f = 0
+		}
 	}
 	// ĉ-weighted centroid and spread of the cells with positive ĉ.
 	var sw, se, sn float64
 	for _, p := range c.Pixels {
 		i, j := m.cell(p)
 		d.CellsIJ = append(d.CellsIJ, [2]int64{i, j})
-		w := m.cells[p].PPMm
+		w := m.cells[p].value()
 		if !(w > 0) {
 			continue
 		}
@@ -340,7 +372,7 @@ func (g *Grid) gridDetection(m *mosaic, gas string, n int, c *plume.Component, t
 	var v float64
 	if sw > 0 {
 		for _, p := range c.Pixels {
-			w := m.cells[p].PPMm
+			w := m.cells[p].value()
 			if !(w > 0) {
 				continue
 			}

@@ -1,0 +1,184 @@
+package sites
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/atalaya-project/atalaya/internal/sim"
+	"github.com/atalaya-project/atalaya/internal/spectra"
+)
+
+// TestSourceGridRecoversRate renders the simulator's ensemble-mean plume
+// (internal/sim, Briggs σ_y, its own unit conversion) of sources of known
+// rate, adds N(0, σ²) retrieval noise, and checks that a source grid's
+// per-pass rate at each source's cell is unbiased over in-cell positions
+// and passes, that its stated σ is its spread, and that background cells'
+// z is N(0, 1).
+func TestSourceGridRecoversRate(t *testing.T) {
+	lib, err := spectra.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const w, h = 240, 160
+	const e0, n0 = 512000.0, 250000.0
+	geo := georef(t, e0, n0, 1, w, h)
+	rng := rand.New(rand.NewPCG(7, 8))
+	const q = 0.5 // kg/h: a few σ per pass, so the noise, not the in-cell position, dominates the error
+	// Sources 60 m apart, each at a random position in its 5 m cell.
+	var srcs []sim.Source
+	for _, at := range [][2]float64{{40, -40}, {100, -40}, {160, -40}, {40, -110}, {100, -110}, {160, -110}} {
+		srcs = append(srcs, sim.Source{Name: "s", East: at[0] + 5*rng.Float64(), North: at[1] - 5*rng.Float64(), Rates: map[string]float64{"dichloromethane": q}})
+	}
+	var ratios, zs []float64
+	winds := []sim.Weather{
+		{WindSpeed: 3, WindFromDeg: 270, Stability: "D", AirTempK: 300, PressurePa: 95000},
+		{WindSpeed: 2, WindFromDeg: 240, Stability: "C", AirTempK: 302, PressurePa: 95000},
+		{WindSpeed: 4, WindFromDeg: 300, Stability: "D", AirTempK: 298, PressurePa: 95000},
+	}
+	for pi, wx := range winds {
+		f, err := sim.NewField(wx, sim.Turbulence{}, srcs, lib, time.Time{}, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		col := make([]float64, 1)
+		p := noisePass(rng, "p", pi, w, h, geo, func(x, y int) float64 {
+			f.MeanColumnPPMm(float64(x)+0.5, -(float64(y) + 0.5), 1, col)
+			return col[0]
+		})
+		p.Wind = &Wind{FromDeg: wx.WindFromDeg, SpeedMS: wx.WindSpeed, Stability: wx.Stability, AirTempK: wx.AirTempK, PressurePa: wx.PressurePa}
+		g := newGrid(t, GridConfig{Source: &SourceConfig{Library: lib, DirSigmaDeg: 1e-3}})
+		rep, err := g.AddPass(context.Background(), p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range srcs {
+			i, j := g.CellAt(e0+s.East, n0+s.North)
+			ev, ok, err := g.Evidence(context.Background(), "dichloromethane", i, j)
+			if err != nil || !ok {
+				t.Fatalf("source cell: %v %v", ok, err)
+			}
+			ratios = append(ratios, ev.RateKgH/q)
+			zs = append(zs, (ev.RateKgH-q)/ev.SigmaKgH)
+		}
+		t.Logf("pass %d: inflation %.2f, median σ %.3f kg/h", pi, rep.Inflation, rep.MedianSigma)
+	}
+	// Background: a pass of noise alone. The filter's σ is exact for
+	// independent pixels, so the inflation is 1 and z is N(0, 1).
+	g := newGrid(t, GridConfig{Source: &SourceConfig{Library: lib}})
+	p := noisePass(rng, "noise", 0, w, h, geo, nil)
+	p.Wind = &Wind{FromDeg: 250, SpeedMS: 3}
+	rep, err := g.AddPass(context.Background(), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bg := allZ(t, g, "dichloromethane")
+	if rep.Inflation > 1.1 {
+		t.Errorf("white noise: inflation %.2f, want 1", rep.Inflation)
+	}
+	mr, sr := meanSD(ratios)
+	mz, sz := meanSD(zs)
+	mb, sb := meanSD(bg)
+	t.Logf("rate/true %.3f ± %.3f (%d source-passes); (rate−true)/σ mean %.2f sd %.2f; background z mean %.3f sd %.3f (%d cells)", mr, sr, len(ratios), mz, sz, mb, sb, len(bg))
+	// The estimate is unbiased over in-cell positions: the mean of 18
+	// ratios is within 3 standard errors of 1.
+	if math.Abs(mr-1) > 3*sr/math.Sqrt(float64(len(ratios))) {
+		t.Errorf("mean rate/true %.3f ± %.3f, want 1", mr, sr/math.Sqrt(float64(len(ratios))))
+	}
+	// Its σ is its spread (noise only; in-cell position adds a little).
+	if sz < 0.8 || sz > 1.6 || math.Abs(mz) > 1 {
+		t.Errorf("(rate−true)/σ: mean %.2f sd %.2f, want about N(0, 1)", mz, sz)
+	}
+	if math.Abs(mb) > 0.1 || math.Abs(sb-1) > 0.1 {
+		t.Errorf("background z mean %.3f sd %.3f, want N(0, 1)", mb, sb)
+	}
+}
+
+// TestSourceGridNeedsWind: a source grid refuses a pass without wind and
+// an unknown stability class, naming what is wrong.
+func TestSourceGridNeedsWind(t *testing.T) {
+	geo := georef(t, 512000, 250000, 1, 40, 40)
+	rng := rand.New(rand.NewPCG(1, 2))
+	g := newGrid(t, GridConfig{Source: &SourceConfig{}})
+	p := noisePass(rng, "p", 0, 40, 40, geo, nil)
+	if _, err := g.AddPass(context.Background(), p); !errors.Is(err, ErrConfig) {
+		t.Errorf("no wind: %v, want ErrConfig", err)
+	}
+	p.Wind = &Wind{FromDeg: 270, SpeedMS: 3, Stability: "Q"}
+	if _, err := g.AddPass(context.Background(), p); !errors.Is(err, ErrConfig) {
+		t.Errorf("stability Q: %v, want ErrConfig", err)
+	}
+	if _, err := NewGrid(GridConfig{Zone: 18, Source: &SourceConfig{LengthM: -1}}, NewMemTileStore()); !errors.Is(err, ErrConfig) {
+		t.Errorf("length −1: %v, want ErrConfig", err)
+	}
+}
+
+// TestSourceGridToSites: a source grid's detection becomes a site whose
+// gas evidence carries the rate (kg/h) and a finite Bayes factor, and the
+// catalog's sites encode as JSON (no NaN from the ppm·m fields a source
+// grid does not fill).
+func TestSourceGridToSites(t *testing.T) {
+	lib, err := spectra.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	const w, h = 240, 160
+	const e0, n0 = 512000.0, 250000.0
+	geo := georef(t, e0, n0, 1, w, h)
+	rng := rand.New(rand.NewPCG(9, 10))
+	src := []sim.Source{{Name: "lab", East: 82.5, North: -82.5, Rates: map[string]float64{"dichloromethane": 3}}}
+	g := newGrid(t, GridConfig{Source: &SourceConfig{Library: lib}})
+	for pi, from := range []float64{250, 270, 290, 260} {
+		wx := sim.Weather{WindSpeed: 3, WindFromDeg: from, Stability: "D", AirTempK: 300, PressurePa: 95000}
+		f, err := sim.NewField(wx, sim.Turbulence{}, src, lib, time.Time{}, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		col := make([]float64, 1)
+		p := noisePass(rng, fmt.Sprint("p", pi), pi, w, h, geo, func(x, y int) float64 {
+			f.MeanColumnPPMm(float64(x)+0.5, -(float64(y) + 0.5), 1, col)
+			return col[0]
+		})
+		p.Wind = &Wind{FromDeg: from, SpeedMS: 3, Stability: "D", AirTempK: 300, PressurePa: 95000}
+		if _, err := g.AddPass(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, err := g.Detect(ctx, DetectConfig{FARPerKm2: 1, Gases: []string{"dichloromethane"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Detections) == 0 {
+		t.Fatalf("no detection of a 3 kg/h source over four passes (threshold %.2f)", res.Tests[0].Threshold)
+	}
+	d := res.Detections[0]
+	t.Logf("detection at (%.0f, %.0f) m: z %.1f, rate %.2f ± %.2f kg/h", d.East-e0, d.North-n0, d.PeakZ, d.RateKgH, d.SigmaKgH)
+	if math.Hypot(d.East-(e0+82.5), d.North-(n0-82.5)) > 10 {
+		t.Errorf("detection %.1f m from the source, want ≤ 10", math.Hypot(d.East-(e0+82.5), d.North-(n0-82.5)))
+	}
+	cat, err := NewCatalog(CatalogConfig{Zone: 18, North: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat.Add(FromGrid(d, time.Date(2026, 3, 13, 15, 30, 0, 0, time.UTC)))
+	if err := cat.UpdateFromGrid(ctx, g, res, []string{"dichloromethane"}); err != nil {
+		t.Fatal(err)
+	}
+	sites := cat.Sites()
+	if len(sites) != 1 {
+		t.Fatalf("%d sites, want 1", len(sites))
+	}
+	ge := sites[0].Gases["dichloromethane"]
+	if ge == nil || !(ge.EmissionKgH > 0) || math.IsNaN(ge.LogBF) || math.IsInf(ge.LogBF, 0) {
+		t.Fatalf("gas evidence %+v, want a rate and a finite log Bayes factor", ge)
+	}
+	if _, err := json.Marshal(sites); err != nil {
+		t.Errorf("sites do not encode: %v\n%+v", err, sites[0])
+	}
+}
