@@ -199,6 +199,7 @@ released sites to its own TAK server. See docs/tak.md.`,
 					return fmt.Errorf("--populated-areas: %w", err)
 				}
 			}
+			cfg.RetentionAudit = auditPurge(ctx, cfg.Retention)
 			s, err := pipeline.NewServer(cfg)
 			if err != nil {
 				return err
@@ -248,4 +249,18 @@ released sites to its own TAK server. See docs/tak.md.`,
 	api.add(f)
 	tf.add(f)
 	return cmd
+}
+
+// auditPurge records a retention purge in the audit log, in the purge's
+// transaction: which granules' raw data were deleted, and under what rule.
+func auditPurge(ctx context.Context, olderThan time.Duration) func(store.Tx, []store.Purged) error {
+	return func(tx store.Tx, ps []store.Purged) error {
+		ids := make([]string, len(ps))
+		for i, p := range ps {
+			ids[i] = p.ID
+		}
+		_, err := access.Record(ctx, tx, access.Event{Actor: access.System("retention"), Action: "granules.purge",
+			ObjectType: "granule", Details: map[string]any{"granules": ids, "older_than": olderThan.String(), "rule": "populated, no site needs it"}})
+		return err
+	}
 }

@@ -24,9 +24,9 @@ import (
 // retention period, with their records; sites, detections linked to sites,
 // evidence and decisions are kept.
 
-// Purger is the part of the store retention needs.
+// Purger is the part of the store retention needs (store.DB).
 type Purger interface {
-	PurgeGranules(ctx context.Context, olderThan time.Duration, populatedOnly bool) ([]store.Purged, error)
+	PurgeGranulesWith(ctx context.Context, olderThan time.Duration, populatedOnly bool, within func(store.Tx, []store.Purged) error) ([]store.Purged, error)
 }
 
 // RetentionReport is what one retention pass did.
@@ -38,9 +38,10 @@ type RetentionReport struct {
 
 // PurgeOnce deletes the records and bytes of populated granules older than
 // olderThan that no site needs. A blob already gone counts as deleted.
-func PurgeOnce(ctx context.Context, p Purger, olderThan time.Duration, js jetstream.JetStream) (RetentionReport, error) {
+// audit, if not nil, records the purge in the purge's own transaction.
+func PurgeOnce(ctx context.Context, p Purger, olderThan time.Duration, js jetstream.JetStream, audit func(store.Tx, []store.Purged) error) (RetentionReport, error) {
 	var rep RetentionReport
-	gone, err := p.PurgeGranules(ctx, olderThan, true)
+	gone, err := p.PurgeGranulesWith(ctx, olderThan, true, audit)
 	if err != nil {
 		return rep, err
 	}
@@ -120,7 +121,7 @@ func (s *Server) retention(ctx context.Context) error {
 	t := time.NewTicker(s.cfg.RetentionEvery)
 	defer t.Stop()
 	for {
-		rep, err := PurgeOnce(ctx, p, s.cfg.Retention, js)
+		rep, err := PurgeOnce(ctx, p, s.cfg.Retention, js, s.cfg.RetentionAudit)
 		switch {
 		case err != nil && ctx.Err() == nil:
 			s.log.Error("retention pass", "err", err)

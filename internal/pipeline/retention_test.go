@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"net/url"
 	"os"
@@ -71,7 +72,7 @@ func TestRetentionPurgesUnneededPopulatedGranules(t *testing.T) {
 				}
 			}
 			// Not old enough yet: nothing goes.
-			rep, err := PurgeOnce(ctx, db, store.DefaultRetention, s.Queue().JetStream())
+			rep, err := PurgeOnce(ctx, db, store.DefaultRetention, s.Queue().JetStream(), nil)
 			if err != nil || rep.Purged != 0 {
 				t.Fatalf("fresh granules purged: %+v, %v", rep, err)
 			}
@@ -80,12 +81,32 @@ func TestRetentionPurgesUnneededPopulatedGranules(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer old.Close()
-			rep, err = PurgeOnce(ctx, old, store.DefaultRetention, s.Queue().JetStream())
+			// An audit that fails undoes the purge: nothing purged unrecorded.
+			if _, err := PurgeOnce(ctx, old, store.DefaultRetention, s.Queue().JetStream(), func(store.Tx, []store.Purged) error {
+				return errors.New("audit log unavailable")
+			}); err == nil {
+				t.Fatal("purge with a failing audit succeeded")
+			}
+			if _, err := db.Granule(ctx, gs[1].ID); err != nil {
+				t.Fatalf("granule purged although its audit failed: %v", err)
+			}
+			var audited []store.Purged
+			rep, err = PurgeOnce(ctx, old, store.DefaultRetention, s.Queue().JetStream(), func(tx store.Tx, ps []store.Purged) error {
+				audited = ps
+				_, err := tx.Granule(ctx, ps[0].ID) // inside the purge's transaction: already gone
+				if !errors.Is(err, store.ErrNotFound) {
+					return fmt.Errorf("purged granule still readable in the transaction: %v", err)
+				}
+				return nil
+			})
 			if err != nil {
 				t.Fatal(err)
 			}
 			if rep.Purged != 1 || rep.BlobsDeleted != 1 || len(rep.Errors) != 0 {
 				t.Fatalf("retention: %+v, want the second granule only", rep)
+			}
+			if len(audited) != 1 || audited[0].ID != gs[1].ID {
+				t.Errorf("audit hook saw %+v, want the second granule", audited)
 			}
 			for i, g := range gs {
 				_, err := db.Granule(ctx, g.ID)

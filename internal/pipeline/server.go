@@ -51,6 +51,9 @@ type Config struct {
 	// (default an hour); serve runs it with store.DefaultRetention.
 	Retention      time.Duration
 	RetentionEvery time.Duration
+	// RetentionAudit records each purge in the audit log, in the purge's
+	// transaction (serve: access.Record).
+	RetentionAudit func(store.Tx, []store.Purged) error
 	// Populated says which footprints meet populated areas, for ingest
 	// (nil: all do; PopulatedAreas).
 	Populated func(store.BBox) bool

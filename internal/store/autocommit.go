@@ -156,6 +156,14 @@ const purgeBatch = 500
 
 // PurgeGranules implements Store.
 func (db *DB) PurgeGranules(ctx context.Context, olderThan time.Duration, populatedOnly bool) ([]Purged, error) {
+	return db.PurgeGranulesWith(ctx, olderThan, populatedOnly, nil)
+}
+
+// PurgeGranulesWith is PurgeGranules with within, if not nil, called in
+// the purge's transaction with what it deletes (when it deletes anything):
+// to record the purge in the audit log so that the entry exists if and only
+// if the purge does. An error from within undoes the purge.
+func (db *DB) PurgeGranulesWith(ctx context.Context, olderThan time.Duration, populatedOnly bool, within func(Tx, []Purged) error) ([]Purged, error) {
 	if olderThan <= 0 {
 		olderThan = DefaultRetention
 	}
@@ -201,6 +209,9 @@ func (db *DB) PurgeGranules(ctx context.Context, olderThan time.Duration, popula
 			if _, err := t.q.ExecContext(ctx, t.d.expand(`DELETE FROM granules WHERE id IN `+in), args...); err != nil {
 				return err
 			}
+		}
+		if within != nil && len(out) > 0 {
+			return within(t, out)
 		}
 		return nil
 	})
