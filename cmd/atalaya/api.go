@@ -163,7 +163,7 @@ func recalibrate(ctx context.Context, g *app, db *store.DB, srv *server.Server, 
 			return
 		case <-time.After(time.Second):
 		}
-		rep, err := fusion.Recalibrate(ctx, db, sites.CalibratorConfig{})
+		rep, err := fusion.Recalibrate(ctx, db, sites.CalibratorConfig{}, ownersOf(db))
 		if err != nil {
 			if ctx.Err() == nil {
 				g.log.Error("recalibrate site probabilities", "err", err)

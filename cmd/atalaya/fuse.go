@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 
+	"github.com/atalaya-project/atalaya/internal/access"
 	"github.com/atalaya-project/atalaya/internal/fusion"
 	"github.com/atalaya-project/atalaya/internal/granule"
 	"github.com/atalaya-project/atalaya/internal/pipeline"
@@ -16,7 +17,7 @@ import (
 // committed, if not nil, is told each granule committed and the sites it
 // created or changed (after the commit: serve publishes them as events).
 func fuseCommit(db *store.DB, det pipeline.DetectConfig, log *slog.Logger, committed func(context.Context, store.Granule, fusion.Report)) (pipeline.CommitFunc, error) {
-	f, err := fusion.New(db, fusion.Config{Gases: det.Gases, FARPerKm2: det.FARPerKm2, Log: log})
+	f, err := fusion.New(db, fusion.Config{Gases: det.Gases, FARPerKm2: det.FARPerKm2, Log: log, Owners: ownersOf(db)})
 	if err != nil {
 		return nil, err
 	}
@@ -31,4 +32,17 @@ func fuseCommit(db *store.DB, det pipeline.DetectConfig, log *slog.Logger, commi
 		}
 		return err
 	}, nil
+}
+
+// ownersOf is the jurisdiction of the moment, from the agencies in db: the
+// owning (host) agency of a point.
+func ownersOf(db *store.DB) func(context.Context) (func(lat, lon float64) string, error) {
+	acc := access.New(db, access.Options{})
+	return func(ctx context.Context) (func(lat, lon float64) string, error) {
+		o, err := acc.Owners(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return o.Of, nil
+	}
 }

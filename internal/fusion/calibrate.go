@@ -3,7 +3,6 @@ package fusion
 import (
 	"context"
 	"math"
-	"strconv"
 
 	"github.com/atalaya-project/atalaya/internal/sites"
 	"github.com/atalaya-project/atalaya/internal/store"
@@ -47,7 +46,15 @@ type Recalibrated struct {
 // alert for each that moves by 0.01 or more — in one transaction. Run it
 // after analysts decide (the HTTP server does); fusion also fits the
 // verdicts at every commit, so new passes are scored with them.
-func Recalibrate(ctx context.Context, db Store, cfg sites.CalibratorConfig) (Recalibrated, error) {
+func Recalibrate(ctx context.Context, db Store, cfg sites.CalibratorConfig, owners func(context.Context) (func(lat, lon float64) string, error)) (Recalibrated, error) {
+	var owner func(lat, lon float64) string
+	if owners != nil {
+		var err error
+		if owner, err = owners(ctx); err != nil {
+			return Recalibrated{}, err
+		}
+	}
+	f := &Fuser{}
 	var rep Recalibrated
 	err := db.InTx(ctx, func(tx store.Tx) error {
 		rep = Recalibrated{}
@@ -75,12 +82,7 @@ func Recalibrate(ctx context.Context, db Store, cfg sites.CalibratorConfig) (Rec
 			if math.Abs(p-old) < 0.01 {
 				continue
 			}
-			payload, err := AlertPayload(out, "")
-			if err != nil {
-				return err
-			}
-			if _, err := tx.EnqueueAlert(ctx, store.Alert{ID: out.ID + "/v" + strconv.FormatInt(out.Version, 10),
-				SiteID: out.ID, Kind: "site.updated", Payload: payload}); err != nil {
+			if err := f.enqueue(ctx, tx, owner, out, "site.updated"); err != nil {
 				return err
 			}
 			rep.Alerts++

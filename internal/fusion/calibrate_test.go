@@ -63,7 +63,7 @@ func TestRecalibrateFromVerdicts(t *testing.T) {
 			return sum / float64(len(held))
 		}
 		before := errOf()
-		rep, err := Recalibrate(ctx, db, sites.CalibratorConfig{})
+		rep, err := Recalibrate(ctx, db, sites.CalibratorConfig{}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -72,7 +72,7 @@ func TestRecalibrateFromVerdicts(t *testing.T) {
 		if rep.Verdicts != 300 || after > 0.05 || after > before/3 {
 			t.Errorf("recalibration: %d verdicts, error %.3f → %.3f; want 300 and below 0.05 and a third of before", rep.Verdicts, before, after)
 		}
-		again, err := Recalibrate(ctx, db, sites.CalibratorConfig{})
+		again, err := Recalibrate(ctx, db, sites.CalibratorConfig{}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/atalaya-project/atalaya/internal/cube"
 	"github.com/atalaya-project/atalaya/internal/detect"
+	"github.com/atalaya-project/atalaya/internal/feed"
 	"github.com/atalaya-project/atalaya/internal/granule"
 	"github.com/atalaya-project/atalaya/internal/sites"
 	"github.com/atalaya-project/atalaya/internal/spectra"
@@ -39,6 +40,10 @@ type Config struct {
 	// Retries of a transaction that lost a race for a tile or a site
 	// (PostgreSQL with several workers; default 8).
 	Retries int
+	// Owners returns the jurisdiction (the owning agency of a point,
+	// access.Service.Owners), for the owner in alerts; nil: alerts name
+	// no owner (sinks then show the site to nobody outside the store).
+	Owners func(context.Context) (func(lat, lon float64) string, error)
 	// Library gives the gases' molar masses for coverage (default: the
 	// built-in library).
 	Library *spectra.Library
@@ -333,6 +338,7 @@ func (f *Fuser) sites(ctx context.Context, tx store.Tx, p *pass, grid *sites.Gri
 		cat.Restore(rs)
 		before[s.ID] = s
 	}
+	var owner func(lat, lon float64) string
 	links := map[string][]string{}
 	for _, d := range stored {
 		sd, ok, err := toSites(d)
@@ -392,15 +398,12 @@ func (f *Fuser) sites(ctx context.Context, tx store.Tx, p *pass, grid *sites.Gri
 		if kind == "" {
 			continue
 		}
-		payload, err := AlertPayload(rec, p.g.ID)
-		if err != nil {
-			return err
+		if owner == nil {
+			if owner, err = f.owners(ctx); err != nil {
+				return err
+			}
 		}
-		if _, err := tx.EnqueueAlert(ctx, store.Alert{
-			// Stable per site version: a receiver de-duplicates on it.
-			ID:     rec.ID + "/v" + strconv.FormatInt(rec.Version, 10),
-			SiteID: rec.ID, Kind: kind, Payload: payload,
-		}); err != nil {
+		if err := f.enqueue(ctx, tx, owner, rec, kind); err != nil {
 			return err
 		}
 		rep.Alerts++
@@ -419,38 +422,32 @@ func changed(a, b store.Site) bool {
 		a.TypeGuess != b.TypeGuess
 }
 
-// AlertSite is the payload of a site alert.
-type AlertSite struct {
-	Kind        string                        `json:"kind"` // "site"
-	ID          string                        `json:"id"`
-	Version     int64                         `json:"version"`
-	Lat         float64                       `json:"lat"`
-	Lon         float64                       `json:"lon"`
-	UncertM     float64                       `json:"uncertainty_m"`
-	Status      string                        `json:"status"`
-	Probability float64                       `json:"probability"`
-	Evidence    float64                       `json:"evidence"`
-	TypeGuess   string                        `json:"type_guess"`
-	Gases       map[string]*sites.GasEvidence `json:"gases"`
-	FirstSeen   time.Time                     `json:"first_seen"`
-	LastSeen    time.Time                     `json:"last_seen"`
-	PassesSeen  int                           `json:"passes_seen"`
-	PassesSurv  int                           `json:"passes_surveyed"`
-	Granule     string                        `json:"granule,omitempty"` // the granule that caused it
+// enqueue writes the alert of a site change as the feed's event (the HTTP
+// API's Site JSON with its owner and the agencies it was released to, so
+// every sink can filter by releasability without reading the site back),
+// with the stable id <site>/v<version>.
+func (f *Fuser) enqueue(ctx context.Context, tx store.Tx, owner func(lat, lon float64) string, s store.Site, kind string) error {
+	rel, err := tx.ReleasedTo(ctx, []string{s.ID})
+	if err != nil {
+		return err
+	}
+	o := ""
+	if owner != nil {
+		o = owner(s.Lat, s.Lon)
+	}
+	_, err = feed.Enqueue(ctx, tx, feed.Event{
+		ID: s.ID + "/v" + strconv.FormatInt(s.Version, 10), Kind: kind, Time: s.Updated,
+		Site: feed.NewSite(s, o, rel[s.ID]),
+	})
+	return err
 }
 
-// AlertPayload is the JSON payload of an alert about s.
-func AlertPayload(s store.Site, granuleID string) (string, error) {
-	a := AlertSite{Kind: "site", ID: s.ID, Version: s.Version, Lat: s.Lat, Lon: s.Lon, UncertM: s.UncertaintyM,
-		Status: string(s.Status), Probability: s.Probability, Evidence: s.Evidence, TypeGuess: s.TypeGuess,
-		FirstSeen: s.FirstSeen, LastSeen: s.LastSeen, PassesSeen: s.PassesSeen, PassesSurv: s.PassesSurvey, Granule: granuleID}
-	if s.GasProfile != "" {
-		if err := json.Unmarshal([]byte(s.GasProfile), &a.Gases); err != nil {
-			return "", fmt.Errorf("site %s gas profile: %w", s.ID, err)
-		}
+// owners is the jurisdiction of the moment (Config.Owners), nil without.
+func (f *Fuser) owners(ctx context.Context) (func(lat, lon float64) string, error) {
+	if f.cfg.Owners == nil {
+		return nil, nil
 	}
-	b, err := json.Marshal(a)
-	return string(b), err
+	return f.cfg.Owners(ctx)
 }
 
 func grow(b store.BBox, m float64) store.BBox {

@@ -9,8 +9,10 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/atalaya-project/atalaya/internal/cube"
+	"github.com/atalaya-project/atalaya/internal/feed"
 	"github.com/atalaya-project/atalaya/internal/granule"
 	"github.com/atalaya-project/atalaya/internal/sim"
 	"github.com/atalaya-project/atalaya/internal/spectra"
@@ -111,7 +113,10 @@ func TestCommitAccumulatesOneSite(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer db.Close()
-		f, err := New(db, Config{Gases: []string{"ammonia"}, FARPerKm2: 1})
+		owners := func(context.Context) (func(lat, lon float64) string, error) {
+			return func(float64, float64) string { return "COL-HOST" }, nil
+		}
+		f, err := New(db, Config{Gases: []string{"ammonia"}, FARPerKm2: 1, Owners: owners})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -170,6 +175,26 @@ func TestCommitAccumulatesOneSite(t *testing.T) {
 		t.Logf("coverage at the source: %d passes, best single-pass MDL %.3g kg/h, accumulated %.3g kg/h, latest %s", rec.Passes, rec.BestMDL, rec.AccMDL, rec.Last.Granule)
 		if rec.Passes != 3 || !(rec.AccMDL < rec.BestMDL) || rec.Last.Granule != gids[2] {
 			t.Errorf("coverage at the source %+v: want 3 passes, the latest %s, and an accumulated MDL below the best single one", rec, gids[2])
+		}
+		// The alerts are the feed's events: the site as partners see it,
+		// with its owner, under stable ids.
+		alerts, err := db.ClaimOutbox(ctx, 100, time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		latest := false
+		for _, a := range alerts {
+			ev, err := feed.ParseEvent(a)
+			if err != nil {
+				t.Fatalf("alert %s: %v", a.ID, err)
+			}
+			if ev.Site.ID != a.SiteID || ev.Site.Owner != "COL-HOST" || ev.ID != a.ID || a.ID != fmt.Sprintf("%s/v%d", ev.Site.ID, ev.Site.Version) {
+				t.Errorf("alert %s: event %+v", a.ID, ev)
+			}
+			latest = latest || (ev.Site.ID == s.ID && ev.Site.Version == s.Version)
+		}
+		if !latest {
+			t.Errorf("no alert of the site's latest version among %d", len(alerts))
 		}
 		h, err := db.SiteHistory(ctx, s.ID)
 		if err != nil {
