@@ -14,6 +14,7 @@ import (
 	"github.com/atalaya-project/atalaya/internal/cube"
 	"github.com/atalaya-project/atalaya/internal/feed"
 	"github.com/atalaya-project/atalaya/internal/granule"
+	"github.com/atalaya-project/atalaya/internal/pipeline"
 	"github.com/atalaya-project/atalaya/internal/sim"
 	"github.com/atalaya-project/atalaya/internal/spectra"
 	"github.com/atalaya-project/atalaya/internal/store"
@@ -82,7 +83,7 @@ func simulatePass(t *testing.T, dir string, seed uint64, windFrom float64) proce
 	p.g = store.Granule{Kind: store.KindCube, SHA256: hex.EncodeToString(sum[:]), Name: fmt.Sprintf("pass%d", seed),
 		Size: 1, URI: "file:///nowhere", Footprint: box, Acquired: sc.LineTime(0)}
 	p.res = res
-	if p.ds, err = Detections(res); err != nil {
+	if p.ds, err = pipeline.Detections(res); err != nil {
 		t.Fatal(err)
 	}
 	return p

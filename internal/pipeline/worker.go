@@ -16,7 +16,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/atalaya-project/atalaya/internal/cube"
-	"github.com/atalaya-project/atalaya/internal/fusion"
 	"github.com/atalaya-project/atalaya/internal/granule"
 	"github.com/atalaya-project/atalaya/internal/spectra"
 	"github.com/atalaya-project/atalaya/internal/store"
@@ -322,7 +321,7 @@ func (w *Worker) run(ctx context.Context, g store.Granule) error {
 	if err != nil {
 		return fmt.Errorf("detect in granule %s: %w", g.ID, err)
 	}
-	ds, err := fusion.Detections(res)
+	ds, err := Detections(res)
 	if err != nil {
 		return fmt.Errorf("granule %s: %w", g.ID, err)
 	}

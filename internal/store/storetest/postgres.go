@@ -51,7 +51,11 @@ func PostgresSchemaURL(t testing.TB) string {
 	defer admin.Close()
 	ctx := context.Background()
 	pgOnce.Do(func() {
-		_, pgErr = admin.ExecContext(ctx, `CREATE EXTENSION IF NOT EXISTS postgis`)
+		// Test processes of several packages start at once on a fresh
+		// cluster: CREATE EXTENSION IF NOT EXISTS is not safe against a
+		// concurrent one (a unique violation in pg_extension), so it is
+		// serialised by the advisory lock the store's migrations take.
+		pgErr = createPostGIS(ctx, admin)
 	})
 	if pgErr != nil {
 		t.Fatalf("postgres at %s: %v", base, pgErr)
@@ -86,4 +90,21 @@ func EachURL(t *testing.T, f func(t *testing.T, url string)) {
 	t.Run("postgres", func(t *testing.T) {
 		f(t, PostgresSchemaURL(t))
 	})
+}
+
+// createPostGIS creates the PostGIS extension once for the cluster's
+// database, holding the store migrations' advisory lock ("atly").
+func createPostGIS(ctx context.Context, admin *sql.DB) error {
+	tx, err := admin.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(1635019897)`); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `CREATE EXTENSION IF NOT EXISTS postgis`); err != nil {
+		return err
+	}
+	return tx.Commit()
 }

@@ -1,4 +1,4 @@
-package fusion
+package pipeline
 
 import (
 	"encoding/json"
