@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -28,6 +29,14 @@ type Sample struct {
 type Track struct {
 	Source  string // the topic the positions came from
 	Samples []Sample
+
+	// GasChannels names the channels of a point gas sensor logged with the
+	// track (atalaya_gas_sensor, info key atalaya_gas_channels) and Gas
+	// its samples; GasInfo holds more about each channel (the info key
+	// atalaya_gas_channel.<name>: the instrument's model).
+	GasChannels []string
+	Gas         []GasSample
+	GasInfo     map[string]string
 
 	// HasUTC says whether GPS time was logged; then Time = T + UTCOffset µs.
 	HasUTC    bool
@@ -80,7 +89,56 @@ func (l *Log) Track() (*Track, error) {
 	}
 	l.attachAttitude(tr)
 	l.attachWind(tr)
+	if err := l.attachGas(tr); err != nil {
+		return nil, err
+	}
 	return tr, nil
+}
+
+// attachGas reads the point gas sensor's samples (atalaya_gas_sensor), if
+// logged, with the channels' names and models from the info messages.
+func (l *Log) attachGas(tr *Track) error {
+	t := l.Topic("atalaya_gas_sensor", 0)
+	if t == nil || t.Len() == 0 {
+		return nil
+	}
+	names := l.InfoString("atalaya_gas_channels")
+	if names == "" {
+		return fmt.Errorf("flightlog: atalaya_gas_sensor logged without the info key atalaya_gas_channels naming its channels: %w", ErrNoField)
+	}
+	tr.GasChannels = strings.Split(names, ",")
+	if len(tr.GasChannels) > GasChannels {
+		return fmt.Errorf("flightlog: %d gas channels named, at most %d: %w", len(tr.GasChannels), GasChannels, ErrNoField)
+	}
+	for _, ch := range tr.GasChannels {
+		if v := l.InfoString(GasInfoKey(ch)); v != "" {
+			if tr.GasInfo == nil {
+				tr.GasInfo = map[string]string{}
+			}
+			tr.GasInfo[ch] = v
+		}
+	}
+	var cols [GasChannels][]float64
+	for k := range GasChannels {
+		v, err := t.Float64s(fmt.Sprintf("concentration_ppm[%d]", k))
+		if err != nil {
+			return err
+		}
+		cols[k] = v
+	}
+	n, err := t.Int64s("channel_count")
+	if err != nil {
+		return err
+	}
+	tr.Gas = make([]GasSample, t.Len())
+	for i := range tr.Gas {
+		g := GasSample{Timestamp: t.Timestamps[i], Channels: uint8(min(max(n[i], 0), GasChannels))}
+		for k := range GasChannels {
+			g.PPM[k] = float32(cols[k][i])
+		}
+		tr.Gas[i] = g
+	}
+	return nil
 }
 
 // positions reads lat, lon, alt in the topic's own encoding: float64 degrees

@@ -393,11 +393,23 @@ func WriteTrack(w io.Writer, tr *Track) error {
 	if len(tr.Samples) > 0 {
 		start = tr.Samples[0].T
 	}
-	wr, err := NewWriter(w, WriterOptions{StartTime: start})
+	opt := WriterOptions{StartTime: start, GasChannels: tr.GasChannels}
+	if len(tr.GasInfo) > 0 {
+		opt.Info = map[string]string{}
+		for ch, v := range tr.GasInfo {
+			opt.Info[GasInfoKey(ch)] = v
+		}
+	}
+	wr, err := NewWriter(w, opt)
 	if err != nil {
 		return err
 	}
+	gas := tr.Gas
 	for _, s := range tr.Samples {
+		for len(gas) > 0 && gas[0].Timestamp <= s.T {
+			wr.WriteGas(gas[0])
+			gas = gas[1:]
+		}
 		wr.WriteGlobalPosition(GlobalPosition{Timestamp: s.T, Lat: s.Lat, Lon: s.Lon, Alt: float32(s.Alt)})
 		if !s.Time.IsZero() {
 			wr.WriteGPS(GPS{Timestamp: s.T, Lat: s.Lat, Lon: s.Lon, AltMSL: s.Alt, TimeUTC: uint64(s.Time.UnixMicro()), FixType: 3})
@@ -409,8 +421,15 @@ func WriteTrack(w io.Writer, tr *Track) error {
 			wr.WriteWind(Wind{Timestamp: s.T, North: float32(s.WindNorth), East: float32(s.WindEast)})
 		}
 	}
+	for _, g := range gas {
+		wr.WriteGas(g)
+	}
 	if err := wr.Flush(); err != nil {
 		return fmt.Errorf("flightlog: write track: %w", err)
 	}
 	return nil
 }
+
+// GasInfoKey is the info key describing a gas sensor channel (the
+// instrument's model, free text).
+func GasInfoKey(channel string) string { return "atalaya_gas_channel." + channel }

@@ -385,6 +385,7 @@ func (s *Scenario) writeFlight(dir string, i int, sc *Scene, fl Flight, latlon f
 	if err != nil {
 		return "", "", err
 	}
+	var trace *Trace
 	if len(sensors) > 0 {
 		field, err := sc.field(lib)
 		if err != nil {
@@ -398,6 +399,7 @@ func (s *Scenario) writeFlight(dir string, i int, sc *Scene, fl Flight, latlon f
 		if err != nil {
 			return "", "", err
 		}
+		trace = tr
 		tracePath = filepath.Join(dir, "trace.csv")
 		var buf bytes.Buffer
 		if err := WriteTraceCSV(&buf, tr); err != nil {
@@ -422,6 +424,23 @@ func (s *Scenario) writeFlight(dir string, i int, sc *Scene, fl Flight, latlon f
 			HasWind:   true,
 			WindNorth: -pass.Weather.WindSpeed * math.Cos(from), WindEast: -pass.Weather.WindSpeed * math.Sin(from),
 		})
+	}
+	// The point sensors' readings go into the flight log too, as a logger
+	// on the drone records them (atalaya_gas_sensor), with each channel's
+	// model in an info message.
+	if trace != nil && len(trace.Channels) <= flightlog.GasChannels {
+		track.GasChannels = trace.Channels
+		track.GasInfo = map[string]string{}
+		for _, ps := range sensors {
+			track.GasInfo[ps.Name] = ps.String()
+		}
+		for _, ts := range trace.Samples {
+			g := flightlog.GasSample{Timestamp: uint64(ts.Time.Sub(pass.Start).Microseconds()) + 1_000_000, Channels: uint8(len(trace.Channels))}
+			for k, v := range ts.Readings {
+				g.PPM[k] = float32(v)
+			}
+			track.Gas = append(track.Gas, g)
+		}
 	}
 	logPath = filepath.Join(dir, "flight.ulg")
 	f, err := os.Create(logPath)
