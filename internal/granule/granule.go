@@ -240,6 +240,9 @@ type run struct {
 	residualPath    string
 	residualSamples []float32
 	residualLimit   float32
+	// What the matched filter was built from (evidence.go).
+	sig  *signatures
+	keep []int
 }
 
 type gasTarget struct {
