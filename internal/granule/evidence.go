@@ -11,6 +11,7 @@ import (
 	"slices"
 
 	"gonum.org/v1/gonum/mat"
+	"gonum.org/v1/gonum/stat"
 
 	"github.com/atalaya-project/atalaya/internal/cube"
 	"github.com/atalaya-project/atalaya/internal/detect"
@@ -26,17 +27,16 @@ type Spectrum struct {
 	// the mean of the background annulus around the plume (the cube's
 	// radiance units), less Baseline.
 	Measured []float64 `json:"measured"`
-	// Baseline is the broadband part of that difference, c₀ + c₁·(λ − λ̄),
-	// fitted together with the signature: the surface under the plume is
-	// never exactly the annulus's (a warmer or cooler patch shifts every
-	// band alike), and the matched filter, whitened by the background's
-	// covariance, ignores such shifts too.
+	// Baseline is the part of that difference the surface explains,
+	// fitted together with the signature: c₀ + c₁·(λ − λ̄) plus the
+	// annulus's clutterComponents principal components. The surface under
+	// the plume is never exactly the annulus's mean (a warmer patch, another
+	// material), and the matched filter, whitened by the background's
+	// covariance, discounts exactly those directions too.
 	Baseline []float64 `json:"baseline"`
 	// Library is the change the library says a column of PPMm makes: the
-	// matched filter's target signature t per ppm·m, made with the
-	// annulus's mean as the radiance below the plume, through Beer–Lambert
-	// (t/k·(1 − e^(−k·PPMm)) with k the gas's absorption per ppm·m; t·PPMm
-	// for a thin plume).
+	// matched filter's target signature per ppm·m, made with the annulus's
+	// mean as the radiance below the plume, times PPMm (run.expected).
 	Library []float64 `json:"library"`
 	// PPMm is the mean retrieved column of the strongest pixels, and
 	// SigmaPPMm the median per-pixel 1σ of the retrieval there. FitPPMm is
@@ -45,6 +45,10 @@ type Spectrum struct {
 	PPMm      float64 `json:"ppmm"`
 	SigmaPPMm float64 `json:"sigma_ppmm"`
 	FitPPMm   float64 `json:"fit_ppmm"`
+	// Others are the mean columns (ppm·m) of the other gases the joint
+	// matched filter retrieved in the same pixels; their expected change
+	// has been taken out of Measured.
+	Others map[string]float64 `json:"others,omitempty"`
 	// Pixels and BackgroundPixels are how many pixels each mean is over.
 	Pixels           int `json:"pixels"`
 	BackgroundPixels int `json:"background_pixels"`
@@ -56,7 +60,7 @@ type Spectrum struct {
 // annulus (pixels at least annulusGap and at most annulusGap+annulusWidth
 // pixels outside the plume's bounding box), and the plume image.
 const (
-	strongPixels  = 200
+	strongPixels  = 25
 	annulusGap    = 2
 	annulusWidth  = 6
 	imageMaxSide  = 256
@@ -138,6 +142,7 @@ func (r *run) spectrum(d *detector, box image.Rectangle, pixels []int, ppmm, sig
 		return true
 	}
 	plumeSum, bgSum := make([]float64, nb), make([]float64, nb)
+	var bgPix []float64 // the annulus's spectra, nbg × nb
 	var np, nbg int
 	var col float64
 	var sigs []float32
@@ -156,6 +161,10 @@ func (r *run) spectrum(d *detector, box image.Rectangle, pixels []int, ppmm, sig
 			}
 			if sum(bgSum, x, y) {
 				nbg++
+				v := c.At(x, y)
+				for _, b := range r.keep {
+					bgPix = append(bgPix, float64(v[b]))
+				}
 			}
 		}
 	}
@@ -165,12 +174,67 @@ func (r *run) spectrum(d *detector, box image.Rectangle, pixels []int, ppmm, sig
 	sp := &Spectrum{Gas: d.gas.name, PPMm: col / float64(np), SigmaPPMm: median(sigs),
 		Pixels: np, BackgroundPixels: nbg}
 	mu := make([]float64, nb)
-	k := make([]float64, nb)
 	for i, b := range r.keep {
 		mu[i] = bgSum[i] / float64(nbg)
 		sp.WavelengthUM = append(sp.WavelengthUM, r.wl[b])
 		sp.Measured = append(sp.Measured, plumeSum[i]/float64(np)-mu[i])
-		k[i] = d.gas.k[b]
+	}
+	var err error
+	if sp.Library, err = r.expected(d.gas, mu, sp.PPMm); err != nil {
+		return nil, err
+	}
+	// The joint matched filter retrieves every gas in every pixel: what the
+	// other gases it found there explain is taken out of the measurement,
+	// so that what is left is compared with this gas's signature.
+	for gi := range r.gases {
+		g := &r.gases[gi]
+		if g == d.gas {
+			continue
+		}
+		other, err := r.ppmmOf(g.name)
+		if err != nil {
+			return nil, err
+		}
+		var c float64
+		for _, p := range strong {
+			c += float64(other[p]) / float64(len(strong))
+		}
+		if !(c > 0) {
+			continue
+		}
+		lib, err := r.expected(g, mu, c)
+		if err != nil {
+			return nil, err
+		}
+		for i := range sp.Measured {
+			sp.Measured[i] -= lib[i]
+		}
+		if sp.Others == nil {
+			sp.Others = map[string]float64{}
+		}
+		sp.Others[g.name] = c
+	}
+	a, base, err := fitBaseline(sp.Measured, sp.Library, sp.WavelengthUM, clutterBasis(bgPix, nbg, nb))
+	if err != nil {
+		return nil, err
+	}
+	sp.FitPPMm, sp.Baseline = a*sp.PPMm, base
+	for i := range sp.Measured {
+		sp.Measured[i] -= base[i]
+	}
+	return sp, nil
+}
+
+// expected is the change of radiance (kept bands) a column of c ppm·m of
+// gas g makes over a surface of mean radiance mu (kept bands): the
+// matched filter's target per ppm·m, t (thermal τ(B(T_p) − μ)⊙k,
+// reflective −μ⊙k), times c — the thin-plume form the filter retrieves
+// with.
+func (r *run) expected(g *gasTarget, mu []float64, c float64) ([]float64, error) {
+	nb := len(r.keep)
+	k := make([]float64, nb)
+	for i, b := range r.keep {
+		k[i] = g.k[b]
 	}
 	var t []float64
 	var err error
@@ -186,43 +250,83 @@ func (r *run) spectrum(d *detector, box image.Rectangle, pixels []int, ppmm, sig
 	if err != nil {
 		return nil, err
 	}
+	out := make([]float64, nb)
 	for i, v := range t {
-		// Beer–Lambert in full: t/k·(1 − e^(−k·c)), which is t·c for a
-		// thin plume (the matched filter's linearisation) and saturates
-		// in the strong lines of a thick one.
-		lib := v * sp.PPMm
-		if kc := k[i] * sp.PPMm; math.Abs(kc) > 1e-9 {
-			lib = v / k[i] * -math.Expm1(-kc)
-		}
-		sp.Library = append(sp.Library, lib)
+		out[i] = v * c
 	}
-	a, base, err := fitBaseline(sp.Measured, sp.Library, sp.WavelengthUM)
-	if err != nil {
-		return nil, err
-	}
-	sp.FitPPMm, sp.Baseline = a*sp.PPMm, base
-	for i := range sp.Measured {
-		sp.Measured[i] -= base[i]
-	}
-	return sp, nil
+	return out, nil
 }
 
-// fitBaseline fits m = a·t + c₀ + c₁·(λ − λ̄) by least squares and
-// returns a and the baseline c₀ + c₁·(λ − λ̄) per band.
-func fitBaseline(m, t, wl []float64) (float64, []float64, error) {
+// ppmmOf returns the ppm·m map of a gas, read once.
+func (r *run) ppmmOf(gas string) ([]float32, error) {
+	if m, ok := r.ppmmMaps[gas]; ok {
+		return m, nil
+	}
+	for _, o := range r.res.Outputs {
+		if o.Kind == "ppmm" && o.Gas == gas {
+			m, err := readBand(o.Path)
+			if err != nil {
+				return nil, err
+			}
+			if r.ppmmMaps == nil {
+				r.ppmmMaps = map[string][]float32{}
+			}
+			r.ppmmMaps[gas] = m
+			return m, nil
+		}
+	}
+	return nil, fmt.Errorf("no ppm·m map of %s", gas)
+}
+
+// clutterComponents is how many principal components of the annulus's
+// spectra the baseline may use: few against the bands (a handful of
+// materials and their temperature), so that the signature keeps most of
+// its degrees of freedom.
+const clutterComponents = 4
+
+// clutterBasis returns the leading principal components (each nb long) of
+// n spectra of nb bands (row-major), at most clutterComponents and fewer
+// than n.
+func clutterBasis(spectra []float64, n, nb int) [][]float64 {
+	k := min(clutterComponents, n-1, nb-4)
+	if k <= 0 {
+		return nil
+	}
+	var cov mat.SymDense
+	stat.CovarianceMatrix(&cov, mat.NewDense(n, nb, spectra), nil)
+	var eig mat.EigenSym
+	if !eig.Factorize(&cov, true) {
+		return nil
+	}
+	var vec mat.Dense
+	eig.VectorsTo(&vec)
+	out := make([][]float64, k)
+	for j := range k { // ascending eigenvalues: the largest are last
+		out[j] = mat.Col(nil, nb-1-j, &vec)
+	}
+	return out
+}
+
+// fitBaseline fits m = a·t + c₀ + c₁·(λ − λ̄) + Σ βⱼ·basisⱼ by least
+// squares and returns a and the baseline (everything but a·t) per band.
+func fitBaseline(m, t, wl []float64, basis [][]float64) (float64, []float64, error) {
 	n := len(m)
-	if n < 4 {
-		return 0, nil, fmt.Errorf("%d bands: too few to fit a signature and a baseline", n)
+	cols := 3 + len(basis)
+	if n < cols+1 {
+		return 0, nil, fmt.Errorf("%d bands: too few to fit a signature and a %d-term baseline", n, cols-1)
 	}
 	var mean float64
 	for _, v := range wl {
 		mean += v / float64(n)
 	}
-	x := mat.NewDense(n, 3, nil)
+	x := mat.NewDense(n, cols, nil)
 	for i := range n {
 		x.Set(i, 0, t[i])
 		x.Set(i, 1, 1)
 		x.Set(i, 2, wl[i]-mean)
+		for j, b := range basis {
+			x.Set(i, 3+j, b[i])
+		}
 	}
 	var beta mat.VecDense
 	if err := beta.SolveVec(x, mat.NewVecDense(n, slices.Clone(m))); err != nil {
@@ -231,6 +335,9 @@ func fitBaseline(m, t, wl []float64) (float64, []float64, error) {
 	base := make([]float64, n)
 	for i := range n {
 		base[i] = beta.AtVec(1) + beta.AtVec(2)*(wl[i]-mean)
+		for j, b := range basis {
+			base[i] += beta.AtVec(3+j) * b[i]
+		}
 	}
 	return beta.AtVec(0), base, nil
 }

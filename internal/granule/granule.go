@@ -241,8 +241,9 @@ type run struct {
 	residualSamples []float32
 	residualLimit   float32
 	// What the matched filter was built from (evidence.go).
-	sig  *signatures
-	keep []int
+	sig      *signatures
+	keep     []int
+	ppmmMaps map[string][]float32 // by gas, read for the evidence
 }
 
 type gasTarget struct {
