@@ -54,16 +54,14 @@ type Spectrum struct {
 	BackgroundPixels int `json:"background_pixels"`
 }
 
-// Evidence geometry: the strongest pixels averaged for the spectrum (more
-// pixels average the surface's clutter down, fewer keep the column high:
-// see docs/fusion.md for the measured trade-off), the
-// annulus (pixels at least annulusGap and at most annulusGap+annulusWidth
-// pixels outside the plume's bounding box), and the plume image.
+// Evidence geometry: how many of the plume's strongest pixels the
+// spectrum averages, the annulus (pixels at least annulusGap and at most
+// annulusGap+annulusWidth pixels outside the plume's bounding box), and the
+// plume image (map at most imageMapSide px, then the colour bar: ≤ 256 px).
 const (
 	strongPixels  = 25
 	annulusGap    = 2
 	annulusWidth  = 6
-	imageMaxSide  = 256
 	imageMapSide  = 224 // the map's side at most; the colour bar goes below
 	imageCropMax  = 96  // cube pixels across the crop at most
 	imageBarH     = 10
@@ -79,14 +77,19 @@ func (r *run) evidence(det *Detection, d *detector, pixels []int, ppmm, sigma []
 	}
 	w, h := r.h.Samples, r.h.Lines
 	box := pixelBox(pixels, w)
+	// Evidence is for the analyst: a plume whose spectrum cannot be formed
+	// (no background around it with every band) is still a detection.
 	sp, err := r.spectrum(d, box, pixels, ppmm, sigma)
 	if err != nil {
-		return err
+		r.cfg.Log.Warn("no spectrum for the detection", "detection", det.ID, "err", err)
 	}
 	det.Spectrum = sp
 	det.PlumeCrop = PlumeCrop(w, h, box)
-	det.PlumePNG, err = PlumeImage(ppmm, w, det.PlumeCrop, det.Outline)
-	return err
+	if det.PlumePNG, err = PlumeImage(ppmm, w, det.PlumeCrop, det.Outline); err != nil {
+		r.cfg.Log.Warn("no plume image for the detection", "detection", det.ID, "err", err)
+		det.PlumeCrop = image.Rectangle{}
+	}
+	return nil
 }
 
 // PlumeCrop is the part of a w×h map a plume image shows: a square about

@@ -5,10 +5,12 @@ import (
 	"cmp"
 	"context"
 	"image"
+	"image/color"
 	"image/png"
 	"math"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"gonum.org/v1/gonum/stat"
@@ -140,5 +142,31 @@ func TestEvidence(t *testing.T) {
 	}
 	if !image.Pt(tx, ty).In(crop) {
 		t.Errorf("crop %v leaves out the truth's peak (%d, %d)", crop, tx, ty)
+	}
+}
+
+// A crop outside the map is refused with the crop named, and the same map
+// draws the same bytes.
+func TestPlumeImageCrop(t *testing.T) {
+	m := make([]float32, 64)
+	m[27] = 5
+	if _, err := PlumeImage(m, 8, image.Rect(4, 4, 12, 12), nil); err == nil || !strings.Contains(err.Error(), "(4,4)-(12,12)") {
+		t.Errorf("crop outside the map: %v", err)
+	}
+	a, err := PlumeImage(m, 8, image.Rect(0, 0, 8, 8), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := PlumeImage(m, 8, image.Rect(0, 0, 8, 8), nil)
+	img, err := png.Decode(bytes.NewReader(a))
+	if err != nil || !bytes.Equal(a, b) {
+		t.Fatalf("decode %v, same bytes %v", err, bytes.Equal(a, b))
+	}
+	// 8 pixels, 28 image pixels each; the brightest is map pixel (3, 3).
+	if r := img.Bounds(); r.Dx() != 224 || r.Dy() != 224+imageBarGap+imageBarH {
+		t.Errorf("image %v", r)
+	}
+	if c := color.NRGBAModel.Convert(img.At(3*28+5, 3*28+5)).(color.NRGBA); c != rampStops[len(rampStops)-1] {
+		t.Errorf("peak pixel drawn %v, want the top of the scale", c)
 	}
 }
