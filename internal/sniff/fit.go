@@ -45,7 +45,9 @@ func (p *Posterior) Trace() Trace {
 				c += p.chW[ch] * q * m.k / m.u * cross * vert
 			}
 		}
-		tr.Fit[i] = c
+		if !math.IsNaN(c) && !math.IsInf(c, 0) { // JSON has no NaN: an unusable fit reads 0
+			tr.Fit[i] = c
+		}
 	}
 	return tr
 }
