@@ -51,7 +51,10 @@ func scenarioScreenshots(t *testing.T, b backend) {
 			gotoSite(site),
 			waitJS(`document.querySelector('#site-view').dataset.siteId === `+jsString(site)),
 			chromedp.WaitVisible(chromedp.CSS(`#decisions-h`)),
-			waitJS(`!document.querySelector('#plume-img') || document.querySelector('#plume-img').complete`))
+			// The site's evidence comes from a real detection run
+			// (realBackend): its spectrum chart and plume image show.
+			chromedp.WaitVisible(chromedp.CSS(`#spectrum-chart polyline.measured`)),
+			waitJS(`document.querySelector('#plume-img') && document.querySelector('#plume-img').complete && document.querySelector('#plume-img').naturalWidth > 0`))
 		sitePNG = shot(t, ctx, chromedp.CaptureScreenshot())
 		for name, b := range map[string][]byte{"map": mapPNG, "queue": queuePNG, "site": sitePNG} {
 			img, err := png.Decode(bytes.NewReader(b))

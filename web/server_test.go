@@ -14,14 +14,20 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/atalaya-project/atalaya/internal/access"
 	"github.com/atalaya-project/atalaya/internal/boundaries"
+	"github.com/atalaya-project/atalaya/internal/fusion"
+	"github.com/atalaya-project/atalaya/internal/granule"
 	"github.com/atalaya-project/atalaya/internal/server"
+	"github.com/atalaya-project/atalaya/internal/sim"
+	"github.com/atalaya-project/atalaya/internal/spectra"
 	"github.com/atalaya-project/atalaya/internal/store"
 	"github.com/atalaya-project/atalaya/web"
 )
@@ -34,6 +40,59 @@ var testParams = access.Params{Memory: 8 * 1024, Time: 1, Threads: 1, SaltLen: 1
 // English and Spanish, a partner user in each of the others, and four
 // candidate sites near Bogotá (owned by Colombia's agency through the
 // Natural Earth boundaries), in four of the five probability classes.
+var (
+	evidenceOnce            sync.Once
+	evidenceProps, plumeImg string
+	evidenceErr             error
+)
+
+// processedEvidence runs detection and fusion's conversion on a small
+// simulated pass over an acetone source (once per test binary) and returns
+// the strongest detection's properties and plume image, as the workers
+// store them.
+func processedEvidence(t *testing.T) (string, string) {
+	t.Helper()
+	evidenceOnce.Do(func() {
+		lib, err := spectra.Default()
+		if err != nil {
+			evidenceErr = err
+			return
+		}
+		dir, err := os.MkdirTemp("", "atalaya-web-evidence")
+		if err != nil {
+			evidenceErr = err
+			return
+		}
+		defer os.RemoveAll(dir)
+		sc := sim.DemoScene(3)
+		sc.Samples, sc.Lines, sc.Sensor.Bands = 120, 100, 48
+		sc.Sensor.BadBands = nil
+		sc.TempContrastK = 15
+		sc.Sources = []sim.Source{{Name: "lab", East: 50, North: -50, Rates: map[string]float64{"acetone": 20}}}
+		o, err := sim.WriteScene(filepath.Join(dir, "scene"), sc, lib, nil)
+		if err != nil {
+			evidenceErr = err
+			return
+		}
+		res, err := granule.Process(context.Background(), granule.Config{Cube: o.Radiance, OutDir: filepath.Join(dir, "out"),
+			Methods: []string{granule.MethodMF}, Gases: []string{"acetone"}, FARPerKm2: 10, Library: lib})
+		if err != nil {
+			evidenceErr = err
+			return
+		}
+		ds, err := fusion.Detections(res)
+		if err != nil || len(ds) == 0 {
+			evidenceErr = fmt.Errorf("%d detections: %v", len(ds), err)
+			return
+		}
+		evidenceProps, plumeImg = ds[0].Properties, ds[0].PlumePNG
+	})
+	if evidenceErr != nil {
+		t.Fatal(evidenceErr)
+	}
+	return evidenceProps, plumeImg
+}
+
 func realBackend(t *testing.T, tiles ...http.Handler) backend {
 	t.Helper()
 	ctx := context.Background()
@@ -86,7 +145,9 @@ func realBackend(t *testing.T, tiles ...http.Handler) backend {
 	fent := mk(4.70, -74.20, 0.55, "fentanyl-lab", `{"dichloromethane":2.2}`, 1, 2)
 	farm := mk(4.40, -73.90, 0.12, "farm", `{"ammonia":1.1}`, 1, 1)
 	// Two passes over the first site, each with a detection and its plume
-	// outline.
+	// outline; their evidence (spectrum, plume image) is a real run's over
+	// a simulated acetone source.
+	props, plumePNG := processedEvidence(t)
 	for i, acq := range []time.Time{day(18), day(22)} {
 		g, _, err := st.PutGranule(ctx, store.Granule{Kind: store.KindCube, SHA256: fmt.Sprintf("%064x", i+1), Name: fmt.Sprintf("pass-%d.tar", i+1),
 			Size: 10, URI: "file:///nowhere", Footprint: store.BBox{MinLat: 4.5, MinLon: -74.2, MaxLat: 4.7, MaxLon: -74.0}, Acquired: acq})
@@ -98,7 +159,8 @@ func realBackend(t *testing.T, tiles ...http.Handler) backend {
 		}
 		outline := (`{"type":"Polygon","coordinates":[[[-74.08,4.61],[-74.075,4.612],[-74.074,4.6105],[-74.075,4.609],[-74.08,4.61]]]}`)
 		ds, err := st.CompleteGranule(ctx, g.ID, []store.Detection{{Gas: "acetone", Method: "mf", Score: 9, PValue: 1e-6,
-			Lat: 4.61, Lon: -74.08, UncertaintyM: 15, PeakPPMM: 410 - 60*float64(i), MeanPPMM: 120, SigmaPPMM: 20, RateKgH: 1.8, OutlineJSON: outline}})
+			Lat: 4.61, Lon: -74.08, UncertaintyM: 15, PeakPPMM: 410 - 60*float64(i), MeanPPMM: 120, SigmaPPMM: 20, RateKgH: 1.8, OutlineJSON: outline,
+			Properties: props, PlumePNG: plumePNG}})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,7 +1,9 @@
 package feed
 
 import (
+	"cmp"
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -17,6 +19,7 @@ type ReportStore interface {
 	store.SiteReader
 	store.GranuleReader
 	store.AuditReader
+	store.DetectionReader
 }
 
 // ReportSource gathers a report's contents.
@@ -93,8 +96,21 @@ func (rs *ReportSource) BuildReport(ctx context.Context, p access.Principal, sit
 			}
 		}
 	}
-	// Plume images of the seen passes that have none, from the stored
-	// detections' outlines.
+	// What the workers stored with the detections: the strongest imaging
+	// detection's spectrum and point-sensor detection's trace, when the
+	// evidence has none.
+	if r.Evidence.Spectrum == nil || r.Evidence.Trace == nil {
+		sp, tr := storedSpectrumTrace(h.Detections)
+		if r.Evidence.Spectrum == nil {
+			r.Evidence.Spectrum = sp
+		}
+		if r.Evidence.Trace == nil {
+			r.Evidence.Trace = tr
+		}
+	}
+	// Plume images of the seen passes that have none: the one the worker
+	// drew for the pass's strongest detection, else one drawn from the
+	// stored detections' outlines.
 	for i, ps := range r.Evidence.Passes {
 		if !ps.Seen || len(ps.PlumePNG) > 0 {
 			continue
@@ -105,7 +121,18 @@ func (rs *ReportSource) BuildReport(ctx context.Context, p access.Principal, sit
 				ds = append(ds, d)
 			}
 		}
-		if len(ds) > 0 {
+		slices.SortStableFunc(ds, func(a, b store.Detection) int { return cmp.Compare(b.Score, a.Score) })
+		for _, d := range ds {
+			b, err := rs.Store.DetectionPlumePNG(ctx, d.ID)
+			if err != nil {
+				return Report{}, fmt.Errorf("report of site %s: %w", siteID, err)
+			}
+			if len(b) > 0 {
+				r.Evidence.Passes[i].PlumePNG = b
+				break
+			}
+		}
+		if len(ds) > 0 && len(r.Evidence.Passes[i].PlumePNG) == 0 {
 			if r.Evidence.Passes[i].PlumePNG, _, err = PlumePNG(h.Site.Lat, h.Site.Lon, h.Site.UncertaintyM, ds); err != nil {
 				return Report{}, fmt.Errorf("report of site %s: %w", siteID, err)
 			}
@@ -135,6 +162,33 @@ func (rs *ReportSource) BuildReport(ctx context.Context, p access.Principal, sit
 		}
 	}
 	return r, nil
+}
+
+// storedSpectrumTrace reads the spectrum of the strongest imaging
+// detection and the trace of the strongest point-sensor detection from
+// their properties (fusion.Detections and the pipeline write them); nil
+// where none has one.
+func storedSpectrumTrace(ds []store.Detection) (*Spectrum, *Trace) {
+	var sp *Spectrum
+	var tr *Trace
+	var spScore, trScore float64
+	for _, d := range ds {
+		var p struct {
+			Spectrum *Spectrum `json:"spectrum"`
+			Trace    *Trace    `json:"trace"`
+		}
+		if d.Properties == "" || json.Unmarshal([]byte(d.Properties), &p) != nil {
+			continue
+		}
+		if q := p.Spectrum; q != nil && len(q.Measured) > 1 && len(q.Library) == len(q.Measured) && len(q.WavelengthUM) == len(q.Measured) &&
+			(sp == nil || d.Score > spScore) {
+			sp, spScore = q, d.Score
+		}
+		if q := p.Trace; q != nil && len(q.T) > 1 && len(q.PPM) == len(q.T) && len(q.Fit) == len(q.T) && (tr == nil || d.Score > trScore) {
+			tr, trScore = q, d.Score
+		}
+	}
+	return sp, tr
 }
 
 func containsQuoted(s, id string) bool {

@@ -292,3 +292,61 @@ func TestReportHandler(t *testing.T) {
 		t.Fatalf("GET report in French: %d %s", resp.StatusCode, b)
 	}
 }
+
+// Without an evidence source, the report takes what the workers stored
+// with the detections: the plume image drawn at processing time, the
+// spectrum and the trace from the detections' properties; and it draws
+// them into the PDF.
+func TestReportStoredEvidence(t *testing.T) {
+	st := openStore(t, "sqlite:"+filepath.Join(t.TempDir(), "a.db"))
+	ctx := context.Background()
+	putAgencies(t, st, "COLPNC")
+	g, _, err := st.PutGranule(ctx, store.Granule{Kind: store.KindCube, SHA256: fmt.Sprintf("%064x", 0xdef), Name: "pass.hdr",
+		Size: 1, URI: "file:///g", Footprint: store.BBox{MinLat: 4.6, MinLon: -74.09, MaxLat: 4.62, MaxLon: -74.07},
+		Acquired: time.Date(2026, 3, 1, 15, 0, 0, 0, time.UTC)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, _ := testImages(ctx, "x")
+	props := `{"spectrum":{"gas":"ammonia","wavelength_um":[10.2,10.4,10.6],"measured":[0.1,0.8,0.3],"library":[0.12,0.75,0.28]},"plume_crop":[0,0,8,8]}`
+	ds, err := st.CompleteGranule(ctx, g.ID, []store.Detection{
+		{Gas: "ammonia", Method: "mf", Score: 9, PValue: 1e-7, Lat: 4.6097, Lon: -74.0817, UncertaintyM: 12, PeakPPMM: 830,
+			Properties: props, PlumePNG: string(img[0].PNG)},
+		{Gas: "ammonia", Method: "sniff", Score: 40, Lat: 4.6097, Lon: -74.0817, UncertaintyM: 12,
+			Properties: `{"kind":"point","trace":{"t":[0,1,2,3],"ppm":[2,9,4,2],"fit":[2.2,8.5,4.1,2.1]}}`},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	site := newSite(t, st, 4.6097, -74.0817)
+	if err := st.LinkDetections(ctx, site.ID, ds[0].ID, ds[1].ID); err != nil {
+		t.Fatal(err)
+	}
+	rs := &ReportSource{Store: st, Catalog: &Catalog{Sites: st, Audience: StoreAudience(st, fixedOwner("COLPNC"))},
+		Now: func() time.Time { return time.Date(2026, 3, 10, 9, 0, 0, 0, time.UTC) }}
+	p := access.Principal{UserID: "u", AgencyID: "COLPNC", Role: access.RoleAnalyst, Lang: "en"}
+	r, err := rs.BuildReport(ctx, p, site.ID, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := r.Evidence
+	if len(ev.Passes) != 1 || !bytes.Equal(ev.Passes[0].PlumePNG, img[0].PNG) {
+		t.Fatalf("passes %+v: want the one pass with the stored plume image", ev.Passes)
+	}
+	if ev.Spectrum == nil || ev.Spectrum.Gas != "ammonia" || len(ev.Spectrum.Measured) != 3 || ev.Spectrum.Library[1] != 0.75 {
+		t.Fatalf("spectrum %+v", ev.Spectrum)
+	}
+	if ev.Trace == nil || len(ev.Trace.T) != 4 || ev.Trace.Fit[1] != 8.5 {
+		t.Fatalf("trace %+v", ev.Trace)
+	}
+	var pdf bytes.Buffer
+	if err := WriteReport(&pdf, r); err != nil {
+		t.Fatal(err)
+	}
+	text := pdfText(t, pdf.Bytes())
+	for _, want := range []string{"Measured spectrum and library signature", "Plume"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("report text lacks %q", want)
+		}
+	}
+}

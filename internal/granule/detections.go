@@ -68,6 +68,14 @@ type Detection struct {
 	Components int `json:"components,omitempty"`
 	// Outline is the convex hull of the pixels in pixel coordinates.
 	Outline []plume.Point `json:"-"`
+	// Evidence for the analyst (matched filter only; evidence.go): the
+	// measured spectrum against the library signature, and the plume
+	// image.
+	// PlumeCrop is the part of the ppm·m map PlumePNG shows (see
+	// PlumeScale).
+	Spectrum  *Spectrum       `json:"-"`
+	PlumePNG  []byte          `json:"-"`
+	PlumeCrop image.Rectangle `json:"-"`
 }
 
 func (r *run) finish(dets []*detector) error {
@@ -340,6 +348,11 @@ func (r *run) segment(d *detector, tail *detect.Tail, t *Test) ([]Detection, err
 			}
 		}
 		det.Components = ncomp[i]
+		if ppmm != nil {
+			if err := r.evidence(&det, d, c.Pixels, ppmm, sigma); err != nil {
+				return nil, fmt.Errorf("evidence of %s: %w", det.ID, err)
+			}
+		}
 		out = append(out, det)
 	}
 	return out, nil

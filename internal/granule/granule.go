@@ -240,6 +240,10 @@ type run struct {
 	residualPath    string
 	residualSamples []float32
 	residualLimit   float32
+	// What the matched filter was built from (evidence.go).
+	sig      *signatures
+	keep     []int
+	ppmmMaps map[string][]float32 // by gas, read for the evidence
 }
 
 type gasTarget struct {

@@ -482,6 +482,7 @@ func (r *run) detectors(bg *detect.Background) ([]*detector, *detect.JointMatche
 		if jf, err = r.jointFilter(bg, sg); err != nil {
 			return nil, nil, fmt.Errorf("matched filter: %w", err)
 		}
+		r.sig, r.keep = sg, bg.Bands
 		if !r.has(MethodMF) {
 			r.cfg.Methods = append([]string{MethodMF}, r.cfg.Methods...)
 		}

@@ -18,7 +18,10 @@ import (
 // is) with the origin's uncertainty, and carries its emission rate; the
 // centroid stays in its properties. Otherwise it is placed at its
 // centroid, known no better than its extent (the radius of a disc of its
-// area).
+// area). A matched-filter detection's evidence goes with it: the measured
+// and library spectra in its properties ("spectrum", granule.Spectrum) and
+// its plume image in PlumePNG (the crop of the run's ppm·m map it shows in
+// "plume_crop", [minX, minY, maxX, maxY] pixels).
 func Detections(res *granule.Result) ([]store.Detection, error) {
 	outlines := map[string]string{}
 	if b, err := os.ReadFile(res.GeoJSON); err == nil {
@@ -51,6 +54,13 @@ func Detections(res *granule.Result) ([]store.Detection, error) {
 			props["located_at"] = "origin"
 			props["components"] = d.Components
 		}
+		if d.Spectrum != nil {
+			props["spectrum"] = d.Spectrum
+		}
+		if len(d.PlumePNG) > 0 {
+			c := d.PlumeCrop
+			props["plume_crop"] = [4]int{c.Min.X, c.Min.Y, c.Max.X, c.Max.Y}
+		}
 		pb, err := json.Marshal(props)
 		if err != nil {
 			return nil, err
@@ -64,7 +74,7 @@ func Detections(res *granule.Result) ([]store.Detection, error) {
 			Lat: lat, Lon: lon, UncertaintyM: finite(unc),
 			PeakPPMM: finite(d.PeakPPMm), MeanPPMM: finite(d.MeanPPMm), SigmaPPMM: finite(d.SigmaPPMm),
 			IMEKg: finite(d.IMEkg), RateKgH: finite(d.RateKgH), RateSigmaKgH: finite(d.SigmaRateKgH),
-			OutlineJSON: outlines[d.ID], Properties: string(pb),
+			OutlineJSON: outlines[d.ID], Properties: string(pb), PlumePNG: string(d.PlumePNG),
 		})
 	}
 	return out, nil

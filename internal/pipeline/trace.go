@@ -208,7 +208,7 @@ func sniffGranule(ctx context.Context, r io.Reader, gases []string, lib *spectra
 				// place. The flight still bounds the rate (RateHiKgH).
 				continue
 			}
-			out = append(out, pointDetection(d))
+			out = append(out, pointDetection(d, post.Trace()))
 		}
 	}
 	return out, nil
@@ -219,14 +219,16 @@ var errTrace = errors.New("bad point-sensor trace")
 // pointDetection is a source estimate as a store record: at the posterior
 // mean, its 1σ the long axis of the position covariance, its outline the
 // 95% credible region; its evidence the z-score equivalent of the Bayes
-// factor, √(2 ln BF).
-func pointDetection(d sniff.Detection) store.Detection {
+// factor, √(2 ln BF); its trace (sniff.Trace: the measured concentration
+// against the fitted plume's) in the properties, for the site page.
+func pointDetection(d sniff.Detection, tr sniff.Trace) store.Detection {
 	a, b, c := d.Cov[0][0], d.Cov[0][1], d.Cov[1][1]
 	lmax := (a+c)/2 + math.Sqrt((a-c)*(a-c)/4+b*b)
 	z := math.Sqrt(2 * d.LogBayesFactor)
 	props, _ := json.Marshal(map[string]any{
 		"kind": "point", "z": z, "channel": d.Channel, "probability": d.Probability,
 		"log_bayes_factor": d.LogBayesFactor, "rate_lo_kg_h": d.RateLoKgH, "rate_hi_kg_h": d.RateHiKgH,
+		"trace": tr,
 	})
 	var outline string
 	if len(d.RegionLatLon) >= 3 {

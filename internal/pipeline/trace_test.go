@@ -1,7 +1,10 @@
 package pipeline
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"image/png"
 	"math"
 	"os"
 	"path/filepath"
@@ -9,10 +12,13 @@ import (
 	"testing"
 	"time"
 
+	"gonum.org/v1/gonum/stat"
+
 	"github.com/atalaya-project/atalaya/internal/cube"
 	"github.com/atalaya-project/atalaya/internal/fusion"
 	"github.com/atalaya-project/atalaya/internal/granule"
 	"github.com/atalaya-project/atalaya/internal/sim"
+	"github.com/atalaya-project/atalaya/internal/sniff"
 	"github.com/atalaya-project/atalaya/internal/store"
 )
 
@@ -109,6 +115,7 @@ func TestCubeAndTraceFuseIntoOneSite(t *testing.T) {
 		methods := map[string]int{}
 		for _, d := range hist.Detections {
 			methods[d.Method]++
+			checkEvidence(t, db, d)
 			if d.Method == "sniff" {
 				e := store.DistanceM(d.Lat, d.Lon, srcLat, srcLon)
 				t.Logf("point-sensor detection of %s %.1f m from the source ±%.1f m, %.2g kg/h (true %v)", d.Gas, e, d.UncertaintyM, d.RateKgH, src.Rates[d.Gas])
@@ -123,6 +130,54 @@ func TestCubeAndTraceFuseIntoOneSite(t *testing.T) {
 			t.Errorf("site %.1f m from the source (±%.1f m)", dist[0], near[0].UncertaintyM)
 		}
 	})
+}
+
+// checkEvidence checks a stored detection's evidence: an imaging
+// detection's measured spectrum follows the library signature and its
+// plume image is a PNG; a point-sensor detection's trace follows the
+// fitted plume.
+func checkEvidence(t *testing.T, db *store.DB, d store.Detection) {
+	t.Helper()
+	var props struct {
+		Spectrum *granule.Spectrum `json:"spectrum"`
+		Trace    *sniff.Trace      `json:"trace"`
+	}
+	if err := json.Unmarshal([]byte(d.Properties), &props); err != nil {
+		t.Fatalf("detection %s properties: %v", d.ID, err)
+	}
+	switch d.Method {
+	case "mf":
+		sp := props.Spectrum
+		if sp == nil || len(sp.Measured) < 4 || len(sp.Library) != len(sp.Measured) {
+			t.Fatalf("mf detection %s of %s: spectrum %+v", d.ID, d.Gas, sp)
+		}
+		r := stat.Correlation(sp.Measured, sp.Library, nil)
+		t.Logf("mf detection of %s: spectrum r = %.3f over %d bands, %.0f ppm·m retrieved, %.0f fitted", d.Gas, r, len(sp.Measured), sp.PPMm, sp.FitPPMm)
+		if r < 0.9 {
+			t.Errorf("mf detection %s of %s: measured spectrum correlates %.3f with the library's", d.ID, d.Gas, r)
+		}
+		b, err := db.DetectionPlumePNG(t.Context(), d.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		img, err := png.Decode(bytes.NewReader(b))
+		if err != nil {
+			t.Fatalf("mf detection %s plume image (%d bytes): %v", d.ID, len(b), err)
+		}
+		if r := img.Bounds(); r.Dx() > 256 || r.Dy() > 256 {
+			t.Errorf("plume image %v larger than 256 px", r)
+		}
+	case "sniff":
+		tr := props.Trace
+		if tr == nil || len(tr.T) < 4 || len(tr.PPM) != len(tr.T) || len(tr.Fit) != len(tr.T) {
+			t.Fatalf("sniff detection %s: trace %+v", d.ID, tr)
+		}
+		r := stat.Correlation(tr.PPM, tr.Fit, nil)
+		t.Logf("sniff detection of %s: trace of %d samples, measured against fitted plume r = %.3f", d.Gas, len(tr.T), r)
+		if r < 0.5 {
+			t.Errorf("sniff detection %s: trace correlates %.3f with the fitted plume", d.ID, r)
+		}
+	}
 }
 
 const traceCols = "time,east_m,north_m,lat_deg,lon_deg,alt_agl_m,heading_deg,line,wind_speed_m_s,wind_from_deg,pid_ppm"

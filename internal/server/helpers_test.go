@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"image"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -18,7 +19,9 @@ import (
 
 	"github.com/atalaya-project/atalaya/internal/access"
 	"github.com/atalaya-project/atalaya/internal/cube"
+	"github.com/atalaya-project/atalaya/internal/granule"
 	"github.com/atalaya-project/atalaya/internal/pipeline"
+	"github.com/atalaya-project/atalaya/internal/plume"
 	"github.com/atalaya-project/atalaya/internal/sim"
 	"github.com/atalaya-project/atalaya/internal/spectra"
 	"github.com/atalaya-project/atalaya/internal/store"
@@ -153,8 +156,18 @@ func newEnv(t testing.TB, url string, mod ...func(*Config)) *env {
 	if _, err := st.StartGranule(ctx, e.granule.ID); err != nil {
 		t.Fatal(err)
 	}
+	// The detection carries evidence as fusion.Detections writes it: a
+	// spectrum of four bands and a plume image of an 8×8 map.
+	m := make([]float32, 64)
+	m[27], m[28], m[36] = 120, 80, 60
+	png, err := granule.PlumeImage(m, 8, image.Rect(0, 0, 8, 8), []plume.Point{{X: 3, Y: 3}, {X: 5, Y: 3}, {X: 5, Y: 5}, {X: 3, Y: 5}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	ds, err := st.CompleteGranule(ctx, e.granule.ID, []store.Detection{{Gas: "ammonia", Method: "mf", Score: 9, PValue: 1e-6,
-		Lat: 4.6, Lon: -74.1, UncertaintyM: 15, PeakPPMM: 120, MeanPPMM: 40, SigmaPPMM: 10, RateKgH: 2}})
+		Lat: 4.6, Lon: -74.1, UncertaintyM: 15, PeakPPMM: 120, MeanPPMM: 40, SigmaPPMM: 10, RateKgH: 2,
+		Properties: `{"spectrum":{"gas":"ammonia","wavelength_um":[10,10.5,11,11.5],"measured":[0.1,-0.5,0.05,0],"library":[0.12,-0.48,0.03,0.01]},"plume_crop":[0,0,8,8]}`,
+		PlumePNG:   string(png)}})
 	if err != nil {
 		t.Fatal(err)
 	}

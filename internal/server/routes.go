@@ -83,6 +83,7 @@ func (s *Server) routeTable() []Route {
 		{Method: "GET", Pattern: v1 + "/sites", Actions: acts(access.ReadSites), Audit: true, h: s.listSites},
 		{Method: "GET", Pattern: v1 + "/sites/{id}", Actions: acts(access.ReadSites), Site: true, Audit: true, h: s.getSite},
 		{Method: "GET", Pattern: v1 + "/sites/{id}/evidence", Actions: acts(access.ReadEvidence), Site: true, Audit: true, h: s.getEvidence},
+		{Method: "GET", Pattern: v1 + "/sites/{id}/plume.png", Actions: acts(access.ReadEvidence), Site: true, Audit: true, h: s.getPlumePNG},
 		{Method: "POST", Pattern: v1 + "/sites/{id}/decisions", Actions: acts(access.Decide, access.Release, access.ReportGroundTruth),
 			Site: true, Audit: true, h: s.postDecision},
 		{Method: "GET", Pattern: v1 + "/queue", Actions: acts(access.ReadQueue), Audit: true, h: s.queue},

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"net/url"
 	"slices"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/atalaya-project/atalaya/internal/access"
 	"github.com/atalaya-project/atalaya/internal/feed"
+	"github.com/atalaya-project/atalaya/internal/fusion"
 	"github.com/atalaya-project/atalaya/internal/store"
 )
 
@@ -293,26 +295,38 @@ type Evidence struct {
 	Detections []DetectionJSON `json:"detections"`
 	Passes     []PassJSON      `json:"passes"`
 	Decisions  []DecisionJSON  `json:"decisions"`
-	Spectrum   struct {
+	// Spectrum is the strongest imaging detection's (DetectionID) measured
+	// spectrum against the library signature for its retrieved column;
+	// PlumePNG the URL of its plume image ("" if none).
+	Spectrum struct {
 		WavelengthUM []float64 `json:"wavelength_um"`
 		Measured     []float64 `json:"measured"`
 		Library      []float64 `json:"library"`
 		Gas          string    `json:"gas"`
+		DetectionID  string    `json:"detection_id,omitempty"`
 	} `json:"spectrum"`
+	// Trace is the strongest point-sensor detection's measured
+	// concentration against the fitted plume's.
 	Trace struct {
-		T   []float64 `json:"t"`
-		PPM []float64 `json:"ppm"`
-		Fit []float64 `json:"fit"`
+		T           []float64 `json:"t"`
+		PPM         []float64 `json:"ppm"`
+		Fit         []float64 `json:"fit"`
+		Gas         string    `json:"gas,omitempty"`
+		DetectionID string    `json:"detection_id,omitempty"`
 	} `json:"trace"`
 	PlumePNG string `json:"plume_png"`
 }
 
-// PassJSON is one pass over a site.
+// PassJSON is one pass over a site: one that saw it (a detection linked
+// to the site), or the latest pass over its coverage cell when that saw
+// nothing, with MDLKgH the cell's accumulated minimum detectable rate of
+// Gas (every pass together).
 type PassJSON struct {
 	GranuleID string  `json:"granule_id"`
 	Time      string  `json:"time"`
 	Seen      bool    `json:"seen"`
 	MDLKgH    float64 `json:"mdl_kgh"`
+	Gas       string  `json:"gas,omitempty"`
 }
 
 // DecisionJSON is one decision.
@@ -343,12 +357,8 @@ func (s *Server) getEvidence(w http.ResponseWriter, r *http.Request, c *call) er
 	ev.Detections = make([]DetectionJSON, len(h.Detections))
 	ev.Passes = []PassJSON{}
 	seen := map[string]bool{}
-	var best store.Detection
 	for i, d := range h.Detections {
 		ev.Detections[i] = detectionJSON(d)
-		if d.PeakPPMM > best.PeakPPMM {
-			best = d
-		}
 		if seen[d.GranuleID] {
 			continue
 		}
@@ -359,14 +369,165 @@ func (s *Server) getEvidence(w http.ResponseWriter, r *http.Request, c *call) er
 		}
 		ev.Passes = append(ev.Passes, p)
 	}
+	if err := s.passesNotSeen(r.Context(), c.site, seen, &ev); err != nil {
+		return err
+	}
 	ev.Decisions = make([]DecisionJSON, len(h.Decisions))
 	for i, d := range h.Decisions {
 		ev.Decisions[i] = decisionJSON(d)
 	}
 	ev.Spectrum.WavelengthUM, ev.Spectrum.Measured, ev.Spectrum.Library = []float64{}, []float64{}, []float64{}
-	ev.Spectrum.Gas = best.Gas
 	ev.Trace.T, ev.Trace.PPM, ev.Trace.Fit = []float64{}, []float64{}, []float64{}
+	if d, sp, ok := bestSpectrum(h.Detections); ok {
+		ev.Spectrum.WavelengthUM, ev.Spectrum.Measured, ev.Spectrum.Library = sp.WavelengthUM, sp.Measured, sp.Library
+		ev.Spectrum.Gas = sp.Gas
+		ev.Spectrum.DetectionID = d.ID
+		if sp.HasPNG {
+			ev.PlumePNG = "/api/v1/sites/" + url.PathEscape(c.site.ID) + "/plume.png"
+		}
+	}
+	if d, tr, ok := bestTrace(h.Detections); ok {
+		ev.Trace.T, ev.Trace.PPM, ev.Trace.Fit = tr.T, tr.PPM, tr.Fit
+		ev.Trace.Gas, ev.Trace.DetectionID = d.Gas, d.ID
+	}
 	writeJSON(w, http.StatusOK, ev)
+	return nil
+}
+
+// evidenceProps is what a detection's properties carry for the site page
+// (fusion.Detections, pipeline's point detections).
+type evidenceProps struct {
+	Spectrum  *evidenceSpectrum `json:"spectrum"`
+	PlumeCrop []int             `json:"plume_crop"`
+	Trace     *evidenceTrace    `json:"trace"`
+}
+
+// evidenceSpectrum is granule.Spectrum as stored, the part served.
+type evidenceSpectrum struct {
+	Gas          string    `json:"gas"`
+	WavelengthUM []float64 `json:"wavelength_um"`
+	Measured     []float64 `json:"measured"`
+	Library      []float64 `json:"library"`
+	HasPNG       bool      `json:"-"`
+}
+
+// evidenceTrace is sniff.Trace as stored.
+type evidenceTrace struct {
+	T   []float64 `json:"t"`
+	PPM []float64 `json:"ppm"`
+	Fit []float64 `json:"fit"`
+}
+
+func props(d store.Detection) evidenceProps {
+	var p evidenceProps
+	if d.Properties != "" {
+		_ = json.Unmarshal([]byte(d.Properties), &p) // evidence is optional: a record without it shows none
+	}
+	return p
+}
+
+// bestSpectrum is the spectrum of the site's strongest imaging detection
+// (highest score) that has one.
+func bestSpectrum(ds []store.Detection) (store.Detection, *evidenceSpectrum, bool) {
+	var best store.Detection
+	var sp *evidenceSpectrum
+	for _, d := range ds {
+		p := props(d)
+		if p.Spectrum == nil || len(p.Spectrum.Measured) == 0 || len(p.Spectrum.Measured) != len(p.Spectrum.Library) ||
+			len(p.Spectrum.WavelengthUM) != len(p.Spectrum.Measured) {
+			continue
+		}
+		if sp == nil || d.Score > best.Score {
+			best, sp = d, p.Spectrum
+			sp.HasPNG = len(p.PlumeCrop) == 4
+		}
+	}
+	return best, sp, sp != nil
+}
+
+// bestTrace is the trace of the site's strongest point-sensor detection.
+func bestTrace(ds []store.Detection) (store.Detection, *evidenceTrace, bool) {
+	var best store.Detection
+	var tr *evidenceTrace
+	for _, d := range ds {
+		p := props(d)
+		if p.Trace == nil || len(p.Trace.T) == 0 || len(p.Trace.PPM) != len(p.Trace.T) || len(p.Trace.Fit) != len(p.Trace.T) {
+			continue
+		}
+		if tr == nil || d.Score > best.Score {
+			best, tr = d, p.Trace
+		}
+	}
+	return best, tr, tr != nil
+}
+
+// passesNotSeen adds, for each gas of the site, the latest pass over the
+// site's coverage cell when it saw nothing there, with the cell's
+// accumulated minimum detectable rate (every pass together).
+func (s *Server) passesNotSeen(ctx context.Context, v siteView, seen map[string]bool, ev *Evidence) error {
+	gs, _ := gases(v.GasProfile)
+	for _, g := range gs {
+		ix, err := fusion.CoverageIndex(ctx, s.cfg.Store, g.Gas)
+		if err != nil {
+			return err
+		}
+		rec := ix.At(v.Lat, v.Lon)
+		if err := ix.Err(); err != nil {
+			return err
+		}
+		if !rec.Surveyed() || rec.Last.Granule == "" || seen[rec.Last.Granule] {
+			continue
+		}
+		seen[rec.Last.Granule] = true
+		ev.Passes = append(ev.Passes, PassJSON{GranuleID: rec.Last.Granule, Time: rfc3339(rec.Last.Time), Seen: false,
+			MDLKgH: finiteOr0(rec.AccMDL), Gas: g.Gas})
+	}
+	return nil
+}
+
+func finiteOr0(v float64) float64 {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return 0
+	}
+	return v
+}
+
+// getPlumePNG is GET /sites/{id}/plume.png: the plume image of the
+// site's strongest imaging detection, or of ?detection=ID (one of the
+// site's).
+func (s *Server) getPlumePNG(w http.ResponseWriter, r *http.Request, c *call) error {
+	q := r.URL.Query()
+	for k := range q {
+		if k != "detection" {
+			return invalid(k, "unknown query parameter %q", k)
+		}
+	}
+	h, err := s.cfg.Store.SiteHistory(r.Context(), c.site.ID)
+	if err != nil {
+		return err
+	}
+	id := q.Get("detection")
+	if id == "" {
+		d, sp, ok := bestSpectrum(h.Detections)
+		if !ok || !sp.HasPNG {
+			return notFound("site %s has no plume image", c.site.ID)
+		}
+		id = d.ID
+	} else if !slices.ContainsFunc(h.Detections, func(d store.Detection) bool { return d.ID == id }) {
+		return notFound("site %s has no detection %q", c.site.ID, id)
+	}
+	b, err := s.cfg.Store.DetectionPlumePNG(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	if len(b) == 0 {
+		return notFound("detection %s has no plume image", id)
+	}
+	w.Header().Set("Content-Type", "image/png")
+	w.Header().Set("Cache-Control", "private, max-age=3600")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(b)
 	return nil
 }
 

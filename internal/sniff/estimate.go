@@ -146,6 +146,9 @@ type Posterior struct {
 	Used   int
 	Weight float64
 	geo    *geoFit
+	// The model and the posterior weight of each class×height, for Fit.
+	model *model
+	chW   []float64
 }
 
 // Point is a position in local metres.
@@ -163,7 +166,7 @@ type Ellipse struct {
 
 // data are the samples entering the likelihood, decimated.
 type data struct {
-	e, n, z, d, s2, b2 []float64
+	t, e, n, z, d, s2, b2 []float64
 	// lsig is ln σ (σ² = s2) and del the reading in units of σ.
 	lsig, del []float64
 }
@@ -209,6 +212,7 @@ func Estimate(p *Processed, o Options) (*Posterior, error) {
 			path += math.Hypot(ve, vn) * p.DT * float64(step)
 		}
 		bl := vc * p.SmoothS
+		dat.t = append(dat.t, q.T)
 		dat.e = append(dat.e, q.East)
 		dat.n = append(dat.n, q.North)
 		dat.z = append(dat.z, q.AltAGL)

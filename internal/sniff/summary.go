@@ -112,8 +112,10 @@ func (p *Posterior) summarise(lnQ, lnCH [][]float64, area float64, m *model, o O
 	sort.Float64s(hs)
 	p.HeightsM = slices.Compact(hs)
 	p.HeightProb = make([]float64, len(p.HeightsM))
+	p.model, p.chW = m, make([]float64, m.nch())
 	for ch := range m.nch() {
 		w := math.Exp(lnCHm[ch] - lch)
+		p.chW[ch] = w
 		p.ClassProb[m.classes[m.chClass[ch]]] += w
 		k, _ := slices.BinarySearch(p.HeightsM, m.chH[ch])
 		p.HeightProb[k] += w

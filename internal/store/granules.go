@@ -195,6 +195,13 @@ func (o *ops) Detection(ctx context.Context, id string) (Detection, error) {
 	return d, o.d.wrap(err, "detection %s", id)
 }
 
+// DetectionPlumePNG returns a detection's plume image, empty if it has none.
+func (o *ops) DetectionPlumePNG(ctx context.Context, id string) ([]byte, error) {
+	var b []byte
+	err := o.queryRow(ctx, `SELECT plume_png FROM detections WHERE id = ?`, id).Scan(&b)
+	return b, o.d.wrap(err, "plume image of detection %s", id)
+}
+
 // DetectionsOfGranule returns a granule's detections in the order they were
 // written.
 func (o *ops) DetectionsOfGranule(ctx context.Context, granuleID string) ([]Detection, error) {
@@ -252,13 +259,18 @@ func (o *ops) CompleteGranule(ctx context.Context, granuleID string, ds []Detect
 		}
 		// Distinct created times keep the written order on read-back.
 		d.Created = fromUS(us(now) + int64(i))
-		if _, err := o.exec(ctx, `INSERT INTO detections (`+detectionCols+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		png := []byte(d.PlumePNG)
+		if png == nil {
+			png = []byte{}
+		}
+		if _, err := o.exec(ctx, `INSERT INTO detections (`+detectionCols+`, plume_png)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			d.ID, d.GranuleID, d.Gas, d.Method, d.Score, d.PValue, d.Lat, d.Lon, d.UncertaintyM,
 			d.PeakPPMM, d.MeanPPMM, d.SigmaPPMM, d.IMEKg, d.RateKgH, d.RateSigmaKgH, d.OutlineJSON, d.Properties,
-			us(d.Created)); err != nil {
+			us(d.Created), png); err != nil {
 			return nil, o.d.wrap(err, "complete granule %s: detection %d", granuleID, i)
 		}
+		d.PlumePNG = "" // as a read returns it
 		out[i] = d
 	}
 	return out, nil

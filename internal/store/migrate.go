@@ -364,6 +364,13 @@ CREATE TABLE tak_certs (
 CREATE INDEX tak_certs_user ON tak_certs (user_id);
 `,
 	},
+	{
+		version: 5,
+		name:    "detection plume images",
+		common: `
+ALTER TABLE detections ADD COLUMN plume_png {blob} NOT NULL DEFAULT '';
+`,
+	},
 }
 
 // SchemaVersion is the newest schema version this code knows.

@@ -93,7 +93,12 @@ type Detection struct {
 	RateSigmaKgH float64 // its 1σ, kg/h
 	OutlineJSON  string  // plume outline, GeoJSON geometry; may be empty
 	Properties   string  // any further attributes, a JSON object; may be empty
-	Created      time.Time
+	// PlumePNG is the plume image (image/png bytes; a string keeps
+	// Detection comparable) of an imaging detection, for the site page and
+	// reports; may be empty. CompleteGranule writes it; reads of detections
+	// leave it empty (DetectionPlumePNG reads it, so listings stay small).
+	PlumePNG string
+	Created  time.Time
 }
 
 // SiteStatus is where a site is in review.
@@ -220,6 +225,9 @@ type GranuleWriter interface {
 type DetectionReader interface {
 	Detection(ctx context.Context, id string) (Detection, error)
 	DetectionsOfGranule(ctx context.Context, granuleID string) ([]Detection, error)
+	// DetectionPlumePNG returns a detection's plume image, empty if it has
+	// none; ErrNotFound if there is no such detection.
+	DetectionPlumePNG(ctx context.Context, id string) ([]byte, error)
 }
 
 // SiteReader reads sites.

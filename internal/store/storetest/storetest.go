@@ -287,7 +287,19 @@ func testCompleteGranule(t *testing.T, s store.Store, _ *Clock) {
 	g, _ := must2(s.PutGranule(ctx, granule(0)))(t)
 	must(s.StartGranule(ctx, g.ID))(t)
 	in := []store.Detection{detection(0), detection(1), detection(2)}
+	// Bytes that are not valid UTF-8 and hold a NUL: stored as a blob.
+	png := "\x89PNG\r\n\x1a\n\x00\xff\xfe"
+	in[1].PlumePNG = png
 	out := must(s.CompleteGranule(ctx, g.ID, in))(t)
+	if b := must(s.DetectionPlumePNG(ctx, out[1].ID))(t); string(b) != png {
+		t.Fatalf("DetectionPlumePNG: %q, want %q", b, png)
+	}
+	if b := must(s.DetectionPlumePNG(ctx, out[0].ID))(t); len(b) != 0 {
+		t.Fatalf("DetectionPlumePNG of a detection without one: %q", b)
+	}
+	_, err := s.DetectionPlumePNG(ctx, "nope")
+	wantErr(t, err, store.ErrNotFound, "DetectionPlumePNG(nope)")
+	in[1].PlumePNG = "" // reads leave it out
 	if len(out) != 3 {
 		t.Fatalf("CompleteGranule returned %d detections", len(out))
 	}
@@ -313,7 +325,7 @@ func testCompleteGranule(t *testing.T, s store.Store, _ *Clock) {
 	if n := len(must(s.DetectionsOfGranule(ctx, g.ID))(t)); n != 3 {
 		t.Fatalf("after a second CompleteGranule: %d detections, want 3", n)
 	}
-	_, err := s.CompleteGranule(ctx, "nope", nil)
+	_, err = s.CompleteGranule(ctx, "nope", nil)
 	wantErr(t, err, store.ErrNotFound, "CompleteGranule(nope)")
 	_, err = s.Detection(ctx, "nope")
 	wantErr(t, err, store.ErrNotFound, "Detection(nope)")
