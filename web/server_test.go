@@ -23,8 +23,8 @@ import (
 
 	"github.com/atalaya-project/atalaya/internal/access"
 	"github.com/atalaya-project/atalaya/internal/boundaries"
-	"github.com/atalaya-project/atalaya/internal/fusion"
 	"github.com/atalaya-project/atalaya/internal/granule"
+	"github.com/atalaya-project/atalaya/internal/pipeline"
 	"github.com/atalaya-project/atalaya/internal/server"
 	"github.com/atalaya-project/atalaya/internal/sim"
 	"github.com/atalaya-project/atalaya/internal/spectra"
@@ -80,7 +80,7 @@ func processedEvidence(t *testing.T) (string, string) {
 			evidenceErr = err
 			return
 		}
-		ds, err := fusion.Detections(res)
+		ds, err := pipeline.Detections(res)
 		if err != nil || len(ds) == 0 {
 			evidenceErr = fmt.Errorf("%d detections: %v", len(ds), err)
 			return

@@ -185,7 +185,7 @@ func TestDMS(t *testing.T) {
 func TestVerifyReport(t *testing.T) {
 	eachStore(t, func(t *testing.T, st *store.DB, _ string) {
 		ctx := context.Background()
-		rs, site, gs, _ := reportFixture(t, st)
+		rs, site, _, _ := reportFixture(t, st)
 		p := access.Principal{UserID: "u-a", AgencyID: "A", Role: access.RolePartner, Lang: "es"}
 		r, err := rs.BuildReport(ctx, p, site.ID, "")
 		if err != nil {
@@ -227,7 +227,7 @@ func TestVerifyReport(t *testing.T) {
 		if _, err := RecordReport(ctx, st, p, b2.Bytes()); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := VerifyReport(ctx, st, b2.Bytes(), nil); !errors.Is(err, ErrReport) || !strings.Contains(err.Error(), gs[0].ID) {
+		if _, err := VerifyReport(ctx, st, b2.Bytes(), nil); !errors.Is(err, ErrReport) || !strings.Contains(err.Error(), r.Granules[0].ID) {
 			t.Fatalf("verify a report whose granule hash differs from the store: %v", err)
 		}
 	})
