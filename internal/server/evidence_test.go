@@ -18,6 +18,7 @@ import (
 	"github.com/atalaya-project/atalaya/internal/access"
 	"github.com/atalaya-project/atalaya/internal/fusion"
 	"github.com/atalaya-project/atalaya/internal/granule"
+	"github.com/atalaya-project/atalaya/internal/pipeline"
 	"github.com/atalaya-project/atalaya/internal/sim"
 	"github.com/atalaya-project/atalaya/internal/spectra"
 	"github.com/atalaya-project/atalaya/internal/store"
@@ -60,7 +61,7 @@ func TestEvidenceFromProcessing(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ds, err := fusion.Detections(res)
+		ds, err := pipeline.Detections(res)
 		if err != nil {
 			t.Fatal(err)
 		}
