@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/atalaya-project/atalaya/internal/access"
+	"github.com/atalaya-project/atalaya/internal/coverage"
 	"github.com/atalaya-project/atalaya/internal/feed"
 	"github.com/atalaya-project/atalaya/internal/store"
 )
@@ -432,6 +432,17 @@ func (s *Server) postDecision(w http.ResponseWriter, r *http.Request, c *call) e
 		b, _ := json.Marshal(map[string]any{"release_to": req.ReleaseTo})
 		payload = string(b)
 	}
+	var plan *coverage.Survey
+	if req.Action == "revisit" {
+		// The payload records what the plan is made from; GET
+		// /sites/{id}/plan.* regenerates it from there.
+		sp := s.newSitePlan(c.site.Site)
+		if plan, err = sp.survey(); err != nil {
+			return err
+		}
+		b, _ := json.Marshal(map[string]any{"plan": sp})
+		payload = string(b)
+	}
 	var (
 		updated store.Site
 		dec     store.Decision
@@ -483,9 +494,11 @@ func (s *Server) postDecision(w http.ResponseWriter, r *http.Request, c *call) e
 	s.publish(r.Context(), Event{Type: "site", Owner: v.owner, ReleasedTo: rel, Action: access.ReadSites, Data: sj})
 	s.publish(r.Context(), Event{Type: "decision", Owner: v.owner, ReleasedTo: rel, Action: access.ReadSites, Data: dj})
 	resp := map[string]any{"site": sj, "decision": dj}
-	if req.Action == "revisit" {
-		resp["plan"] = map[string]string{"command": fmt.Sprintf("atalaya plan --site %.6f,%.6f --radius %.0f --out site-%s.plan",
-			updated.Lat, updated.Lon, max(200, 3*updated.UncertaintyM), updated.ID)}
+	if plan != nil {
+		pj := planJSON(plan, "/api/v1/sites/"+url.PathEscape(updated.ID)+"/plan", "")
+		pj.RadiusM = revisitRadius(c.site.UncertaintyM)
+		resp["plan"] = pj
+		resp["plan_geojson"] = plan.GeoJSON()
 	}
 	w.Header().Set("ETag", etag(updated.Version))
 	writeJSON(w, http.StatusCreated, resp)
