@@ -30,7 +30,9 @@ func discCovered(t *testing.T, p qgcFile, lat, lon, r, swath float64) float64 {
 	t.Helper()
 	const R = 6371008.8
 	k := math.Pi / 180
-	xy := func(la, lo float64) (float64, float64) { return (lo - lon) * k * R * math.Cos(lat*k), (la - lat) * k * R }
+	xy := func(la, lo float64) (float64, float64) {
+		return (lo - lon) * k * R * math.Cos(lat*k), (la - lat) * k * R
+	}
 	var segs [][4]float64
 	var open []float64
 	for _, it := range p.Mission.Items {
