@@ -364,6 +364,14 @@ CREATE TABLE tak_certs (
 CREATE INDEX tak_certs_user ON tak_certs (user_id);
 `,
 	},
+	{
+		// Version 5 is another branch's.
+		version: 6,
+		name:    "review queue index (open sites by probability, surveys, id)",
+		common: `
+CREATE INDEX sites_queue ON sites (probability DESC, passes_surveyed, id) WHERE status IN ('candidate', 'revisit');
+`,
+	},
 }
 
 // SchemaVersion is the newest schema version this code knows.
