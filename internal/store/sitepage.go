@@ -28,7 +28,9 @@ type SiteKey struct {
 }
 
 // Key is s's position in any SiteOrder.
-func (s Site) Key() SiteKey { return SiteKey{Probability: s.Probability, PassesSurvey: s.PassesSurvey, ID: s.ID} }
+func (s Site) Key() SiteKey {
+	return SiteKey{Probability: s.Probability, PassesSurvey: s.PassesSurvey, ID: s.ID}
+}
 
 // SiteQuery selects a page of sites. Every filter runs in SQL.
 type SiteQuery struct {
