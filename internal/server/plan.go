@@ -242,9 +242,8 @@ func (s *Server) revisitPlan(r *http.Request, c *call) ([]coverage.Block, *cover
 	if err != nil {
 		return nil, nil, err
 	}
-	vs, _, err := s.visibleSites(r.Context(), c.p, rq.bbox, "", 0, func(v siteView) bool {
-		return v.Status == store.SiteCandidate || v.Status == store.SiteRevisit
-	})
+	vs, _, err := s.visibleSites(r.Context(), c.p, store.SiteQuery{BBox: rq.bbox, Order: store.ByQueue}, 0,
+		func(siteView) bool { return true })
 	if err != nil {
 		return nil, nil, err
 	}

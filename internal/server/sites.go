@@ -180,55 +180,67 @@ func parseSiteFilter(q url.Values) (siteFilter, error) {
 	return f, err
 }
 
-func (f siteFilter) match(v siteView, gs []GasJSON) bool {
-	if len(f.statuses) > 0 && !slices.Contains(f.statuses, v.Status) {
-		return false
-	}
-	if v.Probability < f.minP {
-		return false
-	}
-	// since/until select sites seen in the interval.
-	if !f.since.IsZero() && v.LastSeen.Before(f.since) {
-		return false
-	}
-	if !f.until.IsZero() && v.FirstSeen.After(f.until) {
-		return false
-	}
-	if f.gas != "" && !slices.ContainsFunc(gs, func(g GasJSON) bool { return g.Gas == f.gas }) {
-		return false
-	}
-	return true
+// query is the part of the filter the store runs (all but gas).
+func (f siteFilter) query() store.SiteQuery {
+	return store.SiteQuery{BBox: f.bbox, Statuses: f.statuses, MinProbability: f.minP,
+		Since: f.since, Until: f.until, Order: store.ByID, After: store.SiteKey{ID: f.after}}
 }
 
-// visibleSites returns the sites p sees in b, by id, after the id after,
-// that pass keep, up to limit (0: all); more reports whether any are left.
-func (s *Server) visibleSites(ctx context.Context, p Principal, b store.BBox, after string, limit int,
-	keep func(siteView) bool) (out []siteView, more bool, err error) {
-	all, err := s.cfg.Store.SitesInBBox(ctx, b, 0)
-	if err != nil {
-		return nil, false, err
+// matchGas is the rest: a site with evidence of the gas (the stored gas
+// profile is JSON).
+func (f siteFilter) matchGas(v siteView) bool {
+	if f.gas == "" {
+		return true
 	}
+	gs, _ := gases(v.GasProfile)
+	return slices.ContainsFunc(gs, func(g GasJSON) bool { return g.Gas == f.gas })
+}
+
+// visibleSites returns the sites of q that p sees and keep passes, in q's
+// order after q.After, up to limit (0: all); more reports whether any are
+// left. The store filters and orders (SitesPage); the visibility rule runs
+// here, as strict as on one site: the owner (the host agency of the
+// country the site is in) or an agency it was released to, read for a
+// whole page at once (ReleasedTo).
+func (s *Server) visibleSites(ctx context.Context, p Principal, q store.SiteQuery, limit int,
+	keep func(siteView) bool) (out []siteView, more bool, err error) {
 	owners, err := s.cfg.Sites.Owners(ctx)
 	if err != nil {
 		return nil, false, err
 	}
-	for _, st := range all {
-		if st.ID <= after {
-			continue
-		}
-		v, err := s.view(ctx, owners, st)
+	// Pages a little larger than asked: some sites are not visible.
+	q.Limit = 500
+	if limit > 0 {
+		q.Limit = min(max(2*limit+1, 100), 1000)
+	}
+	for {
+		page, err := s.cfg.Store.SitesPage(ctx, q)
 		if err != nil {
 			return nil, false, err
 		}
-		if !Visible(p, v.owner, v.releasedTo) || !keep(v) {
-			continue
+		ids := make([]string, len(page))
+		for i, st := range page {
+			ids[i] = st.ID
 		}
-		if limit > 0 && len(out) == limit {
-			return out, true, nil
+		rel, err := s.cfg.Store.ReleasedTo(ctx, ids)
+		if err != nil {
+			return nil, false, err
 		}
-		out = append(out, v)
+		for _, st := range page {
+			v := siteView{Site: st, owner: owners.Of(st.Lat, st.Lon), releasedTo: rel[st.ID]}
+			if !Visible(p, v.owner, v.releasedTo) || !keep(v) {
+				continue
+			}
+			if limit > 0 && len(out) == limit {
+				return out, true, nil
+			}
+			out = append(out, v)
+		}
+		if len(page) < q.Limit {
+			return out, false, nil
+		}
+		q.After = page[len(page)-1].Key()
 	}
-	return out, false, nil
 }
 
 func (s *Server) listSites(w http.ResponseWriter, r *http.Request, c *call) error {
@@ -236,10 +248,7 @@ func (s *Server) listSites(w http.ResponseWriter, r *http.Request, c *call) erro
 	if err != nil {
 		return err
 	}
-	vs, more, err := s.visibleSites(r.Context(), c.p, f.bbox, f.after, f.limit, func(v siteView) bool {
-		gs, _ := gases(v.GasProfile)
-		return f.match(v, gs)
-	})
+	vs, more, err := s.visibleSites(r.Context(), c.p, f.query(), f.limit, f.matchGas)
 	if err != nil {
 		return err
 	}
@@ -513,20 +522,11 @@ func (s *Server) queue(w http.ResponseWriter, r *http.Request, c *call) error {
 	if err != nil {
 		return err
 	}
-	vs, _, err := s.visibleSites(r.Context(), c.p, world, "", 0, func(v siteView) bool {
-		return v.Status == store.SiteCandidate || v.Status == store.SiteRevisit
-	})
+	// The store orders: most probable, then least surveyed, then id.
+	vs, _, err := s.visibleSites(r.Context(), c.p, store.SiteQuery{Order: store.ByQueue}, limit,
+		func(siteView) bool { return true })
 	if err != nil {
 		return err
-	}
-	sort.SliceStable(vs, func(i, j int) bool {
-		if vs[i].Probability != vs[j].Probability {
-			return vs[i].Probability > vs[j].Probability
-		}
-		return vs[i].PassesSurvey < vs[j].PassesSurvey
-	})
-	if len(vs) > limit {
-		vs = vs[:limit]
 	}
 	items := make([]SiteJSON, len(vs))
 	ids := make([]string, len(vs))
@@ -549,10 +549,8 @@ func (s *Server) exportSites(w http.ResponseWriter, r *http.Request, c *call) er
 	if err != nil {
 		return err
 	}
-	vs, _, err := s.visibleSites(r.Context(), c.p, f.bbox, "", 0, func(v siteView) bool {
-		gs, _ := gases(v.GasProfile)
-		return f.match(v, gs)
-	})
+	f.after = ""
+	vs, _, err := s.visibleSites(r.Context(), c.p, f.query(), 0, f.matchGas)
 	if err != nil {
 		return err
 	}
