@@ -45,7 +45,7 @@ func BenchmarkListSites(b *testing.B) {
 	}
 }
 
-// seedSites adds n sites over 2°×4° of Colombia in one transaction.
+// seedSites adds n sites over 3°×3° of Colombia in one transaction.
 func seedSites(b *testing.B, e *env, n int) {
 	b.Helper()
 	rng := rand.New(rand.NewPCG(1, 2))
