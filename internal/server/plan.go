@@ -182,6 +182,8 @@ func (s *Server) parseRevisit(q url.Values) (revisitQuery, error) {
 	for k := range q {
 		switch k {
 		case "bbox", "top", "gas", "source_kgh":
+		case "":
+			return rq, invalid("query", "a query parameter without a name")
 		default:
 			return rq, invalid(k, "unknown query parameter %q", k)
 		}
