@@ -421,7 +421,14 @@ func (h *harness) decide(w http.ResponseWriter, r *http.Request, u *hUser) {
 	h.publish("site", &c, c)
 	out := map[string]any{"site": c, "decision": d}
 	if in.Action == "revisit" {
-		out["plan"] = map[string]string{"command": fmt.Sprintf("atalaya plan --site %.6f,%.6f --radius 200 --out site-%s.plan", c.Lat, c.Lon, c.ID)}
+		// The shape internal/server answers: the plan's summary and file
+		// links, and its lines as GeoJSON (one line across the site here).
+		base := "/api/v1/sites/" + c.ID + "/plan"
+		out["plan"] = map[string]any{"lines": 1, "swath_m": 160.8, "length_m": 300, "duration_s": 30, "radius_m": 150,
+			"links": map[string]string{"plan": base + ".plan", "geojson": base + ".geojson", "waypoints": base + ".waypoints", "mavlink": base + ".mavlink"}}
+		out["plan_geojson"] = map[string]any{"type": "FeatureCollection", "features": []any{map[string]any{"type": "Feature",
+			"properties": map[string]any{"kind": "line", "index": 0},
+			"geometry":   map[string]any{"type": "LineString", "coordinates": [][]float64{{c.Lon, c.Lat - 0.0013}, {c.Lon, c.Lat + 0.0013}}}}}}
 	}
 	h.publish("decision", &c, d)
 	writeJSON(w, 201, out)

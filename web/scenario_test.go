@@ -159,12 +159,29 @@ func scenarioStale(t *testing.T, b backend) {
 	// answer carries the survey plan to fly.
 	run(t, ctx, "request a revisit: the plan is shown",
 		chromedp.Click(chromedp.CSS(`#act-revisit`)),
-		waitJS(`!!document.querySelector('#plan-command')`))
-	// The server answers with the command that writes the plan
-	// (internal/server: "atalaya plan --site LAT,LON --radius R --out …").
-	plan := eval[string](t, ctx, `document.querySelector('#plan-command').textContent`)
-	if !strings.HasPrefix(plan, "atalaya plan --site ") {
-		t.Fatalf("revisit plan %q, want the atalaya plan command", plan)
+		waitJS(`!!document.querySelector('#plan-summary') && !!document.querySelector('#plan-link-plan')`),
+		waitJS(`Number(document.querySelector('#map').dataset.plan) > 0`))
+	// The server answers with the survey plan (internal/server: a circle of
+	// at least 150 m around the site): its files are linked, and its lines
+	// drawn on the map. The QGroundControl file downloads as an attachment.
+	got := eval[map[string]any](t, ctx, `(async () => {
+		const a = document.querySelector('#plan-link-plan');
+		const r = await fetch(a.href);
+		const p = await r.json();
+		return { href: a.getAttribute('href'), links: document.querySelectorAll('#plan-links a[download]').length,
+			disposition: r.headers.get('Content-Disposition') || '', fileType: p.fileType,
+			lines: Number(document.querySelector('#map').dataset.plan),
+			drawn: document.querySelectorAll('#map path.plan-line').length,
+			summary: (document.querySelector('#plan-summary') || {}).textContent || '' };
+	})()`, chromedp.EvalAwaitPromise)
+	if href, _ := got["href"].(string); !strings.HasSuffix(href, "/plan.plan") || got["links"] != 4.0 {
+		t.Fatalf("plan links %v", got)
+	}
+	if d, _ := got["disposition"].(string); !strings.HasPrefix(d, "attachment;") || got["fileType"] != "Plan" {
+		t.Fatalf("plan file: %v", got)
+	}
+	if got["drawn"] != got["lines"] || !strings.Contains(got["summary"].(string), "lines") {
+		t.Fatalf("plan on the map: %v", got)
 	}
 	if n := eval[int](t, ctx, `document.querySelectorAll('#decisions li[data-action="revisit"]').length`); n != 2 {
 		t.Fatalf("%d revisit decisions shown, want 2 (the other analyst's and ours)", n)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/atalaya-project/atalaya/internal/access"
 	"github.com/atalaya-project/atalaya/internal/boundaries"
+	"github.com/atalaya-project/atalaya/internal/coverage"
 	"github.com/atalaya-project/atalaya/internal/feed"
 	"github.com/atalaya-project/atalaya/internal/fusion"
 	"github.com/atalaya-project/atalaya/internal/mbtiles"
@@ -29,6 +30,7 @@ type apiFlags struct {
 	maxUpload                                                int64
 	eventRing, eventBuffer                                   int
 	gases                                                    []string // the workers' (serve sets it)
+	survey                                                   coverage.SurveyOptions
 }
 
 func (a *apiFlags) add(f *pflag.FlagSet) {
@@ -42,6 +44,11 @@ func (a *apiFlags) add(f *pflag.FlagSet) {
 	f.StringVar(&a.tiles, "tiles", "", "offline imagery for the web map: an MBTiles file, served below /tiles/")
 	f.IntVar(&a.eventRing, "event-ring", 4096, "live events kept for clients resuming with Last-Event-ID")
 	f.IntVar(&a.eventBuffer, "event-buffer", 256, "live events queued per client before a slow client is dropped")
+	def := coverage.DefaultSurveyOptions() // atalaya plan's defaults
+	f.Float64Var(&a.survey.AltitudeM, "plan-altitude", def.AltitudeM, "revisit plans: flight altitude above home, m")
+	f.Float64Var(&a.survey.FOVDeg, "plan-fov", def.FOVDeg, "revisit plans: sensor cross-track field of view, degrees")
+	f.Float64Var(&a.survey.Overlap, "plan-overlap", def.Overlap, "revisit plans: side overlap of neighbouring swaths, 0-0.9")
+	f.Float64Var(&a.survey.SpeedMS, "plan-speed", def.SpeedMS, "revisit plans: ground speed, m/s")
 }
 
 func (a *apiFlags) check() error {
@@ -93,7 +100,7 @@ func (a *apiFlags) run(ctx context.Context, cmd *cobra.Command, g *app, db *stor
 			}
 		},
 		Gases: a.gases, HostAgency: hostAgency, UploadDir: upDir, MaxUpload: a.maxUpload,
-		EventRing: a.eventRing, EventBuffer: a.eventBuffer, Log: g.log,
+		EventRing: a.eventRing, EventBuffer: a.eventBuffer, Log: g.log, Survey: a.survey,
 	}
 	if events == "nats" {
 		cfg.Publisher = server.NATSPublisher{Conn: p.Conn()}

@@ -90,7 +90,7 @@ there, which pull the revisit towards them by their probability.`,
 				if !(radius > 0) {
 					return fmt.Errorf("--radius %g: want a positive radius in metres", radius)
 				}
-				area = orb.MultiPolygon{circle(lat, lon, radius)}
+				area = orb.MultiPolygon{coverage.Circle(lat, lon, radius)}
 			case revisit != "":
 				if area == nil {
 					return fmt.Errorf("--revisit needs AREA.geojson: the area to rank")
@@ -115,7 +115,7 @@ there, which pull the revisit towards them by their probability.`,
 				} else if ix, err = readIndex(revisit); err != nil {
 					return err
 				}
-				blocks, err := rankRevisit(ix, area, po)
+				blocks, err := ix.PrioritiesIn(area, po)
 				if err != nil {
 					return err
 				}
@@ -182,10 +182,11 @@ there, which pull the revisit towards them by their probability.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.Float64Var(&o.AltitudeM, "altitude", 300, "flight altitude above home, m")
-	fl.Float64Var(&o.FOVDeg, "fov", 30, "sensor cross-track field of view, degrees")
-	fl.Float64Var(&o.Overlap, "overlap", 0.2, "side overlap of neighbouring swaths, 0-0.9")
-	fl.Float64Var(&o.SpeedMS, "speed", 10, "ground speed, m/s")
+	def := coverage.DefaultSurveyOptions()
+	fl.Float64Var(&o.AltitudeM, "altitude", def.AltitudeM, "flight altitude above home, m")
+	fl.Float64Var(&o.FOVDeg, "fov", def.FOVDeg, "sensor cross-track field of view, degrees")
+	fl.Float64Var(&o.Overlap, "overlap", def.Overlap, "side overlap of neighbouring swaths, 0-0.9")
+	fl.Float64Var(&o.SpeedMS, "speed", def.SpeedMS, "ground speed, m/s")
 	fl.Float64Var(&heading, "heading", 0, "line heading, degrees from north (default: fewest lines)")
 	fl.Float64Var(&o.TriggerM, "trigger", 0, "camera trigger distance, m (default: swath less overlap)")
 	fl.StringVar(&home, "home", "", "take-off and return point LAT,LON (default: start of the first line)")
@@ -239,30 +240,6 @@ func storeCoverage(ctx context.Context, db *store.DB, gas string, area orb.Multi
 	return ix, sites, nil
 }
 
-func rankRevisit(ix *coverage.Index, area orb.MultiPolygon, po coverage.PriorityOptions) ([]coverage.Block, error) {
-	var all []coverage.Block
-	for _, p := range area {
-		bl, err := ix.Priorities(p, po)
-		if err != nil {
-			return nil, err
-		}
-		all = append(all, bl...)
-	}
-	// Polygons of a MultiPolygon are ranked separately; merge the lists.
-	for i := 1; i < len(all); i++ {
-		for j := i; j > 0 && all[j].Priority > all[j-1].Priority; j-- {
-			all[j], all[j-1] = all[j-1], all[j]
-		}
-	}
-	if err := ix.Err(); err != nil {
-		return nil, err
-	}
-	if len(all) == 0 {
-		return nil, fmt.Errorf("no cells inside the area")
-	}
-	return all, nil
-}
-
 func parseLatLon(s string) (lat, lon float64, err error) {
 	a, b, ok := strings.Cut(s, ",")
 	if ok {
@@ -275,19 +252,6 @@ func parseLatLon(s string) (lat, lon float64, err error) {
 		return 0, 0, fmt.Errorf("%q: want LAT,LON in degrees", s)
 	}
 	return lat, lon, nil
-}
-
-// circle is a 72-gon of radius r metres around a point (local flat earth:
-// under 10⁻⁴ relative error for r below a few km).
-func circle(lat, lon, r float64) orb.Polygon {
-	const R = 6371008.8
-	var ring orb.Ring
-	for k := range 72 {
-		a := float64(k) * 2 * math.Pi / 72
-		dn, de := r*math.Cos(a), r*math.Sin(a)
-		ring = append(ring, orb.Point{lon + de/(R*math.Cos(lat*math.Pi/180))*180/math.Pi, lat + dn/R*180/math.Pi})
-	}
-	return orb.Polygon{append(ring, ring[0])}
 }
 
 // readArea reads a Polygon or MultiPolygon from a GeoJSON geometry, Feature

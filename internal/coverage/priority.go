@@ -182,3 +182,26 @@ func CellPolygon(id s2.CellID) orb.Polygon {
 	}
 	return orb.Polygon{append(ring, ring[0])}
 }
+
+// PrioritiesIn ranks the blocks of every polygon of area (Priorities on
+// each), merged, highest priority first. It fails if no cell lies inside
+// the area, or if the index failed to load a tile.
+func (ix *Index) PrioritiesIn(area orb.MultiPolygon, o PriorityOptions) ([]Block, error) {
+	var all []Block
+	for _, p := range area {
+		bl, err := ix.Priorities(p, o)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, bl...)
+	}
+	// Polygons are ranked separately; merge the lists (stable).
+	slices.SortStableFunc(all, func(a, b Block) int { return cmp.Compare(b.Priority, a.Priority) })
+	if err := ix.Err(); err != nil {
+		return nil, err
+	}
+	if len(all) == 0 {
+		return nil, fmt.Errorf("%w: no cells inside the area", ErrInput)
+	}
+	return all, nil
+}

@@ -370,3 +370,25 @@ func (s *Survey) MissionItems() []mavlink.MissionItem {
 	}
 	return out
 }
+
+// DefaultSurveyOptions are the aircraft and sensor `atalaya plan` and
+// `atalaya serve` assume unless told: 300 m above home, a 30° field of
+// view, 20 % side overlap, 10 m/s, the heading that needs the fewest lines.
+func DefaultSurveyOptions() SurveyOptions {
+	return SurveyOptions{AltitudeM: 300, FOVDeg: 30, Overlap: 0.2, SpeedMS: 10, HeadingDeg: math.NaN()}
+}
+
+// Circle is a 72-gon of radius r metres around a point (local flat earth:
+// under 10⁻⁴ relative error for r below a few km). Its vertices lie on the
+// circle, so it is inscribed: the survey of Circle(…, r·1.001) covers the
+// whole disc of radius r.
+func Circle(lat, lon, r float64) orb.Polygon {
+	const R = 6371008.8
+	var ring orb.Ring
+	for k := range 72 {
+		a := float64(k) * 2 * math.Pi / 72
+		dn, de := r*math.Cos(a), r*math.Sin(a)
+		ring = append(ring, orb.Point{lon + de/(R*math.Cos(lat*math.Pi/180))*180/math.Pi, lat + dn/R*180/math.Pi})
+	}
+	return orb.Polygon{append(ring, ring[0])}
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net/url"
 	"reflect"
 	"strings"
 	"testing"
@@ -99,6 +100,35 @@ func FuzzDecodeJSON(f *testing.F) {
 		}
 		if strings.Contains(string(b), `"status"`) && !strings.Contains(string(b), `\"status\"`) && !strings.Contains(req.Reason+req.Action+strings.Join(req.ReleaseTo, ""), "status") {
 			t.Fatalf("%q: accepted an unknown field", b)
+		}
+	})
+}
+
+// FuzzParseRevisit: GET /revisit's query is accepted only within its
+// bounds; anything else is a 400 naming a parameter.
+func FuzzParseRevisit(f *testing.F) {
+	for _, s := range []string{"bbox=-74.12,4.58,-74.08,4.62&gas=acetone&top=3&source_kgh=2", "bbox=-75,4,-74,5",
+		"bbox=1,1,1.1,1.1&top=51", "bbox=1,1,1.1,1.1&source_kgh=NaN", "bbox=1,1,1.1,1.1&source_kgh=Inf&top=-1", "top=2", "%zz", "bbox=1,1,1.1,1.1&gas="} {
+		f.Add(s)
+	}
+	s := &Server{cfg: Config{Gases: []string{"acetone"}}}
+	f.Fuzz(func(t *testing.T, raw string) {
+		q, err := url.ParseQuery(raw)
+		if err != nil {
+			return
+		}
+		rq, err := s.parseRevisit(q)
+		if err != nil {
+			var ae *apiError
+			if !errors.As(err, &ae) || ae.Field == "" || ae.Status != 400 {
+				t.Fatalf("%q: error %v does not name a parameter", raw, err)
+			}
+			return
+		}
+		b := rq.bbox
+		if b.MaxLat-b.MinLat > maxRevisitSpanDeg || b.MaxLon-b.MinLon > maxRevisitSpanDeg || rq.top < 1 || rq.top > 50 ||
+			!(rq.sourceKgH > 0) || math.IsInf(rq.sourceKgH, 0) || rq.gas == "" {
+			t.Fatalf("%q: accepted %+v", raw, rq)
 		}
 	})
 }

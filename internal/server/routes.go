@@ -87,6 +87,7 @@ func (s *Server) routeTable() []Route {
 		{Method: "POST", Pattern: v1 + "/sites/{id}/decisions", Actions: acts(access.Decide, access.Release, access.ReportGroundTruth),
 			Site: true, Audit: true, h: s.postDecision},
 		{Method: "GET", Pattern: v1 + "/queue", Actions: acts(access.ReadQueue), Audit: true, h: s.queue},
+		{Method: "GET", Pattern: v1 + "/revisit", Actions: acts(access.ReadCoverage), Audit: true, h: s.revisit},
 		{Method: "GET", Pattern: v1 + "/export/sites.geojson", Actions: acts(access.Export), Audit: true, h: s.exportSites},
 
 		{Method: "GET", Pattern: v1 + "/granules", Actions: acts(access.ReadGranules), h: s.listGranules},
@@ -109,6 +110,7 @@ func (s *Server) routeTable() []Route {
 		{Method: "GET", Pattern: "/metrics", Public: true, h: s.promMetrics},
 		{Method: "GET", Pattern: "/", Public: true, h: s.static},
 	}
+	rs = append(rs, s.planRoutes(v1, access.ReadSites, access.ReadCoverage)...)
 	return s.checkRoutes(rs)
 }
 

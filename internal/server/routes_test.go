@@ -2,6 +2,7 @@ package server
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/atalaya-project/atalaya/internal/access"
+	"github.com/atalaya-project/atalaya/internal/store"
 )
 
 // TestOpenAPIMatchesRoutes: every route in the mux is in docs/openapi.yaml
@@ -173,6 +175,12 @@ func (e *env) matrixRequest(rt Route, role Role, agency string) *http.Response {
 		hdr = []string{"If-Match", etag(cur.Version), "Content-Type", "application/json"}
 	case "GET /tiles/":
 		path = "/tiles/metadata.json"
+	case "GET /api/v1/revisit", "GET /api/v1/revisit/plan.plan", "GET /api/v1/revisit/plan.geojson",
+		"GET /api/v1/revisit/plan.waypoints", "GET /api/v1/revisit/plan.mavlink":
+		path += "?bbox=-74.11,4.59,-74.09,4.61&gas=acetone&top=2"
+	case "GET /api/v1/sites/{id}/plan.plan", "GET /api/v1/sites/{id}/plan.geojson",
+		"GET /api/v1/sites/{id}/plan.waypoints", "GET /api/v1/sites/{id}/plan.mavlink":
+		e.ensureRevisitPlan(e.siteCOL)
 	case "GET /api/v1/granules/{id}":
 		path = "/api/v1/granules/" + e.granule.ID
 	case "GET /api/v1/detections":
@@ -208,4 +216,22 @@ func (e *env) matrixRequest(rt Route, role Role, agency string) *http.Response {
 		return resp
 	}
 	return e.do(rt.Method, path, tok, body, hdr...)
+}
+
+// ensureRevisitPlan gives the site a revisit decision with its plan, as
+// POST /decisions records it, unless it has one.
+func (e *env) ensureRevisitPlan(st store.Site) {
+	h, err := e.st.SiteHistory(t0, st.ID)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for _, d := range h.Decisions {
+		if d.Action == store.ActionRevisit {
+			return
+		}
+	}
+	b, _ := json.Marshal(map[string]any{"plan": e.srv.newSitePlan(st)})
+	if _, err := e.st.AppendDecision(t0, store.Decision{SiteID: st.ID, Actor: "test", Action: store.ActionRevisit, Payload: string(b)}); err != nil {
+		e.t.Fatal(err)
+	}
 }

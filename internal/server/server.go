@@ -7,14 +7,17 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"os"
 	"sync"
 	"time"
 
+	"github.com/paulmach/orb"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/atalaya-project/atalaya/internal/coverage"
 	"github.com/atalaya-project/atalaya/internal/store"
 )
 
@@ -53,6 +56,9 @@ type Config struct {
 	// Gases are the gases the workers search (the default of GET
 	// /coverage's gas).
 	Gases []string
+	// Survey is the aircraft and sensor of revisit plans (zero fields:
+	// coverage.DefaultSurveyOptions's; the heading is always chosen).
+	Survey coverage.SurveyOptions
 	// HostAgency owns events about granules ingested outside the API.
 	HostAgency string
 
@@ -109,6 +115,20 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	def := coverage.DefaultSurveyOptions()
+	for _, f := range []struct {
+		v *float64
+		d float64
+	}{{&cfg.Survey.AltitudeM, def.AltitudeM}, {&cfg.Survey.FOVDeg, def.FOVDeg},
+		{&cfg.Survey.Overlap, def.Overlap}, {&cfg.Survey.SpeedMS, def.SpeedMS}} {
+		if *f.v == 0 {
+			*f.v = f.d
+		}
+	}
+	cfg.Survey.HeadingDeg, cfg.Survey.Home = math.NaN(), nil
+	if _, err := coverage.PlanSurvey(orb.MultiPolygon{coverage.Circle(0, 0, MinRevisitRadiusM)}, cfg.Survey); err != nil {
+		return nil, fmt.Errorf("server: revisit plans: %w", err)
 	}
 	if cfg.MaxUpload <= 0 {
 		cfg.MaxUpload = 64 << 30

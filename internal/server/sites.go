@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"math"
 	"net/http"
 	"net/url"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/atalaya-project/atalaya/internal/access"
+	"github.com/atalaya-project/atalaya/internal/coverage"
 	"github.com/atalaya-project/atalaya/internal/feed"
 	"github.com/atalaya-project/atalaya/internal/fusion"
 	"github.com/atalaya-project/atalaya/internal/store"
@@ -182,55 +182,67 @@ func parseSiteFilter(q url.Values) (siteFilter, error) {
 	return f, err
 }
 
-func (f siteFilter) match(v siteView, gs []GasJSON) bool {
-	if len(f.statuses) > 0 && !slices.Contains(f.statuses, v.Status) {
-		return false
-	}
-	if v.Probability < f.minP {
-		return false
-	}
-	// since/until select sites seen in the interval.
-	if !f.since.IsZero() && v.LastSeen.Before(f.since) {
-		return false
-	}
-	if !f.until.IsZero() && v.FirstSeen.After(f.until) {
-		return false
-	}
-	if f.gas != "" && !slices.ContainsFunc(gs, func(g GasJSON) bool { return g.Gas == f.gas }) {
-		return false
-	}
-	return true
+// query is the part of the filter the store runs (all but gas).
+func (f siteFilter) query() store.SiteQuery {
+	return store.SiteQuery{BBox: f.bbox, Statuses: f.statuses, MinProbability: f.minP,
+		Since: f.since, Until: f.until, Order: store.ByID, After: store.SiteKey{ID: f.after}}
 }
 
-// visibleSites returns the sites p sees in b, by id, after the id after,
-// that pass keep, up to limit (0: all); more reports whether any are left.
-func (s *Server) visibleSites(ctx context.Context, p Principal, b store.BBox, after string, limit int,
-	keep func(siteView) bool) (out []siteView, more bool, err error) {
-	all, err := s.cfg.Store.SitesInBBox(ctx, b, 0)
-	if err != nil {
-		return nil, false, err
+// matchGas is the rest: a site with evidence of the gas (the stored gas
+// profile is JSON).
+func (f siteFilter) matchGas(v siteView) bool {
+	if f.gas == "" {
+		return true
 	}
+	gs, _ := gases(v.GasProfile)
+	return slices.ContainsFunc(gs, func(g GasJSON) bool { return g.Gas == f.gas })
+}
+
+// visibleSites returns the sites of q that p sees and keep passes, in q's
+// order after q.After, up to limit (0: all); more reports whether any are
+// left. The store filters and orders (SitesPage); the visibility rule runs
+// here, as strict as on one site: the owner (the host agency of the
+// country the site is in) or an agency it was released to, read for a
+// whole page at once (ReleasedTo).
+func (s *Server) visibleSites(ctx context.Context, p Principal, q store.SiteQuery, limit int,
+	keep func(siteView) bool) (out []siteView, more bool, err error) {
 	owners, err := s.cfg.Sites.Owners(ctx)
 	if err != nil {
 		return nil, false, err
 	}
-	for _, st := range all {
-		if st.ID <= after {
-			continue
-		}
-		v, err := s.view(ctx, owners, st)
+	// Pages a little larger than asked: some sites are not visible.
+	q.Limit = 500
+	if limit > 0 {
+		q.Limit = min(max(2*limit+1, 100), 1000)
+	}
+	for {
+		page, err := s.cfg.Store.SitesPage(ctx, q)
 		if err != nil {
 			return nil, false, err
 		}
-		if !Visible(p, v.owner, v.releasedTo) || !keep(v) {
-			continue
+		ids := make([]string, len(page))
+		for i, st := range page {
+			ids[i] = st.ID
 		}
-		if limit > 0 && len(out) == limit {
-			return out, true, nil
+		rel, err := s.cfg.Store.ReleasedTo(ctx, ids)
+		if err != nil {
+			return nil, false, err
 		}
-		out = append(out, v)
+		for _, st := range page {
+			v := siteView{Site: st, owner: owners.Of(st.Lat, st.Lon), releasedTo: rel[st.ID]}
+			if !Visible(p, v.owner, v.releasedTo) || !keep(v) {
+				continue
+			}
+			if limit > 0 && len(out) == limit {
+				return out, true, nil
+			}
+			out = append(out, v)
+		}
+		if len(page) < q.Limit {
+			return out, false, nil
+		}
+		q.After = page[len(page)-1].Key()
 	}
-	return out, false, nil
 }
 
 func (s *Server) listSites(w http.ResponseWriter, r *http.Request, c *call) error {
@@ -238,10 +250,7 @@ func (s *Server) listSites(w http.ResponseWriter, r *http.Request, c *call) erro
 	if err != nil {
 		return err
 	}
-	vs, more, err := s.visibleSites(r.Context(), c.p, f.bbox, f.after, f.limit, func(v siteView) bool {
-		gs, _ := gases(v.GasProfile)
-		return f.match(v, gs)
-	})
+	vs, more, err := s.visibleSites(r.Context(), c.p, f.query(), f.limit, f.matchGas)
 	if err != nil {
 		return err
 	}
@@ -599,6 +608,17 @@ func (s *Server) postDecision(w http.ResponseWriter, r *http.Request, c *call) e
 		b, _ := json.Marshal(map[string]any{"evidence": c.site.Evidence})
 		payload = string(b)
 	}
+	var plan *coverage.Survey
+	if req.Action == "revisit" {
+		// The payload records what the plan is made from; GET
+		// /sites/{id}/plan.* regenerates it from there.
+		sp := s.newSitePlan(c.site.Site)
+		if plan, err = sp.survey(); err != nil {
+			return err
+		}
+		b, _ := json.Marshal(map[string]any{"plan": sp})
+		payload = string(b)
+	}
 	var (
 		updated store.Site
 		dec     store.Decision
@@ -653,9 +673,11 @@ func (s *Server) postDecision(w http.ResponseWriter, r *http.Request, c *call) e
 	s.publish(r.Context(), Event{Type: "site", Owner: v.owner, ReleasedTo: rel, Action: access.ReadSites, Data: sj})
 	s.publish(r.Context(), Event{Type: "decision", Owner: v.owner, ReleasedTo: rel, Action: access.ReadSites, Data: dj})
 	resp := map[string]any{"site": sj, "decision": dj}
-	if req.Action == "revisit" {
-		resp["plan"] = map[string]string{"command": fmt.Sprintf("atalaya plan --site %.6f,%.6f --radius %.0f --out site-%s.plan",
-			updated.Lat, updated.Lon, max(200, 3*updated.UncertaintyM), updated.ID)}
+	if plan != nil {
+		pj := planJSON(plan, "/api/v1/sites/"+url.PathEscape(updated.ID)+"/plan", "")
+		pj.RadiusM = revisitRadius(c.site.UncertaintyM)
+		resp["plan"] = pj
+		resp["plan_geojson"] = plan.GeoJSON()
 	}
 	w.Header().Set("ETag", etag(updated.Version))
 	writeJSON(w, http.StatusCreated, resp)
@@ -670,20 +692,11 @@ func (s *Server) queue(w http.ResponseWriter, r *http.Request, c *call) error {
 	if err != nil {
 		return err
 	}
-	vs, _, err := s.visibleSites(r.Context(), c.p, world, "", 0, func(v siteView) bool {
-		return v.Status == store.SiteCandidate || v.Status == store.SiteRevisit
-	})
+	// The store orders: most probable, then least surveyed, then id.
+	vs, _, err := s.visibleSites(r.Context(), c.p, store.SiteQuery{Order: store.ByQueue}, limit,
+		func(siteView) bool { return true })
 	if err != nil {
 		return err
-	}
-	sort.SliceStable(vs, func(i, j int) bool {
-		if vs[i].Probability != vs[j].Probability {
-			return vs[i].Probability > vs[j].Probability
-		}
-		return vs[i].PassesSurvey < vs[j].PassesSurvey
-	})
-	if len(vs) > limit {
-		vs = vs[:limit]
 	}
 	items := make([]SiteJSON, len(vs))
 	ids := make([]string, len(vs))
@@ -706,10 +719,8 @@ func (s *Server) exportSites(w http.ResponseWriter, r *http.Request, c *call) er
 	if err != nil {
 		return err
 	}
-	vs, _, err := s.visibleSites(r.Context(), c.p, f.bbox, "", 0, func(v siteView) bool {
-		gs, _ := gases(v.GasProfile)
-		return f.match(v, gs)
-	})
+	f.after = ""
+	vs, _, err := s.visibleSites(r.Context(), c.p, f.query(), 0, f.matchGas)
 	if err != nil {
 		return err
 	}

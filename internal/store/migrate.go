@@ -371,6 +371,13 @@ CREATE INDEX tak_certs_user ON tak_certs (user_id);
 ALTER TABLE detections ADD COLUMN plume_png {blob} NOT NULL DEFAULT '';
 `,
 	},
+	{
+		version: 6,
+		name:    "review queue index (open sites by probability, surveys, id)",
+		common: `
+CREATE INDEX sites_queue ON sites (probability DESC, passes_surveyed, id) WHERE status IN ('candidate', 'revisit');
+`,
+	},
 }
 
 // SchemaVersion is the newest schema version this code knows.

@@ -238,6 +238,9 @@ type SiteReader interface {
 	// SitesNear returns the sites within radiusM metres (great-circle) of
 	// the point, nearest first, and their distances in metres.
 	SitesNear(ctx context.Context, lat, lon, radiusM float64, limit int) ([]Site, []float64, error)
+	// SitesPage returns a page of the sites q selects (filters in SQL),
+	// in a stable order, after q.After (keyset pagination).
+	SitesPage(ctx context.Context, q SiteQuery) ([]Site, error)
 	// SiteHistory returns the site, its linked detections and its
 	// decisions, oldest first.
 	SiteHistory(ctx context.Context, id string) (History, error)

@@ -86,6 +86,7 @@ func Run(t *testing.T, newStore Factory) {
 		{"AuditConcurrentAppends", testAuditConcurrentAppends},
 		{"TAKCerts", testTAKCerts},
 		{"SitesWithStatus", testSitesWithStatus},
+		{"SitesPage", testSitesPage},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

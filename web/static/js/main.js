@@ -76,6 +76,7 @@ async function start(r) {
     onClose: () => go(null),
     onSite: (s) => siteChanged(s),
     onEvidence: (ev) => map.showPlumes(ev.detections),
+    onPlan: (g) => map.showPlan(g),
   });
   await map.loadBase(); // first: the layer control lists the imagery if there is some
   await map.translate();
@@ -155,6 +156,7 @@ async function route() {
   } else {
     page.close();
     map.showPlumes([]);
+    map.showPlan(null);
     $('queue-view').hidden = false;
     $('queue').focus();
   }

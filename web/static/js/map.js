@@ -39,6 +39,12 @@ const STATUS_STYLE = {
 };
 export const STATUSES = Object.keys(STATUS_STYLE);
 
+const PLAN_STYLE = {
+  line: { className: 'plan-line', color: '#d94801', weight: 3, opacity: 0.95 },
+  footprint: { className: 'plan-footprint', color: '#d94801', weight: 0.5, opacity: 0.5, fillColor: '#fd8d3c', fillOpacity: 0.12 },
+  area: { className: 'plan-area', color: '#8c2d04', weight: 1.5, dashArray: '4 4', fill: false },
+};
+
 function siteStyle(s) {
   const st = STATUS_STYLE[s.status] || STATUS_STYLE.candidate;
   const fill = s.status === 'dismissed' ? '#bbbbbb' : probColour(s.probability || 0);
@@ -92,9 +98,9 @@ export class SiteMap {
     this.markers = new Map();
     this.map = L.map(elem, { worldCopyJump: true, minZoom: 2 }).setView([4.5, -74], 5);
     this.map.attributionControl.setPrefix(false);
-    // Stacking, bottom to top: coverage, tracks, plumes, sites (Leaflet's
+    // Stacking, bottom to top: coverage, tracks, plumes, a revisit plan, sites (Leaflet's
     // overlay pane is 400, its marker pane 600).
-    for (const [name, z] of [['coverage', 350], ['tracks', 360], ['plumes', 410], ['sites', 450]]) this.map.createPane(name).style.zIndex = String(z);
+    for (const [name, z] of [['coverage', 350], ['tracks', 360], ['plumes', 410], ['plan', 420], ['sites', 450]]) this.map.createPane(name).style.zIndex = String(z);
     this.boundaries = L.geoJSON(null, {
       style: { color: '#5a6470', weight: 1, fillColor: '#f3f1ea', fillOpacity: 1 },
       interactive: false,
@@ -121,6 +127,14 @@ export class SiteMap {
         }
       },
     });
+    // A revisit's survey plan: its lines, their swath footprints, the
+    // area and home (internal/coverage's Survey.GeoJSON "kind"s).
+    this.plan = L.geoJSON(null, {
+      pane: 'plan',
+      interactive: false,
+      style: (f) => PLAN_STYLE[(f.properties || {}).kind] || PLAN_STYLE.area,
+      pointToLayer: (f, ll) => L.circleMarker(ll, { pane: 'plan', radius: 5, color: '#8c2d04', weight: 2, fillColor: '#fd8d3c', fillOpacity: 1, className: 'plan-home' }),
+    }).addTo(this.map);
     this.tracks = L.geoJSON(null, { pane: 'tracks', style: { className: 'track', color: '#0b5394', weight: 2, opacity: 0.8, dashArray: '6 4' } });
     this.map.on('moveend', () => this.refreshExtentLayers());
     this.map.on('overlayadd', () => this.refreshExtentLayers());
@@ -137,6 +151,7 @@ export class SiteMap {
       [t('map.plumes')]: this.plumes,
       [t('map.coverage')]: this.coverage,
       [t('map.tracks')]: this.tracks,
+      [t('map.plan')]: this.plan,
     };
     if (this.imagery) overlays[t('map.imagery')] = this.imagery;
     this.layers = L.control.layers(base, overlays, { collapsed: false }).addTo(this.map);
@@ -248,6 +263,13 @@ export class SiteMap {
       const g = outlineOf(d);
       if (g) this.plumes.addData(g);
     }
+  }
+
+  // showPlan draws a survey plan (GeoJSON FeatureCollection; null clears).
+  showPlan(g) {
+    this.plan.clearLayers();
+    if (g && Array.isArray(g.features)) this.plan.addData(g);
+    this.map.getContainer().dataset.plan = String(this.plan.getLayers().filter((l) => l.feature && l.feature.properties && l.feature.properties.kind === 'line').length);
   }
 
   focus(s) {

@@ -9,14 +9,16 @@ import { lineChart, legend } from './chart.js';
 import { probStyle } from './map.js';
 
 const ACTORS = ['analyst', 'administrator'];
+const PLAN_FORMATS = ['plan', 'mavlink', 'waypoints', 'geojson'];
 
 export class SitePage {
-  constructor(root, { user, onClose, onSite, onEvidence }) {
+  constructor(root, { user, onClose, onSite, onEvidence, onPlan }) {
     this.root = root;
     this.user = user;
     this.onClose = onClose;
     this.onSite = onSite; // a site changed: update the map and the queue
     this.onEvidence = onEvidence; // evidence loaded: draw plumes on the map
+    this.onPlan = onPlan || (() => {}); // a revisit plan (GeoJSON) to draw, or null
     this.site = null;
     this.evidence = null;
     this.agencies = null;
@@ -35,6 +37,7 @@ export class SitePage {
     if (this.site && this.site.id !== id) {
       // Another site: nothing of the previous one stays to be clicked.
       this.site = null;
+      this.plan = null;
       this.root.replaceChildren();
     }
     try {
@@ -45,6 +48,7 @@ export class SitePage {
       this.onSite(site);
       this.onEvidence(this.evidence);
       this.render();
+      this.loadPlan(site);
     } catch (e) {
       this.root.replaceChildren(el('p', { class: 'error', role: 'alert' }, errorText(e)), this.closeButton());
     } finally {
@@ -182,7 +186,8 @@ export class SitePage {
   }
 
   actions() {
-    const box = el('section', { class: 'actions', 'aria-labelledby': 'actions-h' }, el('h3', { id: 'actions-h', class: 'visually-hidden' }, t('site.actions')));
+    const box = el('section', { class: 'actions', 'aria-labelledby': 'actions-h' }, el('h3', { id: 'actions-h', class: 'visually-hidden' }, t('site.actions')),
+      el('div', { class: 'plan-out', id: 'plan-out' }));
     if (!ACTORS.includes(this.user.role)) return box;
     const out = el('div', { class: 'action-out', role: 'status', 'aria-live': 'polite', id: 'action-out' });
     const form = el('div', { class: 'action-form', id: 'action-form' });
@@ -244,6 +249,48 @@ export class SitePage {
     form.replaceChildren(f);
   }
 
+  // loadPlan draws the survey plan of a site under revisit (the plan of
+  // its latest revisit decision) and links its files; other sites have none.
+  // The plan a decision of ours answered with is shown as it came (with its
+  // summary); otherwise it is fetched once per site.
+  async loadPlan(site) {
+    this.onPlan(null);
+    if (site.status !== 'revisit') return;
+    if (this.plan && this.plan.id === site.id) {
+      this.showPlan(this.plan);
+      return;
+    }
+    const base = `/api/v1/sites/${encodeURIComponent(site.id)}/plan`;
+    try {
+      const geojson = await api(`/sites/${encodeURIComponent(site.id)}/plan.geojson`);
+      if (!this.site || this.site.id !== site.id) return;
+      this.plan = { id: site.id, links: Object.fromEntries(PLAN_FORMATS.map((f) => [f, `${base}.${f}`])), geojson, summary: null };
+      this.showPlan(this.plan);
+    } catch (e) {
+      // A revisit decided before plans were recorded has none: nothing to show.
+      if (!(e instanceof APIError && e.status === 404)) toast(errorText(e), 'error');
+    }
+  }
+
+  // showPlan links the plan's files (QGroundControl, MAVLink, QGC WPL,
+  // GeoJSON) with the actions and draws its lines on the map.
+  showPlan({ links, geojson, summary }) {
+    const out = $('plan-out');
+    if (!out) return;
+    const list = el('ul', { class: 'plan-links', id: 'plan-links' },
+      PLAN_FORMATS.filter((f) => links[f]).map((f) =>
+        el('li', {}, el('a', { href: links[f], id: `plan-link-${f}`, download: '' }, planLabel(f)))));
+    const parts = [el('p', {}, t('decision.plan'))];
+    if (summary) {
+      parts.push(el('p', { id: 'plan-summary' }, t('plan.summary', {
+        lines: fmt.number(summary.lines, 0), km: fmt.number(summary.length_m / 1000, 1),
+        minutes: fmt.number(summary.duration_s / 60, 0), swath: fmt.number(summary.swath_m, 0),
+      })));
+    }
+    out.replaceChildren(...parts, list);
+    if (geojson) this.onPlan(geojson);
+  }
+
   // decide posts a decision on the version shown. A 412 means someone else
   // changed the site meanwhile: reload it and say so, the analyst decides
   // again on what is now there.
@@ -259,16 +306,10 @@ export class SitePage {
       });
       const site = r && (r.site || (r.id ? r : null));
       const plan = r && r.plan;
+      if (plan && plan.links) this.plan = { id: s.id, links: plan.links, geojson: r.plan_geojson, summary: plan };
       if (site) this.onSite(site);
       await this.open(s.id);
       toast(t('decision.done', { action: t(`action.${body.action}`) }));
-      if (plan && plan.url) {
-        $('action-out').replaceChildren(el('a', { href: plan.url, id: 'plan-link', download: true }, t('decision.plan')));
-      } else if (plan && plan.command) {
-        // The server gives the command that writes the revisit's survey
-        // plan (atalaya plan --site …), to run where the flight is planned.
-        $('action-out').replaceChildren(el('p', {}, t('decision.planCommand')), el('pre', { id: 'plan-command', tabindex: '0' }, el('code', {}, plan.command)));
-      }
     } catch (e) {
       if (e instanceof APIError && e.status === 412) {
         await this.open(s.id);
@@ -282,6 +323,11 @@ export class SitePage {
       this.deciding = false;
     }
   }
+}
+
+// planLabel names a plan file's format (literal keys, for the catalogue checks).
+function planLabel(f) {
+  return { plan: t('plan.format.plan'), mavlink: t('plan.format.mavlink'), waypoints: t('plan.format.waypoints'), geojson: t('plan.format.geojson') }[f];
 }
 
 function fact(k, v) {
