@@ -36,12 +36,6 @@ func principalOfRequest(r *http.Request) (access.Principal, bool) {
 	return p, ok
 }
 
-// Catalog is the sites each agency may see, as the exports, the OGC API,
-// the report and the ground-truth reports read them (the store's sites,
-// owned by the jurisdiction's host agency, released as the store
-// records). The TAK reply path shares it.
-func (s *Server) Catalog() *feed.Catalog { return s.feed.catalog }
-
 func (s *Server) newFeedHandlers() *feedHandlers {
 	cat := &feed.Catalog{Sites: s.cfg.Store, Audience: feed.StoreAudience(s.cfg.Store,
 		func(ctx context.Context, lat, lon float64) (string, error) {
