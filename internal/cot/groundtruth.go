@@ -25,7 +25,7 @@ var outcomeTags = map[string]string{
 	"confirmed-lab": "confirmed-lab", "nothing-found": "nothing-found", "not-visited": "not-visited",
 	"laboratorio-confirmado": "confirmed-lab", "laboratório-confirmado": "confirmed-lab",
 	"nada-encontrado": "nothing-found",
-	"no-visitado": "not-visited", "nao-visitado": "not-visited", "não-visitado": "not-visited",
+	"no-visitado":     "not-visited", "nao-visitado": "not-visited", "não-visitado": "not-visited",
 }
 
 // GroundTruthReply is a device's report about a site, as read from a CoT

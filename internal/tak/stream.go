@@ -42,7 +42,7 @@ type StreamConfig struct {
 	// ignored like any other event.
 	GroundTruth GroundTruthFunc
 	Log         *slog.Logger
-	Now      func() time.Time
+	Now         func() time.Time
 }
 
 // Stream is the TAK streaming server: field devices connect with TLS and a
