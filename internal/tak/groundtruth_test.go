@@ -2,12 +2,16 @@ package tak_test
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/atalaya-project/atalaya/internal/cot"
+	"github.com/atalaya-project/atalaya/internal/nodepkg"
 	"github.com/atalaya-project/atalaya/internal/store"
 )
 
@@ -155,5 +159,50 @@ func TestGroundTruthReplies(t *testing.T) {
 	}
 	if n != 3 || len(alerts) != 3 {
 		t.Errorf("%d ground-truth audit entries and %d alerts, want 3 and 3", n, len(alerts))
+	}
+}
+
+// @tak-ps/node-tak, with events built by @tak-ps/node-cot (TAK client
+// software nobody here wrote), reports ground truth on the streaming port
+// with a certificate from the enrollment endpoints: the site's marker with
+// an outcome hashtag, and a note linked to another site with the
+// <atalaya_ground_truth> element.
+func TestGroundTruthNodeTAK(t *testing.T) {
+	pkg := &nodepkg.Package{Dir: filepath.Join("testdata", "node"), Name: "@tak-ps/node-tak", Version: "8.3.0", Repo: "internal/tak/testdata/node"}
+	if err := pkg.Ensure(); err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t)
+	a := e.site(bogota, 0.9, store.SiteReleased, partner)
+	b := e.site(bogota, 0.7, store.SiteReleased, partner)
+	e.start()
+	c := e.mustEnroll("dave")
+	cmd := exec.Command("node", "groundtruth.mjs", "ssl://"+e.streamAt, c.certPEM, c.keyPEM, a.ID, b.ID)
+	cmd.Dir = pkg.Dir
+	out, err := cmd.Output()
+	if err != nil || strings.TrimSpace(string(out)) != "sent" {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			t.Fatalf("node-tak: %v: %s%s", err, out, ee.Stderr)
+		}
+		t.Fatalf("node-tak: %v: %s", err, out)
+	}
+	got := map[string]bool{}
+	for range 2 {
+		select {
+		case id := <-e.recorded:
+			got[id] = true
+		case <-time.After(time.Minute): // a guard: both arrive before the pong
+			t.Fatalf("recorded only %v", got)
+		}
+	}
+	for id, outcome := range map[string]string{a.ID: "confirmed-lab", b.ID: "nothing-found"} {
+		ds, err := e.db.Decisions(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ds) != 1 || !strings.Contains(ds[0].Payload, `"outcome":"`+outcome+`"`) || !strings.Contains(ds[0].Payload, `"via":"cot"`) {
+			t.Errorf("site %s: decisions %+v, want one %s via cot", id, ds, outcome)
+		}
 	}
 }
