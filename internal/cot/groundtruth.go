@@ -22,10 +22,15 @@ const GroundTruthElement = "atalaya_ground_truth"
 // outcomes) and hashtags a field user types in remarks or a chat message,
 // in English, Spanish and Portuguese.
 var outcomeTags = map[string]string{
-	"confirmed-lab": "confirmed-lab", "nothing-found": "nothing-found", "not-visited": "not-visited",
-	"laboratorio-confirmado": "confirmed-lab", "laboratório-confirmado": "confirmed-lab",
-	"nada-encontrado": "nothing-found",
-	"no-visitado":     "not-visited", "nao-visitado": "not-visited", "não-visitado": "not-visited",
+	"confirmed-lab":          "confirmed-lab",
+	"nothing-found":          "nothing-found",
+	"not-visited":            "not-visited",
+	"laboratorio-confirmado": "confirmed-lab",
+	"laboratório-confirmado": "confirmed-lab",
+	"nada-encontrado":        "nothing-found",
+	"no-visitado":            "not-visited",
+	"nao-visitado":           "not-visited",
+	"não-visitado":           "not-visited",
 }
 
 // GroundTruthReply is a device's report about a site, as read from a CoT

@@ -20,7 +20,6 @@ const (
 // the site's visibility and audits before they run, and hands them the
 // principal through feed.HandlerConfig.Principal.
 type feedHandlers struct {
-	catalog  *feed.Catalog
 	ogc      http.Handler // below /api/v1/ogc
 	export   http.Handler // /api/v1/export/sites.{geojson,kml,kmz}
 	report   http.Handler // /api/v1/sites/{id}/report.pdf
@@ -51,7 +50,6 @@ func (s *Server) newFeedHandlers() *feedHandlers {
 	}
 	rs := &feed.ReportSource{Store: s.cfg.Store, Catalog: cat, Now: s.cfg.Now}
 	return &feedHandlers{
-		catalog:  cat,
 		ogc:      feed.OGCHandler(hc(ogcPrefix)),
 		export:   feed.ExportHandler(hc(v1Prefix + "/export")),
 		report:   feed.ReportHandler(hc(v1Prefix), rs, s.cfg.Store),
