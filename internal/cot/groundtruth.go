@@ -18,7 +18,7 @@ import (
 // or a link, see ParseGroundTruth).
 const GroundTruthElement = "atalaya_ground_truth"
 
-// Outcome names a device may send: the canonical ones (internal/feed's
+// outcomeTags are the outcome names a device may send: the canonical ones (internal/feed's
 // outcomes) and hashtags a field user types in remarks or a chat message,
 // in English, Spanish and Portuguese.
 var outcomeTags = map[string]string{
