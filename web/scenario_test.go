@@ -98,6 +98,32 @@ func scenarioRelease(t *testing.T, b backend) {
 		waitJS(`[...document.querySelectorAll('#queue li')].some(li => li.dataset.siteId === `+jsString(site)+`)`),
 		waitJS(`document.querySelector(`+jsString(markerSelector(site))+`).dataset.status === 'released'`),
 	)
+	// The partner's downloads: the site page's PDF report in the page's
+	// language (English: pat's profile), the map's GeoJSON, KML and KMZ,
+	// each fetched with the page's session.
+	run(t, partner, "the partner opens the site: a PDF report link in English, a download menu on the map",
+		gotoSite(site),
+		waitJS(`document.querySelector('#site-view').dataset.siteId === `+jsString(site)),
+		chromedp.WaitVisible(chromedp.CSS(`#report-link`)),
+		chromedp.WaitVisible(chromedp.CSS(`#download-menu`)),
+	)
+	if href := eval[string](t, partner, `document.querySelector('#report-link').getAttribute('href')`); href != "/api/v1/sites/"+site+"/report.pdf?lang=en" {
+		t.Errorf("report link %q", href)
+	}
+	fetched := eval[string](t, partner, `(async () => {
+		const get = async (u) => { const r = await fetch(u); const b = new Uint8Array(await r.arrayBuffer());
+			return r.status + ' ' + r.headers.get('content-type') + ' ' + String.fromCharCode(...b.slice(0, 5)) + ' ' + (new TextDecoder().decode(b).includes(`+jsString(site)+`)); };
+		const links = ['#report-link', '#download-geojson', '#download-kml', '#download-kmz'].map((s) => document.querySelector(s).href);
+		return (await Promise.all(links.map(get))).join('\n');
+	})()`, chromedp.EvalAwaitPromise)
+	want := strings.Join([]string{"200 application/pdf %PDF- ", "200 application/geo+json {\"typ true", "200 application/vnd.google-earth.kml+xml <?xml true", "200 application/vnd.google-earth.kmz PK\x03\x04\x14 "}, "\n")
+	if lines, wl := strings.Split(fetched, "\n"), strings.Split(want, "\n"); len(lines) != 4 ||
+		!strings.HasPrefix(lines[0], wl[0]) || lines[1] != wl[1] || lines[2] != wl[2] || !strings.HasPrefix(lines[3], "200 application/vnd.google-earth.kmz PK") {
+		t.Errorf("the partner's downloads:\n%s", fetched)
+	}
+	if eval[bool](t, other, `!!document.querySelector('#download-menu')`) != true {
+		t.Errorf("the other partner (a partner too) has no download menu")
+	}
 	// A later release to the other agency reaches the other partner: its
 	// stream was live, and the first release was not for it.
 	run(t, analyst, "release a second site to the other agency",

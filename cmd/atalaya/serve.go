@@ -207,7 +207,17 @@ released sites to its own TAK server. See docs/tak.md.`,
 			if err := s.Start(ctx); err != nil {
 				return err
 			}
-			tp, err := tf.start(ctx, g, db, pf.dataDir)
+			// A ground-truth reply from a TAK device: the partners' alert
+			// goes out now, the probabilities are refitted and the web
+			// map hears of it, as for one posted over HTTP.
+			gtRecorded := func(ctx context.Context, siteID string) {
+				if a := apiSrv.Load(); a != nil {
+					a.GroundTruthRecorded(ctx, siteID)
+				} else {
+					_ = feed.Wake(s.Conn())
+				}
+			}
+			tp, err := tf.start(ctx, g, db, pf.dataDir, gtRecorded)
 			if err != nil {
 				_ = s.Stop()
 				return err

@@ -230,6 +230,21 @@ func TestServeEndToEnd(t *testing.T) {
 	if cr.StatusCode != 200 || fc.Type != "FeatureCollection" || len(fc.Features) == 0 || fc.Features[0].Properties.Passes != 1 {
 		t.Errorf("coverage: %d %+v", cr.StatusCode, fc)
 	}
+	// internal/feed's exports and OGC API are mounted in the real binary.
+	for path, ctype := range map[string]string{
+		"/api/v1/export/sites.kml":      "application/vnd.google-earth.kml+xml",
+		"/api/v1/export/sites.geojson":  "application/geo+json",
+		"/api/v1/ogc/conformance":       "application/json",
+		"/api/v1/ogc/collections/sites": "application/json",
+	} {
+		req, _ := http.NewRequest("GET", url+path, nil)
+		r := withSession(req)
+		b, _ := io.ReadAll(r.Body)
+		r.Body.Close()
+		if r.StatusCode != 200 || r.Header.Get("Content-Type") != ctype {
+			t.Errorf("GET %s: %d %s: %.200s", path, r.StatusCode, r.Header.Get("Content-Type"), b)
+		}
+	}
 	cancel()
 	select {
 	case err := <-done:

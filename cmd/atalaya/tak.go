@@ -327,7 +327,9 @@ type takParts struct {
 	done    chan struct{}
 }
 
-func (t *takFlags) start(ctx context.Context, g *app, db *store.DB, data string) (*takParts, error) {
+// start runs the TAK servers and pushers; devices' ground-truth replies
+// are recorded through internal/feed, then recorded is called.
+func (t *takFlags) start(ctx context.Context, g *app, db *store.DB, data string, recorded func(context.Context, string)) (*takParts, error) {
 	if !t.enabled && len(t.push) == 0 {
 		return nil, nil
 	}
@@ -345,7 +347,8 @@ func (t *takFlags) start(ctx context.Context, g *app, db *store.DB, data string)
 			hosts = []string{h, "localhost", "127.0.0.1"}
 		}
 		parts.servers, err = tak.Start(tak.Config{CA: ca, Hosts: hosts, StreamAddr: t.stream, APIAddr: t.api, EnrollAddr: t.enroll,
-			Store: db, Owners: svc, Site: opts, Version: version(), Log: g.log})
+			Store: db, Owners: svc, Site: opts, Version: version(), Log: g.log,
+			GroundTruth: tak.FeedGroundTruth(db, &feed.Catalog{Sites: db, Audience: feed.StoreAudience(db, svc.OwnerOf)}, recorded)})
 		if err != nil {
 			return nil, err
 		}

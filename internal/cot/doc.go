@@ -27,6 +27,13 @@
 // en, pt) and links to the producer and the site's page; [DeleteEvent] is the
 // withdrawal (t-x-d-d with __forcedelete). docs/tak.md says why this type.
 //
+// # Replies
+//
+// [ParseGroundTruth] reads a device's ground-truth report about a site
+// from an event it sent: an [GroundTruthElement] detail element, or an
+// outcome hashtag in the remarks of the site's marker sent back or of a
+// GeoChat message naming the site's short id.
+//
 // # Units
 //
 // Latitude and longitude in decimal degrees (WGS 84); hae (height above the

@@ -17,6 +17,11 @@
 // bearer tokens do not. Every site read and every change is appended to
 // the audit log ([Auditor]), refusals included.
 //
+// internal/feed's handlers — the GeoJSON, KML and KMZ exports, OGC API –
+// Features below /api/v1/ogc, the PDF evidence report and partners'
+// ground truth — are routes of the same table: the guard authorizes and
+// audits them and passes the principal through feed.HandlerConfig.
+//
 // # Invariants
 //
 //   - A JSON body is one value of at most Config.MaxBody bytes with no

@@ -88,7 +88,16 @@ func (s *Server) routeTable() []Route {
 			Site: true, Audit: true, h: s.postDecision},
 		{Method: "GET", Pattern: v1 + "/queue", Actions: acts(access.ReadQueue), Audit: true, h: s.queue},
 		{Method: "GET", Pattern: v1 + "/revisit", Actions: acts(access.ReadCoverage), Audit: true, h: s.revisit},
-		{Method: "GET", Pattern: v1 + "/export/sites.geojson", Actions: acts(access.Export), Audit: true, h: s.exportSites},
+
+		// internal/feed's handlers (feeds.go): exports, OGC API – Features,
+		// the evidence report and partners' ground truth.
+		{Method: "GET", Pattern: v1 + "/export/sites.geojson", Actions: acts(access.Export), Audit: true, h: s.mountFeed(v1+"/export", s.feed.export)},
+		{Method: "GET", Pattern: v1 + "/export/sites.kml", Actions: acts(access.Export), Audit: true, h: s.mountFeed(v1+"/export", s.feed.export)},
+		{Method: "GET", Pattern: v1 + "/export/sites.kmz", Actions: acts(access.Export), Audit: true, h: s.mountFeed(v1+"/export", s.feed.export)},
+		{Method: "GET", Pattern: ogcPrefix, Actions: acts(access.Export), Audit: true, h: s.mountFeed(ogcPrefix, s.feed.ogc)},
+		{Method: "GET", Pattern: ogcPrefix + "/", Actions: acts(access.Export), Audit: true, h: s.mountFeed(ogcPrefix, s.feed.ogc)},
+		{Method: "GET", Pattern: v1 + "/sites/{id}/report.pdf", Actions: acts(access.Export), Site: true, Audit: true, h: s.mountFeed(v1, s.feed.report)},
+		{Method: "POST", Pattern: v1 + "/sites/{id}/ground-truth", Actions: acts(access.ReportGroundTruth), Site: true, Audit: true, h: s.groundTruth()},
 
 		{Method: "GET", Pattern: v1 + "/granules", Actions: acts(access.ReadGranules), h: s.listGranules},
 		{Method: "POST", Pattern: v1 + "/granules", Actions: acts(access.UploadGranules), h: s.createUpload},

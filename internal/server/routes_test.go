@@ -173,6 +173,9 @@ func (e *env) matrixRequest(rt Route, role Role, agency string) *http.Response {
 		}
 		body = strings.NewReader(`{"action":"confirm","reason":"matrix"}`)
 		hdr = []string{"If-Match", etag(cur.Version), "Content-Type", "application/json"}
+	case "POST /api/v1/sites/{id}/ground-truth":
+		body = strings.NewReader(`{"outcome":"nothing-found","note":"matrix"}`)
+		hdr = []string{"Content-Type", "application/json"}
 	case "GET /tiles/":
 		path = "/tiles/metadata.json"
 	case "GET /api/v1/revisit", "GET /api/v1/revisit/plan.plan", "GET /api/v1/revisit/plan.geojson",

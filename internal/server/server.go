@@ -88,6 +88,7 @@ type Server struct {
 	pub     Publisher
 	metrics *metrics
 	uploads *uploads
+	feed    *feedHandlers
 	reg     *prometheus.Registry
 	// assetTags caches the web UI files' ETags.
 	assetTags sync.Map
@@ -172,6 +173,7 @@ func New(cfg Config) (*Server, error) {
 	if s.pub == nil {
 		s.pub = s.hub
 	}
+	s.feed = s.newFeedHandlers()
 	s.routes = s.routeTable()
 	for _, rt := range s.routes {
 		s.mux.Handle(rt.Method+" "+rt.Pattern, s.guard(rt))

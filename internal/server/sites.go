@@ -708,42 +708,6 @@ func (s *Server) queue(w http.ResponseWriter, r *http.Request, c *call) error {
 	return nil
 }
 
-// exportSites is GET /export/sites.geojson: the sites the principal sees,
-// with GET /sites's filters (no paging), as a GeoJSON FeatureCollection.
-func (s *Server) exportSites(w http.ResponseWriter, r *http.Request, c *call) error {
-	q := r.URL.Query()
-	if q.Get("cursor") != "" || q.Get("limit") != "" {
-		return invalid("cursor", "the export has no pages: drop cursor and limit")
-	}
-	f, err := parseSiteFilter(q)
-	if err != nil {
-		return err
-	}
-	f.after = ""
-	vs, _, err := s.visibleSites(r.Context(), c.p, f.query(), 0, f.matchGas)
-	if err != nil {
-		return err
-	}
-	type feature struct {
-		Type       string         `json:"type"`
-		ID         string         `json:"id"`
-		Geometry   map[string]any `json:"geometry"`
-		Properties SiteJSON       `json:"properties"`
-	}
-	fs := make([]feature, len(vs))
-	ids := make([]string, len(vs))
-	for i, v := range vs {
-		fs[i] = feature{Type: "Feature", ID: v.ID, Properties: siteJSON(v),
-			Geometry: map[string]any{"type": "Point", "coordinates": []float64{v.Lon, v.Lat}}}
-		ids[i] = v.ID
-	}
-	c.detail = map[string]any{"sites": ids}
-	w.Header().Set("Content-Type", "application/geo+json")
-	w.Header().Set("Content-Disposition", `attachment; filename="sites.geojson"`)
-	w.Header().Set("Cache-Control", "no-store")
-	return json.NewEncoder(w).Encode(map[string]any{"type": "FeatureCollection", "features": fs})
-}
-
 // enqueueAlert writes, in the decision's transaction, the alert partners
 // get (internal/feed's Event): a release, a change to a released site, or
 // its withdrawal (a dismissal after release). Decisions on sites nobody

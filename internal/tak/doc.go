@@ -25,7 +25,12 @@
 //     the user's agency decides what the device sees. XML CoT; pings
 //     (t-x-c-t) answered with t-x-c-t-r; every live released site of the
 //     agency sent on connect, then every change ([Stream.Deliver]), and a
-//     periodic reconciliation with the store ([Stream.Refresh]).
+//     periodic reconciliation with the store ([Stream.Refresh]). Ground-truth
+//     replies devices send (cot.ParseGroundTruth: the site's marker sent
+//     back with an outcome hashtag, a GeoChat message with the site's short
+//     id, or an <atalaya_ground_truth> element) are recorded for the
+//     certificate's user through feed.RecordGroundTruth ([FeedGroundTruth]),
+//     refused for sites the user's agency may not see.
 //   - Pusher ([Pusher]): Atalaya as a client of a partner's TAK server, XML
 //     CoT over TLS with a client certificate (8089) or plain TCP (8087),
 //     reconnecting with jittered exponential backoff, the snapshot sent again

@@ -26,6 +26,7 @@ import (
 
 	"github.com/atalaya-project/atalaya/internal/access"
 	"github.com/atalaya-project/atalaya/internal/cot"
+	"github.com/atalaya-project/atalaya/internal/feed"
 	"github.com/atalaya-project/atalaya/internal/store"
 	"github.com/atalaya-project/atalaya/internal/tak"
 )
@@ -65,6 +66,8 @@ type env struct {
 	enrollSrv *httptestServer
 	api       *httptestServer
 	siteOpts  cot.SiteOptions
+	// recorded gets the site of every ground-truth reply recorded.
+	recorded chan string
 }
 
 type httptestServer struct {
@@ -116,8 +119,11 @@ func (e *env) start() {
 	if err != nil {
 		t.Fatal(err)
 	}
+	e.recorded = make(chan string, 100)
+	cat := &feed.Catalog{Sites: e.db, Audience: feed.StoreAudience(e.db, e.sites.Owners.OwnerOf)}
+	gt := tak.FeedGroundTruth(e.db, cat, func(_ context.Context, id string) { e.recorded <- id })
 	e.stream, err = tak.NewStream(tak.StreamConfig{CA: e.ca, ServerCert: cert, Certs: e.db, Users: e.db, Sites: e.sites,
-		Agencies: tak.StoreAgencies{Store: e.db}, Site: e.siteOpts})
+		Agencies: tak.StoreAgencies{Store: e.db}, Site: e.siteOpts, GroundTruth: gt})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -45,7 +45,10 @@ type Config struct {
 	// store (Stream.Refresh; default 30 s): the bound on how late a change
 	// arrives when no outbox dispatcher delivers it.
 	RefreshEvery time.Duration
-	Log          *slog.Logger
+	// GroundTruth records devices' ground-truth replies on the streaming
+	// port (FeedGroundTruth); nil: ignored.
+	GroundTruth GroundTruthFunc
+	Log         *slog.Logger
 }
 
 // Servers are the running TAK servers.
@@ -69,7 +72,7 @@ func Start(cfg Config) (*Servers, error) {
 	}
 	sites := StoreSites{Store: cfg.Store, Owners: cfg.Owners}
 	st, err := NewStream(StreamConfig{CA: cfg.CA, ServerCert: cert, Certs: cfg.Store, Users: cfg.Store, Sites: sites,
-		Agencies: StoreAgencies{Store: cfg.Store}, Site: cfg.Site, Log: cfg.Log})
+		Agencies: StoreAgencies{Store: cfg.Store}, Site: cfg.Site, GroundTruth: cfg.GroundTruth, Log: cfg.Log})
 	if err != nil {
 		return nil, err
 	}

@@ -37,8 +37,12 @@ type StreamConfig struct {
 	// disconnected (it gets every live site again when it reconnects;
 	// default 1024).
 	QueueLen int
-	Log      *slog.Logger
-	Now      func() time.Time
+	// GroundTruth, if not nil, records the ground-truth replies devices
+	// send (cot.ParseGroundTruth) for the device's user; nil: they are
+	// ignored like any other event.
+	GroundTruth GroundTruthFunc
+	Log         *slog.Logger
+	Now         func() time.Time
 }
 
 // Stream is the TAK streaming server: field devices connect with TLS and a
@@ -307,8 +311,9 @@ func (s *Stream) snapshot(ctx context.Context, c *streamConn) error {
 	return nil
 }
 
-// read answers pings until the device goes away or is idle too long.
-// Atalaya relays nothing between devices: other events are ignored.
+// read answers pings and records ground-truth replies until the device
+// goes away or is idle too long. Atalaya relays nothing between devices:
+// other events are ignored.
 func (s *Stream) read(c *streamConn, log *slog.Logger) {
 	r := cot.NewReader(&deadlineReader{c: c.c, idle: s.cfg.IdleTimeout, now: s.cfg.Now})
 	for {
@@ -324,6 +329,10 @@ func (s *Stream) read(c *streamConn, log *slog.Logger) {
 		if e.Type == cot.TypePing {
 			b, _ := cot.Marshal(cot.Pong(s.cfg.Now()))
 			c.send(b)
+			continue
+		}
+		if s.cfg.GroundTruth != nil {
+			s.groundTruth(c, e, log)
 		}
 	}
 }
@@ -475,4 +484,26 @@ func (s *Stream) Refresh(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// groundTruth records e if it is a ground-truth reply (a refused or
+// malformed one is logged; the device's user, agency and the reason are
+// in the log, the refusal is not in the store).
+func (s *Stream) groundTruth(c *streamConn, e cot.Event, log *slog.Logger) {
+	r, ok, err := cot.ParseGroundTruth(e)
+	if !ok {
+		return
+	}
+	if err != nil {
+		log.Warn("tak ground truth refused", "uid", e.UID, "err", err)
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.WriteTimeout)
+	defer cancel()
+	id, err := s.cfg.GroundTruth(ctx, c.user, r)
+	if err != nil {
+		log.Warn("tak ground truth refused", "uid", e.UID, "site", id, "err", err)
+		return
+	}
+	log.Info("tak ground truth recorded", "site", id, "outcome", r.Outcome)
 }

@@ -6,7 +6,7 @@ import { $, toast } from './dom.js';
 import { pickLang, setLang, t } from './i18n.js';
 import { SiteMap } from './map.js';
 import { Queue } from './queue.js';
-import { SitePage, errorText } from './site.js';
+import { SitePage, errorText, EXPORTERS } from './site.js';
 import { connect } from './live.js';
 
 const REVIEWERS = ['analyst', 'administrator', 'operator'];
@@ -70,6 +70,7 @@ async function start(r) {
   $('queue-title').textContent = REVIEWERS.includes(user.role) ? t('queue.title') : t('queue.shared');
 
   map = new SiteMap($('map'), { onOpen: (id) => go(id) });
+  map.showDownloads(EXPORTERS.includes(user.role));
   queue = new Queue($('queue'), { onOpen: (id) => go(id) });
   page = new SitePage($('site-view'), {
     user,

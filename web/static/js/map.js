@@ -140,6 +140,24 @@ export class SiteMap {
     this.map.on('overlayadd', () => this.refreshExtentLayers());
     this.legend = L.control({ position: 'bottomleft' });
     this.legend.onAdd = () => this.legendElement();
+    this.download = L.control({ position: 'topright' });
+    this.download.onAdd = () => this.downloadElement();
+  }
+
+  // showDownloads adds the download menu (for roles that may export).
+  showDownloads(on) {
+    this.canExport = on;
+  }
+
+  // downloadElement is the "download" menu: the sites the user may see as
+  // GeoJSON, KML or KMZ (the server's exports, audited).
+  downloadElement() {
+    const box = el('details', { class: 'download-menu leaflet-bar', id: 'download-menu' },
+      el('summary', {}, t('map.download')),
+      ...[['geojson', t('map.downloadGeoJSON')], ['kml', t('map.downloadKML')], ['kmz', t('map.downloadKMZ')]].map(([f, label]) =>
+        el('a', { id: `download-${f}`, href: `/api/v1/export/sites.${f}`, download: `atalaya-sites.${f}` }, label)));
+    L.DomEvent.disableClickPropagation(box);
+    return box;
   }
 
   // translate (re)builds the controls whose labels come from the catalogue.
@@ -157,6 +175,8 @@ export class SiteMap {
     this.layers = L.control.layers(base, overlays, { collapsed: false }).addTo(this.map);
     this.legend.remove();
     this.legend.addTo(this.map);
+    this.download.remove();
+    if (this.canExport) this.download.addTo(this.map);
     this.map.attributionControl.removeAttribution(this.attribution || '');
     this.attribution = t('map.attribution');
     this.map.attributionControl.addAttribution(this.attribution);

@@ -4,12 +4,15 @@
 // analyst's actions, sent with If-Match on the site's version.
 import { api, items, APIError } from './api.js';
 import { el, $, toast } from './dom.js';
-import { t, fmt, gasName, typeName } from './i18n.js';
+import { t, fmt, gasName, typeName, currentLang } from './i18n.js';
 import { lineChart, legend } from './chart.js';
 import { probStyle } from './map.js';
 
 const ACTORS = ['analyst', 'administrator'];
 const PLAN_FORMATS = ['plan', 'mavlink', 'waypoints', 'geojson'];
+// Roles that may export sites (access.Export): the report and the map's
+// download menu.
+export const EXPORTERS = ['administrator', 'analyst', 'partner'];
 
 export class SitePage {
   constructor(root, { user, onClose, onSite, onEvidence, onPlan }) {
@@ -106,7 +109,7 @@ export class SitePage {
         el('td', {}, fmt.kgh(g.rate_kgh || 0))))));
     this.root.dataset.siteId = s.id;
     this.root.dataset.version = String(s.version);
-    this.root.replaceChildren(head, this.actions(), facts, gases,
+    this.root.replaceChildren(head, this.actions(), this.links(), facts, gases,
       this.spectrum(ev.spectrum), this.plume(ev.plume_png), this.trace(ev.trace),
       this.passes(ev.passes || []), this.decisions(ev.decisions || []));
   }
@@ -182,6 +185,15 @@ export class SitePage {
         d.reason ? el('q', {}, d.reason) : null,
         to.length ? el('span', {}, t('site.to', { agencies: fmt.list(to) })) : null);
     })));
+    return box;
+  }
+
+  // links: the site's evidence report (PDF), in the interface's language.
+  links() {
+    const box = el('p', { class: 'site-links' });
+    if (!EXPORTERS.includes(this.user.role)) return box;
+    const href = `/api/v1/sites/${encodeURIComponent(this.site.id)}/report.pdf?lang=${encodeURIComponent(currentLang())}`;
+    box.append(el('a', { id: 'report-link', href, download: `atalaya-site-${this.site.id}.pdf`, type: 'application/pdf' }, t('site.report')));
     return box;
   }
 
