@@ -29,7 +29,7 @@ import (
 // with the source off) and reads the site's evidence through the API: the
 // spectrum follows the library signature, the plume image is served as
 // image/png to those who may read evidence and to no one else, and the
-// second pass is listed as surveyed and not seen, with its MDL.
+// later passes are listed as surveyed and not seen, with the MDL.
 func TestEvidenceFromProcessing(t *testing.T) {
 	libOnce.Do(func() { lib, libErr = spectra.Default() })
 	if libErr != nil {
@@ -80,7 +80,7 @@ func TestEvidenceFromProcessing(t *testing.T) {
 			Size: 1, URI: "file:///nowhere", Footprint: box, Acquired: sc.LineTime(0)}, res: res, ds: ds}
 	}
 	day := time.Date(2026, 3, 10, 15, 0, 0, 0, time.UTC)
-	passes := []pass{simulate(31, true, day), simulate(32, false, day.Add(24*time.Hour))}
+	passes := []pass{simulate(31, true, day), simulate(32, false, day.Add(24*time.Hour)), simulate(33, false, day.Add(48*time.Hour))}
 
 	eachStore(t, func(t *testing.T, url string) {
 		e := newEnv(t, url)
@@ -127,16 +127,23 @@ func TestEvidenceFromProcessing(t *testing.T) {
 		if ev.PlumePNG != path+"/plume.png" {
 			t.Errorf("plume_png %q, want %q", ev.PlumePNG, path+"/plume.png")
 		}
+		// Every pass is in the history: the one that saw it, then both
+		// later ones that surveyed the site and saw nothing, in time order.
 		var seen, notSeen int
+		last := ""
 		for _, p := range ev.Passes {
 			if p.Seen {
 				seen++
 			} else if p.MDLKgH > 0 && !math.IsInf(p.MDLKgH, 0) && p.Time != "" {
 				notSeen++
+				if p.Time < last {
+					t.Errorf("passes not in time order: %+v", ev.Passes)
+				}
+				last = p.Time
 			}
 		}
-		if seen != 1 || notSeen != 1 {
-			t.Errorf("passes %+v: want one seen and one surveyed without a detection, with its MDL", ev.Passes)
+		if seen != 1 || notSeen != 2 {
+			t.Errorf("passes %+v: want one seen and two surveyed without a detection, with the MDL", ev.Passes)
 		}
 
 		// The image: the stored bytes, as image/png, to readers of evidence.

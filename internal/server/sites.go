@@ -18,6 +18,9 @@ import (
 	"github.com/atalaya-project/atalaya/internal/feed"
 	"github.com/atalaya-project/atalaya/internal/fusion"
 	"github.com/atalaya-project/atalaya/internal/store"
+	"github.com/paulmach/orb"
+	"github.com/paulmach/orb/geojson"
+	"github.com/paulmach/orb/planar"
 )
 
 // SiteJSON is a site as the API shows it.
@@ -327,9 +330,9 @@ type Evidence struct {
 }
 
 // PassJSON is one pass over a site: one that saw it (a detection linked
-// to the site), or the latest pass over its coverage cell when that saw
-// nothing, with MDLKgH the cell's accumulated minimum detectable rate of
-// Gas (every pass together).
+// to the site), or an imaging pass whose footprint holds the site and that
+// saw nothing, with MDLKgH the site's accumulated minimum detectable rate
+// of Gas (every pass together).
 type PassJSON struct {
 	GranuleID string  `json:"granule_id"`
 	Time      string  `json:"time"`
@@ -470,11 +473,14 @@ func bestTrace(ds []store.Detection) (store.Detection, *evidenceTrace, bool) {
 	return best, tr, tr != nil
 }
 
-// passesNotSeen adds, for each gas of the site, the latest pass over the
-// site's coverage cell when it saw nothing there, with the cell's
-// accumulated minimum detectable rate (every pass together).
+// passesNotSeen adds the imaging passes that surveyed the site and saw
+// nothing there: every done cube granule whose footprint holds the site and
+// that has no detection linked to it, oldest first, each with the site's
+// accumulated minimum detectable rate for each of its gases (the coverage
+// index keeps every pass's sum, not each pass's own figure; docs/server.md).
 func (s *Server) passesNotSeen(ctx context.Context, v siteView, seen map[string]bool, ev *Evidence) error {
 	gs, _ := gases(v.GasProfile)
+	mdl := map[string]float64{}
 	for _, g := range gs {
 		ix, err := fusion.CoverageIndex(ctx, s.cfg.Store, g.Gas)
 		if err != nil {
@@ -484,14 +490,51 @@ func (s *Server) passesNotSeen(ctx context.Context, v siteView, seen map[string]
 		if err := ix.Err(); err != nil {
 			return err
 		}
-		if !rec.Surveyed() || rec.Last.Granule == "" || seen[rec.Last.Granule] {
+		if rec.Surveyed() {
+			mdl[g.Gas] = finiteOr0(rec.AccMDL)
+		}
+	}
+	granules, err := s.cfg.Store.GranulesCovering(ctx, v.Lat, v.Lon, 1000)
+	if err != nil {
+		return err
+	}
+	for _, g := range granules {
+		if g.Kind != store.KindCube || seen[g.ID] || !footprintHolds(g, v.Lat, v.Lon) {
 			continue
 		}
-		seen[rec.Last.Granule] = true
-		ev.Passes = append(ev.Passes, PassJSON{GranuleID: rec.Last.Granule, Time: rfc3339(rec.Last.Time), Seen: false,
-			MDLKgH: finiteOr0(rec.AccMDL), Gas: g.Gas})
+		seen[g.ID] = true
+		p := PassJSON{GranuleID: g.ID, Time: rfc3339(g.Acquired), Seen: false}
+		// The gas the site is known for most (the profile's first) gives
+		// the rate; the others are in the site's coverage.
+		for _, gg := range gs {
+			if m, ok := mdl[gg.Gas]; ok {
+				p.MDLKgH, p.Gas = m, gg.Gas
+				break
+			}
+		}
+		ev.Passes = append(ev.Passes, p)
 	}
 	return nil
+}
+
+// footprintHolds reports whether a granule's footprint polygon (GeoJSON)
+// holds the point; without a polygon, its box does.
+func footprintHolds(g store.Granule, lat, lon float64) bool {
+	if g.FootprintGeoJSON == "" {
+		return g.Footprint.Contains(lat, lon)
+	}
+	geom, err := geojson.UnmarshalGeometry([]byte(g.FootprintGeoJSON))
+	if err != nil {
+		return g.Footprint.Contains(lat, lon)
+	}
+	pt := orb.Point{lon, lat}
+	switch p := geom.Geometry().(type) {
+	case orb.Polygon:
+		return planar.PolygonContains(p, pt)
+	case orb.MultiPolygon:
+		return planar.MultiPolygonContains(p, pt)
+	}
+	return g.Footprint.Contains(lat, lon)
 }
 
 func finiteOr0(v float64) float64 {

@@ -58,6 +58,18 @@ func (o *ops) GranulesByStatus(ctx context.Context, status GranuleStatus, limit 
 		string(status), limitOf(limit))
 }
 
+// GranulesCovering implements GranuleReader.
+func (o *ops) GranulesCovering(ctx context.Context, lat, lon float64, limit int) ([]Granule, error) {
+	if err := finite("covering query", "lat", lat, "lon", lon); err != nil {
+		return nil, err
+	}
+	return o.granules(ctx, fmt.Sprintf("granules covering %g,%g", lat, lon),
+		`SELECT `+granuleCols+` FROM granules
+		WHERE status = 'done' AND min_lat <= ? AND max_lat >= ? AND min_lon <= ? AND max_lon >= ?
+		ORDER BY acquired_us, id LIMIT ?`,
+		lat, lat, lon, lon, limitOf(limit))
+}
+
 // OverdueGranules implements GranuleReader.
 func (o *ops) OverdueGranules(ctx context.Context, deadline time.Time, limit int) ([]Granule, error) {
 	return o.granules(ctx, "overdue granules",

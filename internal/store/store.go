@@ -199,6 +199,10 @@ const DefaultRetention = 90 * 24 * time.Hour
 type GranuleReader interface {
 	Granule(ctx context.Context, id string) (Granule, error)
 	GranulesByStatus(ctx context.Context, status GranuleStatus, limit int) ([]Granule, error)
+	// GranulesCovering returns the done granules whose footprint box
+	// holds the point, oldest acquisition first (the passes that surveyed
+	// a place; callers test the footprint polygon for the exact answer).
+	GranulesCovering(ctx context.Context, lat, lon float64, limit int) ([]Granule, error)
 	// OverdueGranules returns granules not done (recorded, processing or
 	// failed) whose last change is before deadline, oldest first: what a
 	// reconciler re-publishes.

@@ -64,6 +64,7 @@ func Run(t *testing.T, newStore Factory) {
 		{"Evidence", testEvidence},
 		{"Decisions", testDecisions},
 		{"Verdicts", testVerdicts},
+		{"GranulesCovering", testGranulesCovering},
 		{"Outbox", testOutbox},
 		{"OutboxConcurrentClaims", testOutboxConcurrentClaims},
 		{"FanOut", testFanOut},
@@ -667,6 +668,31 @@ func testVerdicts(t *testing.T, s store.Store, clock *Clock) {
 			t.Errorf("verdict %+v, want %+v", v, want[v.SiteID])
 		}
 	}
+}
+
+// GranulesCovering: the done granules whose box holds a point, oldest
+// acquisition first; not the ones elsewhere or not done.
+func testGranulesCovering(t *testing.T, s store.Store, _ *Clock) {
+	var ids []string
+	for i := range 4 {
+		g := granule(100 + i)
+		g.Acquired = g.Acquired.Add(time.Duration(3-i) * time.Hour) // later made, earlier flown
+		if i == 3 {
+			g.Footprint = store.BBox{MinLat: 5, MinLon: -74.10, MaxLat: 5.02, MaxLon: -74.08} // elsewhere
+		}
+		rec, _ := must2(s.PutGranule(ctx, g))(t)
+		must(s.StartGranule(ctx, rec.ID))(t)
+		if i != 1 { // the second stays processing
+			must(s.CompleteGranule(ctx, rec.ID, nil))(t)
+		}
+		ids = append(ids, rec.ID)
+	}
+	got := must(s.GranulesCovering(ctx, 4.61, -74.09, 0))(t)
+	if len(got) != 2 || got[0].ID != ids[2] || got[1].ID != ids[0] {
+		t.Fatalf("GranulesCovering: %d granules %v, want %s then %s", len(got), got, ids[2], ids[0])
+	}
+	_, err := s.GranulesCovering(ctx, math.NaN(), -74.09, 0)
+	wantErr(t, err, store.ErrInvalid, "GranulesCovering(NaN)")
 }
 
 func testOutbox(t *testing.T, s store.Store, clock *Clock) {
