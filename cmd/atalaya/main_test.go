@@ -230,3 +230,45 @@ func TestDetectWindFlags(t *testing.T) {
 		}
 	}
 }
+
+// --config sets the flags the command line does not give; the command line
+// wins; unknown keys and bad values are refused, named.
+func TestConfigFile(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "atalaya.json")
+	if err := os.WriteFile(good, []byte(`{"workers": 3, "grace": "2s", "db": "sqlite:/x.db"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := newRootCmd()
+	serve, _, err := cmd.Find([]string{"serve"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := serve.ParseFlags([]string{"--config", good, "--workers", "5"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := applyConfig(serve, good); err != nil {
+		t.Fatal(err)
+	}
+	for flag, want := range map[string]string{"workers": "5", "grace": "2s", "db": "sqlite:/x.db"} {
+		if got := serve.Flags().Lookup(flag).Value.String(); got != want {
+			t.Errorf("--%s = %q, want %q", flag, got, want)
+		}
+	}
+	for name, body := range map[string]string{
+		"unknown":  `{"wrokers": 3}`,
+		"bad":      `{"workers": "many"}`,
+		"not json": `workers: 3`,
+		"nested":   `{"workers": {"n": 3}}`,
+	} {
+		p := filepath.Join(dir, "bad.json")
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		c := newRootCmd()
+		s, _, _ := c.Find([]string{"serve"})
+		if err := applyConfig(s, p); err == nil || !strings.Contains(err.Error(), "--config") {
+			t.Errorf("%s: %v, want an error naming --config", name, err)
+		}
+	}
+}

@@ -258,6 +258,7 @@ released sites to its own TAK server. See docs/tak.md.`,
 	f.StringVar(&populated, "populated-areas", "", "GeoJSON polygons of the populated areas (default: every granule counts as populated)")
 	api.add(f)
 	tf.add(f)
+	addConfigFlag(cmd)
 	return cmd
 }
 

@@ -73,5 +73,6 @@ are unpacked into --work-dir and removed after.`,
 	f.IntVar(&cfg.Workers, "workers", runtime.NumCPU(), "jobs processed at a time")
 	f.DurationVar(&cfg.Grace, "grace", 10*time.Second, "at shutdown, how long in-flight jobs may run on before going back to the queue")
 	f.StringVar(&cfg.WorkDir, "work-dir", "", "where granules are unpacked (default: the system temp dir)")
+	addConfigFlag(cmd)
 	return cmd
 }
