@@ -18,14 +18,16 @@ func newIngestCmd(g *app) *cobra.Command {
 		populated string
 	)
 	cmd := &cobra.Command{
-		Use:   "ingest CUBE.hdr|TRACE.csv...",
+		Use:   "ingest CUBE.hdr|TRACE.csv|FLIGHT.ulg|FLIGHT.tlog...",
 		Short: "Record cubes and point-sensor traces in the store, keep their bytes and queue their jobs",
 		Long: `For each ENVI cube (header, with its data file beside it): stores the bytes
 (header and data as one tar stream, keyed by its SHA-256), records the granule
 in the store, and only then publishes its job. A .csv file is a point-sensor
 trace (docs/point-sensor-trace.md; it needs lat_deg/lon_deg positions): stored
 as it is, and its job estimates the source of every gas its channels respond
-to. Prints each granule's id.
+to. A .ulg (PX4) or .tlog (MAVLink) file is a flight log: its flown path
+becomes the granule's footprint, shown on the web map's flight-track layer.
+Prints each granule's id.
 
 A cube's pass time and wind are read from its header's atalaya keys
 (docs/detect-outputs.md); workers use the wind to group and place plumes.
@@ -40,6 +42,7 @@ JetStream object store (--blobs nats, the default with --nats), which workers
 on other machines can read.`,
 		Example: `  atalaya ingest survey/pass-01.hdr survey/pass-02.hdr        # beside a local atalaya serve
   atalaya ingest flight-07-pid.csv                             # a point-sensor trace
+  atalaya ingest flight-07.ulg                                 # a flight log: its track on the map
   atalaya ingest pass-03.hdr --nats nats://atalaya-1:4222 --db postgres://atalaya@db/atalaya`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -93,8 +96,11 @@ on other machines can read.`,
 			}
 			for _, hdr := range args {
 				ingest := in.Ingest
-				if strings.EqualFold(filepath.Ext(hdr), ".csv") {
+				switch strings.ToLower(filepath.Ext(hdr)) {
+				case ".csv":
 					ingest = in.IngestTrace
+				case ".ulg", ".tlog":
+					ingest = in.IngestFlightLog
 				}
 				r, err := ingest(ctx, hdr)
 				if err != nil {

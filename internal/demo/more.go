@@ -146,8 +146,14 @@ func (r *Result) survey(ctx context.Context, cfg Config, outs []sim.PassOutput, 
 			return err
 		}
 		ids = append(ids, got.Granule.ID)
+		if o.FlightLog != "" { // the flight's track, for the map
+			if got, err = in.IngestFlightLog(ctx, o.FlightLog); err != nil {
+				return err
+			}
+			ids = append(ids, got.Granule.ID)
+		}
 	}
-	fmt.Fprintf(cfg.Out, "\npipeline: %d granules (imaging passes and point-sensor flights) ingested into %s, detected and fused by the workers\n", len(ids), r.StoreURL)
+	fmt.Fprintf(cfg.Out, "\npipeline: %d granules (imaging passes, point-sensor flights and their flight logs) ingested into %s, detected and fused by the workers\n", len(ids), r.StoreURL)
 	for _, id := range ids {
 		for {
 			g, err := db.Granule(ctx, id)

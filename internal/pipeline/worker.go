@@ -295,6 +295,11 @@ func (w *Worker) run(ctx context.Context, g store.Granule) error {
 	case store.KindCube:
 	case store.KindTrace:
 		return w.runTrace(ctx, g)
+	case store.KindFlightLog:
+		// Its track is its footprint (recorded at ingest): nothing to
+		// detect yet (its point-sensor readings are read by
+		// sniff.FromFlightLog; fusing them here is to come).
+		return w.commit(ctx, g, nil, nil)
 	default:
 		return fmt.Errorf("%w: %s", errKind, g.Kind)
 	}
