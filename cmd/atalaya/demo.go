@@ -123,9 +123,10 @@ func demoGases() ([]string, error) {
 // fails (done) or a minute passes.
 func waitReady(ctx context.Context, data, base string, done <-chan error) error {
 	deadline := time.Now().Add(time.Minute)
+	client := &http.Client{Timeout: 5 * time.Second}
 	for {
 		if pipeline.ReadURLFile(data) != "" {
-			if resp, err := http.Get(base + "/readyz"); err == nil {
+			if resp, err := client.Get(base + "/readyz"); err == nil {
 				resp.Body.Close()
 				if resp.StatusCode == http.StatusOK {
 					return nil

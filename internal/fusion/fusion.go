@@ -9,9 +9,9 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/atalaya-project/atalaya/internal/cube"
@@ -193,11 +193,11 @@ func (f *Fuser) pass(g store.Granule, res *granule.Result) (*pass, error) {
 	}
 	for _, o := range res.Outputs {
 		if o.Kind == "ppmm" && p.dir == "" {
-			p.dir = dirOf(o.Path)
+			p.dir = filepath.Dir(o.Path)
 		}
 	}
 	for _, gas := range f.cfg.Gases {
-		if p.dir != "" && exists(p.dir+"/ppmm-"+gas+".hdr") && exists(p.dir+"/ppmm-sigma-"+gas+".hdr") {
+		if p.dir != "" && exists(filepath.Join(p.dir, "ppmm-"+gas+".hdr")) && exists(filepath.Join(p.dir, "ppmm-sigma-"+gas+".hdr")) {
 			p.searchGases = append(p.searchGases, gas)
 		}
 	}
@@ -263,8 +263,7 @@ func (f *Fuser) commit(ctx context.Context, tx store.Tx, p *pass, ds []store.Det
 	all := slices.Clone(ds)
 	if gres != nil {
 		for _, gd := range gres.Detections {
-			tk := tiles.tileOf(gd.Gas, gd.PeakI, gd.PeakJ, grid.Config().TileCells)
-			if !tiles.touched[tk] {
+			if !tiles.touched[grid.TileOf(gd.Gas, gd.PeakI, gd.PeakJ)] {
 				continue // another pass's finding, reported then
 			}
 			all = append(all, gridDetection(gd, gres))
@@ -484,11 +483,4 @@ func readHeader(path string) (*cube.Header, error) {
 func exists(path string) bool {
 	_, err := os.Stat(path)
 	return err == nil
-}
-
-func dirOf(path string) string {
-	if i := strings.LastIndexByte(path, '/'); i >= 0 {
-		return path[:i]
-	}
-	return "."
 }

@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/atalaya-project/atalaya/internal/cube"
 	"github.com/atalaya-project/atalaya/internal/feed"
 	"github.com/atalaya-project/atalaya/internal/granule"
 	"github.com/atalaya-project/atalaya/internal/pipeline"
@@ -218,5 +217,3 @@ func ids(ss []store.Site) []string {
 	}
 	return out
 }
-
-var _ = cube.HeaderKeyAcquired

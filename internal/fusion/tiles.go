@@ -117,20 +117,6 @@ func (s *txTiles) near(k sites.TileKey) bool {
 	return false
 }
 
-// tileOf is the key of the tile holding cell (i, j).
-func (s *txTiles) tileOf(gas string, i, j int64, side int) sites.TileKey {
-	T := int64(side)
-	return sites.TileKey{Gas: gas, TX: int32(floorDiv(i, T)), TY: int32(floorDiv(j, T))}
-}
-
-func floorDiv(a, b int64) int64 {
-	q := a / b
-	if (a%b != 0) && ((a < 0) != (b < 0)) {
-		q--
-	}
-	return q
-}
-
 func abs(v int32) int32 {
 	if v < 0 {
 		return -v

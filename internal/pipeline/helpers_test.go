@@ -61,12 +61,7 @@ func writeCubes(t testing.TB, dir string, n, w, h, bands int) []string {
 // one. The PostgreSQL variant never skips: without a cluster it fails and
 // says how to start one.
 func eachStore(t *testing.T, f func(t *testing.T, st *store.DB)) {
-	t.Run("sqlite", func(t *testing.T) {
-		f(t, openStore(t, "sqlite:"+filepath.Join(t.TempDir(), "atalaya.db")))
-	})
-	t.Run("postgres", func(t *testing.T) {
-		f(t, openStore(t, storetest.PostgresSchemaURL(t)))
-	})
+	storetest.EachURL(t, func(t *testing.T, url string) { f(t, openStore(t, url)) })
 }
 
 func openStore(t testing.TB, url string) *store.DB {

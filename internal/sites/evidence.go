@@ -695,11 +695,17 @@ func (g *Grid) CellCentre(i, j int64) (e, n float64) {
 	return (float64(i) + 0.5) * g.cfg.CellM, (float64(j) + 0.5) * g.cfg.CellM
 }
 
+// TileOf is the key of the tile of a gas that holds cell (i, j).
+func (g *Grid) TileOf(gas string, i, j int64) TileKey {
+	T := int64(g.cfg.TileCells)
+	return TileKey{Gas: gas, TX: int32(floorDiv(i, T)), TY: int32(floorDiv(j, T))}
+}
+
 // Evidence returns the combined evidence of a gas in cell (i, j); ok is
 // false when no pass has covered the cell.
 func (g *Grid) Evidence(ctx context.Context, gas string, i, j int64) (CellEvidence, bool, error) {
 	T := int64(g.cfg.TileCells)
-	k := TileKey{Gas: gas, TX: int32(floorDiv(i, T)), TY: int32(floorDiv(j, T))}
+	k := g.TileOf(gas, i, j)
 	t, err := g.store.LoadTile(ctx, k)
 	if errors.Is(err, ErrNotFound) {
 		return CellEvidence{I: i, J: j}, false, nil

@@ -3,8 +3,8 @@ package sites
 import (
 	"fmt"
 	"math"
-	"strings"
 
+	"github.com/atalaya-project/atalaya/internal/sim"
 	"github.com/atalaya-project/atalaya/internal/spectra"
 )
 
@@ -70,31 +70,6 @@ func (c *SourceConfig) defaults() error {
 	return nil
 }
 
-// briggsSigmaY is Briggs' (1973) open-country crosswind plume width (m)
-// at x m downwind for Pasquill stability class A-F, as tabulated in
-// Seinfeld & Pandis, Atmospheric Chemistry and Physics, table 18.3 (the
-// width the simulator's ensemble-mean plume has).
-func briggsSigmaY(class string, x float64) (float64, error) {
-	var a float64
-	switch strings.ToUpper(class) {
-	case "A":
-		a = 0.22
-	case "B":
-		a = 0.16
-	case "C":
-		a = 0.11
-	case "D", "":
-		a = 0.08
-	case "E":
-		a = 0.06
-	case "F":
-		a = 0.04
-	default:
-		return 0, fmt.Errorf("%w: stability class %q, want A-F", ErrConfig, class)
-	}
-	return a * x / math.Sqrt(1+0.0001*x), nil
-}
-
 // srcOff is one pixel of a source template: its offset from the pixel
 // under the cell centre, the filter weight t and the expected column of
 // one kg/h, s (ppm·m).
@@ -132,8 +107,8 @@ func (g *Grid) newSourceTemplate(p Pass, toGrid func(x, y float64) (float64, flo
 	if pa == 0 {
 		pa = defaultPressurePa
 	}
-	if _, err := briggsSigmaY(w.Stability, 1); err != nil {
-		return nil, err
+	if _, _, err := sim.Sigmas(w.Stability, 1); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	// ppm·m per kg/m², and kg/s per kg/h.
 	conv := spectra.KgPerM2ToPPMm(1, molarMass, spectra.Conditions{PressurePa: pa, TemperatureK: tk}) / 3600
@@ -155,7 +130,8 @@ func (g *Grid) newSourceTemplate(p Pass, toGrid func(x, y float64) (float64, flo
 	cell := g.cfg.CellM
 	L := sc.LengthM
 	sig := func(x float64) float64 {
-		sy, _ := briggsSigmaY(w.Stability, math.Max(x, nearFieldM))
+		// Briggs' widths, as the simulator's ensemble-mean plume has them.
+		sy, _, _ := sim.Sigmas(w.Stability, math.Max(x, nearFieldM))
 		return math.Sqrt(sy*sy + x*x*sth*sth + pxM*pxM/12)
 	}
 	// Mean column (ppm·m per kg/h) at ground offset (e, n) from the cell
