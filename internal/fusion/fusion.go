@@ -14,6 +14,9 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/paulmach/orb"
+	"github.com/paulmach/orb/geojson"
+
 	"github.com/atalaya-project/atalaya/internal/cube"
 	"github.com/atalaya-project/atalaya/internal/detect"
 	"github.com/atalaya-project/atalaya/internal/feed"
@@ -31,9 +34,19 @@ type Config struct {
 	// FARPerKm2 is the evidence grid's false-alarm rate per km² (default
 	// 0.1), shared among the gases.
 	FARPerKm2 float64
-	// Grid sets the evidence grid (zone and hemisphere are taken from
-	// each granule); zero fields take the sites package's defaults.
+	// Grid sets the evidence grid of passes without a wind (zone and
+	// hemisphere are taken from each granule); zero fields take the sites
+	// package's defaults.
 	Grid sites.GridConfig
+	// SourceGrid sets the evidence grid of passes whose header gives the
+	// wind: a source grid (sites.SourceConfig; nil Source takes its
+	// defaults), each pass's retrieval fitted as the emission rate of a
+	// source in every cell along that pass's wind — the grid that finds
+	// sources no single pass can (docs/evidence.md). Its tiles are kept
+	// apart from the cell grid's.
+	SourceGrid sites.GridConfig
+	// CellGridOnly puts every pass on the cell grid, wind or not.
+	CellGridOnly bool
 	// Catalog sets association and scoring (zone, hemisphere and NewID
 	// are set here).
 	Catalog sites.CatalogConfig
@@ -214,8 +227,15 @@ func (f *Fuser) commit(ctx context.Context, tx store.Tx, p *pass, ds []store.Det
 	if cur.Status == store.GranuleDone {
 		return nil
 	}
-	tiles := newTxTiles(tx, p.zone, p.north)
-	gridCfg := f.cfg.Grid
+	gridCfg, prefix := f.cfg.Grid, ""
+	source := p.meta.HasWind() && !f.cfg.CellGridOnly
+	if source {
+		gridCfg, prefix = f.cfg.SourceGrid, sourcePrefix
+		if gridCfg.Source == nil {
+			gridCfg.Source = &sites.SourceConfig{Library: f.cfg.Library}
+		}
+	}
+	tiles := newTxTiles(tx, prefix, p.zone, p.north)
 	gridCfg.Zone, gridCfg.North = p.zone, p.north
 	grid, err := sites.NewGrid(gridCfg, tiles)
 	if err != nil {
@@ -225,14 +245,23 @@ func (f *Fuser) commit(ctx context.Context, tx store.Tx, p *pass, ds []store.Det
 	if len(p.searchGases) > 0 {
 		gp := sites.GranulePass{Dir: p.dir, ID: p.g.ID, Time: p.time, Gases: p.searchGases}
 		if p.meta.HasWind() {
-			gp.Wind = &sites.Wind{FromDeg: p.meta.WindFromDeg, SpeedMS: p.meta.WindSpeedMS}
+			gp.Wind = &sites.Wind{FromDeg: p.meta.WindFromDeg, SpeedMS: p.meta.WindSpeedMS, Stability: p.meta.Stability}
+			if gp.Wind.Stability == "" {
+				gp.Wind.Stability = defaultStability
+			}
 		}
 		if _, err := grid.AddGranule(ctx, gp); err != nil && !errors.Is(err, sites.ErrDuplicatePass) {
 			return fmt.Errorf("evidence grid: %w", err)
 		}
+		var known []sites.KnownPlume
+		if source {
+			if known, err = knownPlumes(ctx, tx, p, ds); err != nil {
+				return err
+			}
+		}
 		// Test the neighbourhood of what this pass touched.
 		tiles.limitToTouched()
-		gres, err = grid.Detect(ctx, sites.DetectConfig{FARPerKm2: f.cfg.FARPerKm2, Gases: p.searchGases})
+		gres, err = grid.Detect(ctx, sites.DetectConfig{FARPerKm2: f.cfg.FARPerKm2, Gases: p.searchGases, Plumes: known})
 		switch {
 		case errors.Is(err, detect.ErrTail):
 			// Too little ground surveyed yet near this pass to calibrate
@@ -266,6 +295,9 @@ func (f *Fuser) commit(ctx context.Context, tx store.Tx, p *pass, ds []store.Det
 			if !tiles.touched[grid.TileOf(gd.Gas, gd.PeakI, gd.PeakJ)] {
 				continue // another pass's finding, reported then
 			}
+			if gd.NearKnown {
+				continue // a single pass's plume: its site has it
+			}
 			all = append(all, gridDetection(gd, gres))
 			rep.GridDetections++
 		}
@@ -280,6 +312,81 @@ func (f *Fuser) commit(ctx context.Context, tx store.Tx, p *pass, ds []store.Det
 	}
 	rep.Detections = len(stored)
 	return f.sites(ctx, tx, p, grid, gres, stored, rep)
+}
+
+// sourcePrefix keeps the source grid's tiles apart from the cell grid's.
+const sourcePrefix = "src/"
+
+// defaultStability is the Pasquill class a source grid assumes for a pass
+// whose header gives the wind but not the stability (neutral: the class
+// of overcast or windy hours, and the middle of the widths).
+const defaultStability = "D"
+
+// knownPlumes are the places single passes found gas near the pass: this
+// granule's imaging detections and those linked to the sites around it.
+// The source grid leaves their lobes out of its null (sites.DetectConfig).
+func knownPlumes(ctx context.Context, tx store.Tx, p *pass, ds []store.Detection) ([]sites.KnownPlume, error) {
+	var out []sites.KnownPlume
+	add := func(d store.Detection) {
+		if d.Method == MethodGrid || d.Method == MethodSniff {
+			return // the grid's own, or a point sensor's (no plume image)
+		}
+		rings := outerRings(d.OutlineJSON)
+		if len(rings) == 0 {
+			out = append(out, sites.KnownPlume{Gas: d.Gas, Lat: d.Lat, Lon: d.Lon})
+		}
+		for _, r := range rings {
+			out = append(out, sites.KnownPlume{Gas: d.Gas, Lat: d.Lat, Lon: d.Lon, Outline: r})
+		}
+	}
+	for _, d := range ds {
+		add(d)
+	}
+	old, err := tx.SitesInBBox(ctx, grow(p.bbox, siteMargin), 0)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range old {
+		h, err := tx.SiteHistory(ctx, s.ID)
+		if err != nil {
+			return nil, err
+		}
+		for _, d := range h.Detections {
+			add(d)
+		}
+	}
+	return out, nil
+}
+
+// outerRings returns the outer rings of a detection's outline (a GeoJSON
+// Polygon or MultiPolygon), none for anything else.
+func outerRings(outline string) [][][2]float64 {
+	if outline == "" {
+		return nil
+	}
+	g, err := geojson.UnmarshalGeometry([]byte(outline))
+	if err != nil {
+		return nil
+	}
+	var polys orb.MultiPolygon
+	switch v := g.Geometry().(type) {
+	case orb.Polygon:
+		polys = orb.MultiPolygon{v}
+	case orb.MultiPolygon:
+		polys = v
+	}
+	var out [][][2]float64
+	for _, p := range polys {
+		if len(p) == 0 || len(p[0]) < 3 {
+			continue
+		}
+		r := make([][2]float64, len(p[0]))
+		for i, pt := range p[0] {
+			r[i] = [2]float64{pt[0], pt[1]}
+		}
+		out = append(out, r)
+	}
+	return out
 }
 
 // gridDetection is a grid detection as a store record.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -164,6 +165,15 @@ func TestCommitAccumulatesOneSite(t *testing.T) {
 		// passes at the source, and together they reach a lower minimum
 		// detectable rate than the best one alone (about 1/√3 of a
 		// typical one).
+		// The passes' headers give the wind: their evidence went to the
+		// source grid, whose tiles are kept apart from the cell grid's.
+		keys, err := db.TileKeys(ctx, "ammonia")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(keys) == 0 || !strings.HasPrefix(keys[0], sourcePrefix) {
+			t.Errorf("evidence tiles %v; want the source grid's (%s…)", keys, sourcePrefix)
+		}
 		cov, err := CoverageIndex(ctx, db, "ammonia")
 		if err != nil {
 			t.Fatal(err)
@@ -216,4 +226,24 @@ func ids(ss []store.Site) []string {
 		out = append(out, s.ID)
 	}
 	return out
+}
+
+// TestOuterRings: known plumes take the outer rings of a detection's
+// outline, whatever its kind; anything else gives none (a point then).
+func TestOuterRings(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want int
+	}{
+		{`{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1],[0,0]],[[0.2,0.2],[0.3,0.2],[0.3,0.3],[0.2,0.2]]]}`, 1},
+		{`{"type":"MultiPolygon","coordinates":[[[[0,0],[1,0],[1,1],[0,0]]],[[[2,2],[3,2],[3,3],[2,2]]]]}`, 2},
+		{`{"type":"Point","coordinates":[0,0]}`, 0},
+		{`{"type":"Polygon","coordinates":[[[0,0],[1,0]]]}`, 0},
+		{`not json`, 0},
+		{``, 0},
+	} {
+		if got := outerRings(c.in); len(got) != c.want {
+			t.Errorf("outerRings(%s): %d rings, want %d", c.in, len(got), c.want)
+		}
+	}
 }

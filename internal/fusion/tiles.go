@@ -12,7 +12,8 @@ import (
 )
 
 // txTiles keeps one UTM zone's evidence tiles in a store transaction: the
-// store's tile key is "utm<zone><N|S>/<tx>/<ty>". It remembers the version
+// store's tile key is "<kind>utm<zone><N|S>/<tx>/<ty>" (kind "" for the
+// cell grid, sourcePrefix for the source grid). It remembers the version
 // of every tile it loaded, so a save made from a stale read fails with
 // store.ErrConflict (and the transaction is tried again). After
 // limitToTouched, Tiles lists only the stored tiles within one tile of
@@ -26,12 +27,12 @@ type txTiles struct {
 	limit    bool
 }
 
-func newTxTiles(tx store.Tx, zone int, north bool) *txTiles {
+func newTxTiles(tx store.Tx, kind string, zone int, north bool) *txTiles {
 	h := "S"
 	if north {
 		h = "N"
 	}
-	return &txTiles{tx: tx, prefix: "utm" + strconv.Itoa(zone) + h + "/",
+	return &txTiles{tx: tx, prefix: kind + "utm" + strconv.Itoa(zone) + h + "/",
 		versions: map[sites.TileKey]int64{}, touched: map[sites.TileKey]bool{}}
 }
 

@@ -106,6 +106,12 @@ func TestCubeAndTraceFuseIntoOneSite(t *testing.T) {
 			t.Fatal(err)
 		}
 		if len(near) != 1 {
+			for _, s := range near {
+				h, _ := db.SiteHistory(ctx, s.ID)
+				for _, d := range h.Detections {
+					t.Logf("site %s: %s %s z %.1f at %.6f %.6f props %s", s.ID, d.Method, d.Gas, d.Score, d.Lat, d.Lon, d.Properties)
+				}
+			}
 			t.Fatalf("%d sites within 60 m of the source (%v m), want 1", len(near), dist)
 		}
 		hist, err := db.SiteHistory(ctx, near[0].ID)

@@ -25,7 +25,10 @@ type GridConfig struct {
 	Zone  int
 	North bool
 	// CellM is the cell side, m (default 5: a few plume widths near a small
-	// source at 1 m pixels, and larger than a pass's geolocation error).
+	// source at 1 m pixels, and larger than a pass's geolocation error; a
+	// source grid's default is 1 m: its template places the source within
+	// the cell, and a 5 m cell's average template loses half a corner
+	// source's response — docs/evidence.md).
 	CellM float64
 	// TileCells is the tile side in cells (default 256).
 	TileCells int
@@ -75,6 +78,9 @@ type GridConfig struct {
 func (c *GridConfig) defaults() error {
 	if c.CellM == 0 {
 		c.CellM = 5
+		if c.Source != nil {
+			c.CellM = 1
+		}
 	}
 	if c.TileCells == 0 {
 		c.TileCells = 256

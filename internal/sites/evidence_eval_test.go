@@ -120,7 +120,7 @@ func TestEvaluateEvidence(t *testing.T) {
 	fars := []float64{0.1, 1}
 	cfg := sourceGridConfig(lib)
 	ev := evidenceEval{Gases: surveyGases, FARs: fars}
-	scales := []float64{1, 6.67, 13.3}
+	scales := []float64{1, 3.33, 6.67}
 	if v := os.Getenv("ATALAYA_EVIDENCE_SCALES"); v != "" {
 		scales = nil
 		for _, f := range strings.Split(v, ",") {

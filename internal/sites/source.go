@@ -86,6 +86,19 @@ type sourceTemplate struct {
 	full float64
 }
 
+// templatePhases is the number of sub-pixel positions per axis of a cell's
+// centre that templates are made for: a cell's centre need not be its
+// pixel's, and with pixels as large as cells or larger the near field's
+// steep column would be misplaced by up to half a pixel.
+const templatePhases = 5
+
+// phaseOf quantises a cell centre's offset from its pixel's centre
+// (pixels, in [−0.5, 0.5)) to one of templatePhases values, and its index.
+func phaseOf(f float64) (float64, int) {
+	k := min(templatePhases-1, max(0, int(math.Floor((f+0.5)*templatePhases))))
+	return (float64(k)+0.5)/templatePhases - 0.5, k
+}
+
 // newSourceTemplate builds the template of a pass: the expected column of
 // a 1 kg/h source in the cell, marginalised over the source's position in
 // the cell (subPositions² positions) and over the wind direction's error
@@ -96,7 +109,7 @@ type sourceTemplate struct {
 // the cell (a uniform offset, a gradient across the wind, most ground
 // clutter) and makes the null distribution of the statistic symmetric, so
 // its upper tail is the mirror of its lower one.
-func (g *Grid) newSourceTemplate(p Pass, toGrid func(x, y float64) (float64, float64), molarMass float64) (*sourceTemplate, error) {
+func (g *Grid) newSourceTemplate(p Pass, toGrid func(x, y float64) (float64, float64), molarMass, phx, phy float64) (*sourceTemplate, error) {
 	sc := g.cfg.Source
 	w := p.Wind
 	u := w.SpeedMS
@@ -167,7 +180,10 @@ func (g *Grid) newSourceTemplate(p Pass, toGrid func(x, y float64) (float64, flo
 	maxT := 0.0
 	for oy := -ry; oy <= ry; oy++ {
 		for ox := -rx; ox <= rx; ox++ {
-			e, n := a*float64(ox)+b*float64(oy), c*float64(ox)+d*float64(oy)
+			// The pixel's centre relative to the cell's centre, which sits
+			// (phx, phy) pixels from the centre of the pixel under it.
+			fx, fy := float64(ox)-phx, float64(oy)-phy
+			e, n := a*fx+b*fy, c*fx+d*fy
 			if math.Hypot(e, n) > R {
 				continue
 			}
@@ -215,7 +231,21 @@ func (g *Grid) sourceMeas(p Pass, toGrid func(x, y float64) (float64, float64)) 
 	if !(e.MolarMass > 0) {
 		return nil, 0, fmt.Errorf("%w: pass %s: gas %s has no molar mass in the library", ErrConfig, p.ID, p.Gas)
 	}
-	tp, err := g.newSourceTemplate(p, toGrid, e.MolarMass)
+	// Templates by the phase of the cell's centre in its pixel, made when
+	// first needed; the centre phase's is made now, for its errors and the
+	// inflation's full count.
+	var tps [templatePhases * templatePhases]*sourceTemplate
+	template := func(fx, fy float64) (*sourceTemplate, error) {
+		px, kx := phaseOf(fx)
+		py, ky := phaseOf(fy)
+		if t := tps[ky*templatePhases+kx]; t != nil {
+			return t, nil
+		}
+		t, err := g.newSourceTemplate(p, toGrid, e.MolarMass, px, py)
+		tps[ky*templatePhases+kx] = t
+		return t, err
+	}
+	tp0, err := template(0, 0)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -249,6 +279,10 @@ func (g *Grid) sourceMeas(p Pass, toGrid func(x, y float64) (float64, float64)) 
 			if wt[y0*p.W+x0] == 0 {
 				continue // the cell itself must be measured
 			}
+			tp, err := template(x-float64(x0)-0.5, y-float64(y0)-0.5)
+			if err != nil {
+				return nil, 0, err
+			}
 			var s1, s2, s3, cover float64
 			valid := 0
 			for _, o := range tp.offs {
@@ -275,5 +309,5 @@ func (g *Grid) sourceMeas(p Pass, toGrid func(x, y float64) (float64, float64)) 
 			out = append(out, cellMeas{i: i, j: j, sw: sw, sc: sw * s1 / s3, n: valid})
 		}
 	}
-	return out, float64(len(tp.offs)), nil
+	return out, float64(len(tp0.offs)), nil
 }

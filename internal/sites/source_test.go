@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/atalaya-project/atalaya/internal/cube"
 	"github.com/atalaya-project/atalaya/internal/sim"
 	"github.com/atalaya-project/atalaya/internal/spectra"
 )
@@ -180,5 +181,103 @@ func TestSourceGridToSites(t *testing.T) {
 	}
 	if _, err := json.Marshal(sites); err != nil {
 		t.Errorf("sites do not encode: %v\n%+v", err, sites[0])
+	}
+}
+
+// TestKnownPlumesLeaveTheNull: a source's plume (the simulator's
+// ensemble-mean column over three passes with different winds, plus
+// noise) digs a negative lobe downwind in a source grid, and the
+// mirrored-tail null fitted to it raises the threshold for the whole grid.
+// Told where single passes found the plume and how far it reached, Detect
+// leaves that neighbourhood out of the null's fit: the threshold comes
+// back to the noise-only grid's, and the source is found and marked
+// NearKnown.
+func TestKnownPlumesLeaveTheNull(t *testing.T) {
+	lib, err := spectra.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const w, h = 500, 300
+	const e0, n0 = 512000.0, 250000.0
+	geo := georef(t, e0, n0, 1, w, h)
+	src := sim.Source{Name: "lab", East: 100.5, North: -150.5, Rates: map[string]float64{"dichloromethane": 3}}
+	winds := []sim.Weather{
+		{WindSpeed: 3, WindFromDeg: 270, Stability: "D", AirTempK: 300, PressurePa: 95000},
+		{WindSpeed: 2.5, WindFromDeg: 250, Stability: "C", AirTempK: 302, PressurePa: 95000},
+		{WindSpeed: 3.5, WindFromDeg: 290, Stability: "D", AirTempK: 298, PressurePa: 95000},
+	}
+	run := func(withSource bool) *Grid {
+		rng := rand.New(rand.NewPCG(11, 12))
+		g := newGrid(t, GridConfig{Source: &SourceConfig{Library: lib}})
+		for pi, wx := range winds {
+			f, err := sim.NewField(wx, sim.Turbulence{}, []sim.Source{src}, lib, time.Time{}, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			col := make([]float64, 1)
+			var add func(x, y int) float64
+			if withSource {
+				add = func(x, y int) float64 {
+					f.MeanColumnPPMm(float64(x)+0.5, -(float64(y) + 0.5), 1, col)
+					return col[0]
+				}
+			}
+			p := noisePass(rng, fmt.Sprint("p", pi), pi, w, h, geo, add)
+			// The wind as a weather model gives it: 15° off.
+			p.Wind = &Wind{FromDeg: wx.WindFromDeg + 15, SpeedMS: wx.WindSpeed, Stability: wx.Stability, AirTempK: wx.AirTempK, PressurePa: wx.PressurePa}
+			if _, err := g.AddPass(context.Background(), p); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return g
+	}
+	detect := func(g *Grid, known []KnownPlume) *GridResult {
+		r, err := g.Detect(context.Background(), DetectConfig{FARPerKm2: 1, Gases: []string{"dichloromethane"}, Plumes: known})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	clean := detect(run(false), nil)
+	g := run(true)
+	blind := detect(g, nil)
+	lat, lon := cube.UTMToLatLon(18, true, e0+src.East, n0+src.North)
+	// The single passes' plumes: a wedge from the source over the
+	// passes' downwind directions (70-110°, ±10°) to the grid's edge;
+	// another gas's plume changes nothing.
+	outline := [][2]float64{{lon, lat}}
+	for b := 60.0; b <= 120; b += 5 {
+		s, c := math.Sincos(b * math.Pi / 180)
+		la, lo := cube.UTMToLatLon(18, true, e0+src.East+420*s, n0+src.North+420*c)
+		outline = append(outline, [2]float64{lo, la})
+	}
+	outline = append(outline, outline[0])
+	told := detect(g, []KnownPlume{{Gas: "dichloromethane", Lat: lat, Lon: lon, Outline: outline}, {Gas: "toluene", Lat: lat, Lon: lon}})
+	i, j := g.CellAt(e0+src.East, n0+src.North)
+	ev, _, err := g.Evidence(context.Background(), "dichloromethane", i, j)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0, t1, tc := blind.Tests[0].Threshold, told.Tests[0].Threshold, clean.Tests[0].Threshold
+	t.Logf("source cell z %.1f; thresholds: noise only %.2f, with the plume %.2f, told of the plume %.2f", ev.Z, tc, t0, t1)
+	if !(t0 > 1.5*tc) {
+		t.Fatalf("the plume's lobe raised the threshold to %.2f only (noise %.2f): the test no longer shows the lobe", t0, tc)
+	}
+	if math.Abs(t1-tc) > 0.15*tc {
+		t.Errorf("told of the plume, threshold %.2f; noise-only grid %.2f", t1, tc)
+	}
+	if len(clean.Detections) != 0 {
+		t.Errorf("noise-only grid: %d detections", len(clean.Detections))
+	}
+	found := false
+	for _, d := range told.Detections {
+		de, dn := d.East-(e0+src.East), d.North-(n0+src.North)
+		if !d.NearKnown {
+			t.Errorf("detection at (%.0f, %.0f) m from the source, z %.1f, not marked near the known plume", de, dn, d.PeakZ)
+		}
+		found = found || math.Hypot(de, dn) < 10
+	}
+	if !found {
+		t.Errorf("the source (z %.1f) not found at threshold %.2f: %+v", ev.Z, t1, told.Detections)
 	}
 }

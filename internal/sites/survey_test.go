@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 
 	"github.com/atalaya-project/atalaya/internal/granule"
@@ -124,7 +125,11 @@ func loadOrDetect(ctx context.Context, pdir, ddir string, sc *sim.Scene, gases [
 
 // sourceGridConfig is the source grid the evaluation and the tests use.
 func sourceGridConfig(lib *spectra.Library) GridConfig {
-	return GridConfig{Zone: 18, North: true, Source: &SourceConfig{Library: lib}}
+	cfg := GridConfig{Zone: 18, North: true, Source: &SourceConfig{Library: lib}}
+	if v, err := strconv.ParseFloat(os.Getenv("ATALAYA_EVIDENCE_CELL"), 64); err == nil {
+		cfg.CellM = v
+	}
+	return cfg
 }
 
 // srcInfo is a simulated source on the grid.
@@ -271,6 +276,20 @@ type passResult struct {
 	MedianSigma            map[string]float64
 }
 
+// knownPlumes are a granule's detections as Detect's known plumes: their
+// origins, or centroids when they have none.
+func knownPlumes(ds []granule.Detection) []KnownPlume {
+	var out []KnownPlume
+	for _, d := range ds {
+		k := KnownPlume{Gas: d.Gas, Lat: d.Lat, Lon: d.Lon}
+		if d.OriginLat != 0 || d.OriginLon != 0 {
+			k.Lat, k.Lon = d.OriginLat, d.OriginLon
+		}
+		out = append(out, k)
+	}
+	return out
+}
+
 // runSurveyGrid adds the survey's passes to a source grid one by one and
 // scores Detect after each at every rate in fars (per km², all gases), and
 // each pass alone on a fresh grid.
@@ -284,7 +303,10 @@ func runSurveyGrid(t testing.TB, sv *survey, cfg GridConfig, gases []string, far
 	srcs := sv.sources()
 	free := sv.gasFreeFraction()
 	var out []passResult
+	var known []KnownPlume
 	for i, sp := range sv.passes {
+		single := knownPlumes(sp.dets)
+		known = append(known, single...)
 		pr := passResult{N: i + 1, LabZ: map[string]float64{}, LabZSingle: map[string]float64{}, LabRate: map[string]float64{}, LabSigma: map[string]float64{},
 			LabRateSingle: map[string]float64{}, LabSigmaSgl: map[string]float64{}, GranuleFound: map[string]bool{},
 			Inflation: map[string]float64{}, MedianSigma: map[string]float64{}}
@@ -327,12 +349,12 @@ func runSurveyGrid(t testing.TB, sv *survey, cfg GridConfig, gases []string, far
 			}
 		}
 		for _, far := range fars {
-			res, err := g.Detect(ctx, DetectConfig{FARPerKm2: far, Gases: gases})
+			res, err := g.Detect(ctx, DetectConfig{FARPerKm2: far, Gases: gases, Plumes: known})
 			if err != nil {
 				t.Fatal(err)
 			}
 			o := scoreDetect(res, srcs)
-			res1, err := one.Detect(ctx, DetectConfig{FARPerKm2: far, Gases: gases})
+			res1, err := one.Detect(ctx, DetectConfig{FARPerKm2: far, Gases: gases, Plumes: single})
 			if err != nil {
 				t.Fatal(err)
 			}

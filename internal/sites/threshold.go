@@ -18,6 +18,27 @@ type DetectConfig struct {
 	// together; it is split equally among the gases.
 	FARPerKm2 float64
 	Gases     []string
+	// Plumes are where single passes found gas: the granules' own
+	// detections, each already tested at its false-alarm rate. In a source
+	// grid, the cells within sourceLobeM of one (of the same gas) are left
+	// out of the null's fit, not out of the test: a real plume's filter
+	// response has a negative lobe downwind of its source, deeper than the
+	// source's own positive one, and fitting the null to it would raise
+	// the threshold above the very source that made it (docs/evidence.md,
+	// "Null calibration"). Cell grids ignore them.
+	Plumes []KnownPlume
+}
+
+// KnownPlume is a single pass's detection of a gas: its origin (or its
+// centroid when it has none) and, when known, its plume's outline (a
+// polygon's outer ring of [lon, lat] points, as GeoJSON has them). The
+// cells within the template's length of the outline are left out of the
+// null — a lobe lies where a cell's mirrored template meets the plume —
+// or, without an outline, those within sourceLobeM of the point.
+type KnownPlume struct {
+	Gas      string
+	Lat, Lon float64
+	Outline  [][2]float64
 }
 
 // GasTest is the detection test of one gas on the combined grid.
@@ -75,6 +96,12 @@ type GridDetection struct {
 	Seen     int       `json:"seen"`
 	LastPass time.Time `json:"last_pass"`
 	LastSeen time.Time `json:"last_seen,omitzero"`
+	// NearKnown: in a source grid, the peak lies within sourceLobeM of a
+	// known plume of the gas (DetectConfig.Plumes). The grid then confirms
+	// gas a single pass already found, and cannot tell a second source
+	// there from the known plume's puffs downwind: callers that make sites
+	// from single passes leave these out.
+	NearKnown bool `json:"near_known,omitempty"`
 	// CellsIJ lists the component's cells.
 	CellsIJ [][2]int64 `json:"-"`
 }
@@ -143,7 +170,7 @@ func (g *Grid) Detect(ctx context.Context, cfg DetectConfig) (*GridResult, error
 	res := &GridResult{}
 	far := cfg.FARPerKm2 / float64(len(cfg.Gases))
 	for _, gas := range cfg.Gases {
-		t, dets, tl, err := g.detectGas(ctx, gas, far)
+		t, dets, tl, err := g.detectGas(ctx, gas, far, cfg.Plumes)
 		if err != nil {
 			return nil, fmt.Errorf("grid test %s: %w", gas, err)
 		}
@@ -283,23 +310,104 @@ func markAround(skip []bool, w, h int, pixels []int, margin int) {
 	}
 }
 
+// knownLobes marks, in a source grid, the mosaic cells near a known plume
+// of gas (nil when there are none): within the template's length (and a
+// cell) of its outline, or within sourceLobeM of its point.
+func (g *Grid) knownLobes(m *mosaic, gas string, known []KnownPlume) []bool {
+	if g.cfg.Source == nil {
+		return nil
+	}
+	var lobes []bool
+	mark := func(ci, cj int64, r int) {
+		for dj := -r; dj <= r; dj++ {
+			for di := -r; di <= r; di++ {
+				if di*di+dj*dj > r*r {
+					continue
+				}
+				i, j := ci+int64(di), cj+int64(dj)
+				if i < m.i0 || i >= m.i0+int64(m.w) || j < m.j1-int64(m.h) || j >= m.j1 {
+					continue
+				}
+				if lobes == nil {
+					lobes = make([]bool, len(m.z))
+				}
+				lobes[m.index(i, j)] = true
+			}
+		}
+	}
+	for _, k := range known {
+		if k.Gas != gas || math.IsNaN(k.Lat) || math.IsNaN(k.Lon) {
+			continue
+		}
+		if len(k.Outline) < 3 {
+			e, n := cube.LatLonToUTM(k.Lat, k.Lon, g.cfg.Zone, g.cfg.North)
+			ci, cj := g.CellAt(e, n)
+			mark(ci, cj, int(math.Ceil(sourceLobeM/g.cfg.CellM)))
+			continue
+		}
+		// The outline in grid metres, its cells, each widened by the
+		// template's reach.
+		ring := make([][2]float64, len(k.Outline))
+		e0, n0, e1, n1 := math.Inf(1), math.Inf(1), math.Inf(-1), math.Inf(-1)
+		for q, p := range k.Outline {
+			e, n := cube.LatLonToUTM(p[1], p[0], g.cfg.Zone, g.cfg.North)
+			ring[q] = [2]float64{e, n}
+			e0, n0, e1, n1 = math.Min(e0, e), math.Min(n0, n), math.Max(e1, e), math.Max(n1, n)
+		}
+		if (e1-e0)*(n1-n0) > maxLobeM*maxLobeM {
+			continue // not a plume: a known plume's outline is bounded
+		}
+		r := int(math.Ceil((g.cfg.Source.LengthM + g.cfg.CellM) / g.cfg.CellM))
+		i0, j0 := g.CellAt(e0, n0)
+		i1, j1 := g.CellAt(e1, n1)
+		for j := j0; j <= j1; j++ {
+			for i := i0; i <= i1; i++ {
+				if ce, cn := g.CellCentre(i, j); inRing(ring, ce, cn) {
+					mark(i, j, r)
+				}
+			}
+		}
+	}
+	return lobes
+}
+
+// inRing reports whether (x, y) lies inside the closed ring (even-odd).
+func inRing(ring [][2]float64, x, y float64) bool {
+	in := false
+	for a, b := 0, len(ring)-1; a < len(ring); b, a = a, a+1 {
+		pa, pb := ring[a], ring[b]
+		if (pa[1] > y) != (pb[1] > y) && x < (pb[0]-pa[0])*(y-pa[1])/(pb[1]-pa[1])+pa[0] {
+			in = !in
+		}
+	}
+	return in
+}
+
 // sourceLobeM is how far around a source grid's component its lobes are
 // taken to reach (m): as far as a plume of a few kg/h stays visible on
-// the simulated surveys (docs/evidence.md).
-const sourceLobeM = 100
+// the simulated surveys (docs/evidence.md). maxLobeM bounds a known
+// plume's stated reach.
+const (
+	sourceLobeM = 100
+	maxLobeM    = 2000
+)
 
-func (g *Grid) detectGas(ctx context.Context, gas string, far float64) (GasTest, []GridDetection, *gasTail, error) {
+func (g *Grid) detectGas(ctx context.Context, gas string, far float64, known []KnownPlume) (GasTest, []GridDetection, *gasTail, error) {
 	gt := GasTest{Gas: gas, FARPerKm2: far}
 	m, err := g.loadMosaic(ctx, gas)
 	if err != nil || m == nil {
 		return gt, nil, nil, err
 	}
-	var z []float32
+	lobes := g.knownLobes(m, gas, known)
+	var z, zNull []float32
 	var sig []float64
 	for i, v := range m.z {
 		if !math.IsNaN(float64(v)) {
 			z = append(z, v)
 			sig = append(sig, m.cells[i].sigma())
+			if lobes == nil || !lobes[i] {
+				zNull = append(zNull, v)
+			}
 		}
 	}
 	gt.Cells = len(z)
@@ -316,7 +424,7 @@ func (g *Grid) detectGas(ctx context.Context, gas string, far float64) (GasTest,
 	if g.cfg.Source != nil {
 		margin = int(math.Ceil(sourceLobeM / g.cfg.CellM))
 	}
-	tail, err := fitMirroredTail(z)
+	tail, err := fitMirroredTail(zNull)
 	if err != nil {
 		return gt, nil, nil, err
 	}
@@ -328,7 +436,9 @@ func (g *Grid) detectGas(ctx context.Context, gas string, far float64) (GasTest,
 	comps := plume.Segment(m.z, m.w, m.h, float32(gt.Threshold), float32(gt.LowThresh))
 	dets := make([]GridDetection, 0, len(comps))
 	for n, c := range comps {
-		dets = append(dets, g.gridDetection(m, gas, n, &c, tail, asym))
+		d := g.gridDetection(m, gas, n, &c, tail, asym)
+		d.NearKnown = lobes != nil && lobes[m.index(d.PeakI, d.PeakJ)]
+		dets = append(dets, d)
 	}
 	gt.Detections = len(dets)
 	return gt, dets, &gasTail{tail, asym}, nil
