@@ -38,8 +38,8 @@ func controlEvent(uid, typ, inner string, now time.Time) Event {
 	now = now.UTC()
 	return Event{UID: uid, Type: typ, How: HowMachineGPS, Time: now, Start: now,
 		// TAK Server gives them a minute: the time a client has to ask.
-		Stale: now.Add(time.Minute),
-		Point: Point{CE: 999999, LE: 999999}, // as TAK Server writes them
+		Stale:  now.Add(time.Minute),
+		Point:  Point{CE: 999999, LE: 999999}, // as TAK Server writes them
 		Detail: Detail{Other: []Element{{XMLName: xml.Name{Local: "TakControl"}, Inner: inner}}}}
 }
 

@@ -51,8 +51,8 @@ type Event struct {
 	// QoS and Opex are the optional quality-of-service and
 	// operation/exercise attributes; empty if absent.
 	QoS, Opex string
-	Point  Point
-	Detail Detail
+	Point     Point
+	Detail    Detail
 }
 
 // Point is the event's position.

@@ -191,7 +191,7 @@ var acks = map[string]*ackTexts{
 		recorded: "Atalaya recorded your report for site %s: %s", visit: " (visit %s UTC)", thanks: ". Thank you.",
 		refused: "Atalaya did not record your report: ",
 		reasons: map[Refusal]string{
-			RefusedNoSite: "it names no site. Send it on the site's marker, or write the six characters at the end of the site's name (e.g. 5C6D7E) with the outcome hashtag.",
+			RefusedNoSite:       "it names no site. Send it on the site's marker, or write the six characters at the end of the site's name (e.g. 5C6D7E) with the outcome hashtag.",
 			RefusedUnknownShort: "no site your agency can see ends in %s.",
 			RefusedUnknownSite:  "site %s does not exist or your agency cannot see it.",
 			RefusedAmbiguous:    "%s matches several sites. Send the report on the site's marker.",
@@ -205,7 +205,7 @@ var acks = map[string]*ackTexts{
 		recorded: "Atalaya registró su informe del sitio %s: %s", visit: " (visita %s UTC)", thanks: ". Gracias.",
 		refused: "Atalaya no registró su informe: ",
 		reasons: map[Refusal]string{
-			RefusedNoSite: "no indica ningún sitio. Envíelo en el marcador del sitio o escriba los seis caracteres del final de su nombre (p. ej. 5C6D7E) con la etiqueta del resultado.",
+			RefusedNoSite:       "no indica ningún sitio. Envíelo en el marcador del sitio o escriba los seis caracteres del final de su nombre (p. ej. 5C6D7E) con la etiqueta del resultado.",
 			RefusedUnknownShort: "ningún sitio visible para su agencia termina en %s.",
 			RefusedUnknownSite:  "el sitio %s no existe o su agencia no puede verlo.",
 			RefusedAmbiguous:    "%s coincide con varios sitios. Envíe el informe en el marcador del sitio.",
@@ -219,7 +219,7 @@ var acks = map[string]*ackTexts{
 		recorded: "O Atalaya registrou seu relatório do local %s: %s", visit: " (visita %s UTC)", thanks: ". Obrigado.",
 		refused: "O Atalaya não registrou seu relatório: ",
 		reasons: map[Refusal]string{
-			RefusedNoSite: "ele não indica nenhum local. Envie-o no marcador do local ou escreva os seis caracteres do fim do nome do local (p. ex. 5C6D7E) com a hashtag do resultado.",
+			RefusedNoSite:       "ele não indica nenhum local. Envie-o no marcador do local ou escreva os seis caracteres do fim do nome do local (p. ex. 5C6D7E) com a hashtag do resultado.",
 			RefusedUnknownShort: "nenhum local visível para sua agência termina em %s.",
 			RefusedUnknownSite:  "o local %s não existe ou sua agência não pode vê-lo.",
 			RefusedAmbiguous:    "%s corresponde a vários locais. Envie o relatório no marcador do local.",

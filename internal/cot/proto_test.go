@@ -461,4 +461,3 @@ func FuzzUnmarshalProto(f *testing.F) {
 		}
 	})
 }
-
