@@ -368,11 +368,14 @@ func (e *env) mustEnroll(user string) *credentials {
 	return c
 }
 
-// device is a Go TAK client on the streaming port, collecting events.
+// device is a Go TAK client on the streaming port, collecting events. Like
+// a TAK client it takes the server's protocol offer (t-x-takp-v) as part of
+// the connection, not as an event: offers counts them.
 type device struct {
 	conn   *tls.Conn
 	mu     sync.Mutex
 	events []cot.Event
+	offers []cot.Event
 	err    error
 	got    chan cot.Event
 }
@@ -400,6 +403,11 @@ func (e *env) connect(c *credentials) (*device, error) {
 				return
 			}
 			d.mu.Lock()
+			if ev.Type == cot.TypeProtocolOffer {
+				d.offers = append(d.offers, ev)
+				d.mu.Unlock()
+				continue
+			}
 			d.events = append(d.events, ev)
 			d.mu.Unlock()
 			d.got <- ev

@@ -632,6 +632,13 @@ func TestRefresh(t *testing.T) {
 	if len(count) != len(want) {
 		t.Errorf("events %v, want %v", count, want)
 	}
+	// And one protocol offer, on connect, as TAK Server sends it.
+	d.mu.Lock()
+	offers := d.offers
+	d.mu.Unlock()
+	if len(offers) != 1 || !cot.OffersProtocol(offers[0], 1) {
+		t.Errorf("protocol offers %+v, want one of version 1", offers)
+	}
 	for k, n := range want {
 		if count[k] != n {
 			t.Errorf("%s: %d events, want %d (all: %v)", k, count[k], n, count)
