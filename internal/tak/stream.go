@@ -597,12 +597,10 @@ func AckFor(r cot.GroundTruthReply, siteID string, err error) cot.Ack {
 	}
 	switch {
 	case err == nil:
+	case errors.Is(err, cot.ErrNoSite):
+		a.Refusal = cot.RefusedNoSite
 	case errors.Is(err, cot.ErrInvalid):
-		if r.SiteID == "" && r.ShortID == "" && r.Outcome != "" {
-			a.Refusal = cot.RefusedNoSite
-		} else {
-			a.Refusal = cot.RefusedOutcome
-		}
+		a.Refusal = cot.RefusedOutcome // cot.ParseGroundTruth: an outcome or visit time it could not read
 	case errors.Is(err, ErrAmbiguousSite):
 		a.Refusal = cot.RefusedAmbiguous
 	case errors.Is(err, store.ErrNotFound):
