@@ -71,8 +71,12 @@ func Start(cfg Config) (*Servers, error) {
 		return nil, err
 	}
 	sites := StoreSites{Store: cfg.Store, Owners: cfg.Owners}
+	serverVersion := "Atalaya"
+	if cfg.Version != "" {
+		serverVersion += " " + cfg.Version
+	}
 	st, err := NewStream(StreamConfig{CA: cfg.CA, ServerCert: cert, Certs: cfg.Store, Users: cfg.Store, Sites: sites,
-		Agencies: StoreAgencies{Store: cfg.Store}, Site: cfg.Site, GroundTruth: cfg.GroundTruth, Log: cfg.Log})
+		Agencies: StoreAgencies{Store: cfg.Store}, Site: cfg.Site, GroundTruth: cfg.GroundTruth, ServerVersion: serverVersion, Log: cfg.Log})
 	if err != nil {
 		return nil, err
 	}
