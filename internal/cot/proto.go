@@ -565,8 +565,7 @@ func unmarshalDetail(d *Detail, b []byte) error {
 		if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 			return fmt.Errorf("%w: Detail.xmlDetail: content after </detail>", ErrInvalid)
 		}
-		*d = Detail{Contact: x.Contact, Remarks: x.Remarks, Links: x.Links, Color: x.Color,
-			UserIcon: x.UserIcon, ForceDelete: x.ForceDelete, Other: x.Other}
+		*d = Detail(x)
 	}
 	// What xmlDetail has wins over a typed message for the same element
 	// (detail.proto, receivers' rule 5).
