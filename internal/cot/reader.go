@@ -65,7 +65,7 @@ func (l *limitReader) ReadByte() (byte, error) {
 func NewReader(r io.Reader) *Reader {
 	br, ok := r.(*bufio.Reader)
 	if !ok {
-		br = bufio.NewReaderSize(r, 16<<10)
+		br = bufio.NewReaderSize(r, 4096)
 	}
 	// Whitespace, comments and a declaration before an event count too.
 	lim := &limitReader{r: br, max: MaxEventBytes + 8192}
@@ -118,12 +118,13 @@ func (r *Reader) nextFrame() (Event, error) {
 		r.lim.n = 0
 		if r.first {
 			for {
-				c, err := r.lim.r.ReadByte()
+				c, err := r.lim.ReadByte() // bounded like any other bytes
 				if err != nil {
 					return Event{}, err
 				}
 				if !isFrameSpace(c) {
 					_ = r.lim.r.UnreadByte()
+					r.lim.n--
 					break
 				}
 			}
