@@ -68,6 +68,8 @@ type env struct {
 	siteOpts  cot.SiteOptions
 	// recorded gets the site of every ground-truth reply recorded.
 	recorded chan string
+	// xmlOnly starts the stream without the protocol offer.
+	xmlOnly bool
 }
 
 type httptestServer struct {
@@ -123,7 +125,7 @@ func (e *env) start() {
 	cat := &feed.Catalog{Sites: e.db, Audience: feed.StoreAudience(e.db, e.sites.Owners.OwnerOf)}
 	gt := tak.FeedGroundTruth(e.db, cat, func(_ context.Context, id string) { e.recorded <- id })
 	e.stream, err = tak.NewStream(tak.StreamConfig{CA: e.ca, ServerCert: cert, Certs: e.db, Users: e.db, Sites: e.sites,
-		Agencies: tak.StoreAgencies{Store: e.db}, Site: e.siteOpts, GroundTruth: gt})
+		Agencies: tak.StoreAgencies{Store: e.db}, Site: e.siteOpts, GroundTruth: gt, XMLOnly: e.xmlOnly})
 	if err != nil {
 		t.Fatal(err)
 	}

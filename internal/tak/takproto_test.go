@@ -434,3 +434,36 @@ func TestStreamProtobuf(t *testing.T) {
 		}
 	}
 }
+
+// --tak-xml-only: the stream offers nothing, and the pusher does not ask a
+// server that offers.
+func TestXMLOnly(t *testing.T) {
+	e := newEnv(t)
+	e.xmlOnly = true
+	e.site(bogota, 0.9, store.SiteReleased, partner)
+	e.start()
+	d, err := e.connect(e.mustEnroll("dave"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.sync(t)
+	d.mu.Lock()
+	offers := len(d.offers)
+	d.mu.Unlock()
+	if offers != 0 {
+		t.Errorf("%d protocol offers from an XML-only stream", offers)
+	}
+	srv := newTAKServer(t, "offer", nil)
+	p := runPusher(t, tak.PushConfig{Address: srv.ln.Addr().String(), AgencyID: partner, Site: cot.SiteOptions{Lang: "en"},
+		Sites: e.sites, XMLOnly: true})
+	<-p.Connected()
+	before, pong := srv.ping(t)
+	for _, ev := range before {
+		if ev.e.Type == cot.TypeProtocolRequest || ev.proto {
+			t.Errorf("XML-only pusher sent %s (protobuf %v)", ev.e.Type, ev.proto)
+		}
+	}
+	if pong.proto || p.Protocol() != 0 || len(before) != 1 {
+		t.Errorf("pong protobuf %v, protocol %d, %d events before it", pong.proto, p.Protocol(), len(before))
+	}
+}
