@@ -302,6 +302,7 @@ type takFlags struct {
 	baseURL                       string
 	push                          []string
 	pushP12, pushPassword, pushCA string
+	xmlOnly                       bool
 }
 
 func (t *takFlags) add(f *pflag.FlagSet) {
@@ -316,6 +317,7 @@ func (t *takFlags) add(f *pflag.FlagSet) {
 	f.StringVar(&t.pushP12, "tak-push-cert", "", "client certificate for tls:// push targets (PKCS #12 from the partner)")
 	f.StringVar(&t.pushPassword, "tak-push-password", tak.DefaultP12Password, "password of --tak-push-cert")
 	f.StringVar(&t.pushCA, "tak-push-ca", "", "the partners' CA certificate (PEM) for tls:// push targets (default: the CA chain in --tak-push-cert)")
+	f.BoolVar(&t.xmlOnly, "tak-xml-only", false, "XML CoT only: no TAK protocol (protobuf) offer to devices, no protobuf request to partners' TAK servers")
 }
 
 // takParts are the TAK servers and pushers serve runs; each is an outbox
@@ -347,7 +349,7 @@ func (t *takFlags) start(ctx context.Context, g *app, db *store.DB, data string,
 			hosts = []string{h, "localhost", "127.0.0.1"}
 		}
 		parts.servers, err = tak.Start(tak.Config{CA: ca, Hosts: hosts, StreamAddr: t.stream, APIAddr: t.api, EnrollAddr: t.enroll,
-			Store: db, Owners: svc, Site: opts, Version: version(), Log: g.log,
+			Store: db, Owners: svc, Site: opts, Version: version(), XMLOnly: t.xmlOnly, Log: g.log,
 			GroundTruth: tak.FeedGroundTruth(db, &feed.Catalog{Sites: db, Audience: feed.StoreAudience(db, svc.OwnerOf)}, recorded)})
 		if err != nil {
 			return nil, err
@@ -375,7 +377,7 @@ func (t *takFlags) start(ctx context.Context, g *app, db *store.DB, data string,
 		o := opts
 		o.Lang = a.Lang
 		p, err := tak.NewPusher(tak.PushConfig{Address: target.Address, TLS: tc, AgencyID: a.ID, Site: o,
-			Sites: tak.StoreSites{Store: db, Owners: svc}, Log: g.log})
+			Sites: tak.StoreSites{Store: db, Owners: svc}, XMLOnly: t.xmlOnly, Log: g.log})
 		if err != nil {
 			return nil, err
 		}

@@ -19,6 +19,25 @@
 // ranges with finite, non-negative ce and le. Every error names the field
 // and the value ([ErrInvalid]).
 //
+// # TAK protocol version 1
+//
+// [MarshalProto], [UnmarshalProto] and [MarshalFrame] are the protobuf form
+// of an event (TakMessage, atakmap.commoncommo.protobuf.v1, field numbers of
+// the published takproto .proto files) and its streaming frame (0xbf, varint
+// length, payload), written with protowire by hand. The contact and the
+// __group, precisionlocation, status, takv and track elements go in their
+// typed messages when whole; the rest of the detail is XML in xmlDetail.
+// Decoding is as strict as the XML decoder. A [Reader] reads frames after
+// [Reader.UseProtocol]; [ProtocolOffer], [ProtocolRequest],
+// [ProtocolResponse] and [OffersProtocol], [RequestedProtocol],
+// [ProtocolAccepted] are the XML negotiation that precedes the switch.
+//
+// # Chat
+//
+// [ChatMessage] is a GeoChat message (b-t-f) as ATAK writes one;
+// [ChatSender] reads a message's sender; [AckText] is the acknowledgement
+// of a ground-truth report in es, en or pt.
+//
 // # Sites
 //
 // [SiteEvent] maps a released site to a persistent spot-map marker

@@ -48,8 +48,11 @@ type Event struct {
 	Stale time.Time // when it stops being relevant
 	// Access is an optional access-control label; empty if absent.
 	Access string
-	Point  Point
-	Detail Detail
+	// QoS and Opex are the optional quality-of-service and
+	// operation/exercise attributes; empty if absent.
+	QoS, Opex string
+	Point     Point
+	Detail    Detail
 }
 
 // Point is the event's position.
@@ -144,6 +147,8 @@ type xmlEvent struct {
 	Start   string     `xml:"start,attr"`
 	Stale   string     `xml:"stale,attr"`
 	Access  string     `xml:"access,attr,omitempty"`
+	QoS     string     `xml:"qos,attr,omitempty"`
+	Opex    string     `xml:"opex,attr,omitempty"`
 	Point   *xmlPoint  `xml:"point"`
 	Detail  *xmlDetail `xml:"detail"`
 }
@@ -174,7 +179,7 @@ func (e Event) MarshalXML(enc *xml.Encoder, _ xml.StartElement) error {
 	x := xmlEvent{
 		Version: "2.0", UID: e.UID, Type: e.Type, How: e.How,
 		Time: e.Time.UTC().Format(TimeLayout), Start: e.Start.UTC().Format(TimeLayout),
-		Stale: e.Stale.UTC().Format(TimeLayout), Access: e.Access,
+		Stale: e.Stale.UTC().Format(TimeLayout), Access: e.Access, QoS: e.QoS, Opex: e.Opex,
 		Point: &xmlPoint{Lat: num(e.Point.Lat), Lon: num(e.Point.Lon), HAE: num(e.Point.HAE),
 			CE: num(e.Point.CE), LE: num(e.Point.LE)},
 		Detail: &xmlDetail{Contact: d.Contact, Remarks: d.Remarks, Links: d.Links, Color: d.Color,
@@ -272,7 +277,7 @@ func fromXML(x *xmlEvent) (Event, error) {
 	if x.Version != "2.0" {
 		return Event{}, fmt.Errorf("%w: version %.20q: want 2.0", ErrInvalid, x.Version)
 	}
-	e := Event{UID: x.UID, Type: x.Type, How: x.How, Access: x.Access}
+	e := Event{UID: x.UID, Type: x.Type, How: x.How, Access: x.Access, QoS: x.QoS, Opex: x.Opex}
 	var err error
 	if e.Time, err = parseTime("time", x.Time); err != nil {
 		return Event{}, err

@@ -1,6 +1,7 @@
 package cot
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -48,6 +49,10 @@ type GroundTruthReply struct {
 	// Visited is the visit time the device gave, else the event's time.
 	Visited time.Time
 }
+
+// ErrNoSite: a ground-truth reply names no site (it also wraps
+// ErrInvalid).
+var ErrNoSite = errors.New("ground truth names no site")
 
 // MaxNoteBytes bounds a reply's note (longer remarks are cut at a rune
 // boundary; internal/feed refuses notes over 4000 bytes).
@@ -148,7 +153,7 @@ func ParseGroundTruth(e Event) (r GroundTruthReply, ok bool, err error) {
 		}
 	}
 	if r.SiteID == "" && r.ShortID == "" {
-		return r, true, fmt.Errorf("%w: ground truth %s names no site: send it on the site's marker, or write the six characters of its name (e.g. 5C6D7E) in the message", ErrInvalid, r.Outcome)
+		return r, true, fmt.Errorf("%w: %w (%s): send it on the site's marker, or write the six characters of its name (e.g. 5C6D7E) in the message", ErrInvalid, ErrNoSite, r.Outcome)
 	}
 	return r, true, nil
 }

@@ -5,6 +5,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/atalaya-project/atalaya/internal/store"
 )
@@ -172,4 +173,122 @@ func remarks(t *texts, s store.Site, gases []GasSummary) string {
 	}
 	b.WriteString(t.caveat)
 	return b.String()
+}
+
+// ackTexts is what Atalaya answers a device's ground-truth report with, in
+// one language.
+type ackTexts struct {
+	recorded string // site short id, outcome, visit
+	visit    string // (visit %s UTC)
+	thanks   string
+	refused  string // prefix of every refusal
+	reasons  map[Refusal]string
+	outcomes map[string]string
+}
+
+var acks = map[string]*ackTexts{
+	"en": {
+		recorded: "Atalaya recorded your report for site %s: %s", visit: " (visit %s UTC)", thanks: ". Thank you.",
+		refused: "Atalaya did not record your report: ",
+		reasons: map[Refusal]string{
+			RefusedNoSite:       "it names no site. Send it on the site's marker, or write the six characters at the end of the site's name (e.g. 5C6D7E) with the outcome hashtag.",
+			RefusedUnknownShort: "no site your agency can see ends in %s.",
+			RefusedUnknownSite:  "site %s does not exist or your agency cannot see it.",
+			RefusedAmbiguous:    "%s matches several sites. Send the report on the site's marker.",
+			RefusedOutcome:      "the outcome or the visit time is not understood. Use #confirmed-lab, #nothing-found or #not-visited.",
+			RefusedRole:         "your role may not report ground truth. Ask your agency's administrator.",
+			RefusedFailed:       "it could not be stored now. Please send it again later.",
+		},
+		outcomes: map[string]string{"confirmed-lab": "laboratory confirmed", "nothing-found": "nothing found", "not-visited": "not visited"},
+	},
+	"es": {
+		recorded: "Atalaya registró su informe del sitio %s: %s", visit: " (visita %s UTC)", thanks: ". Gracias.",
+		refused: "Atalaya no registró su informe: ",
+		reasons: map[Refusal]string{
+			RefusedNoSite:       "no indica ningún sitio. Envíelo en el marcador del sitio o escriba los seis caracteres del final de su nombre (p. ej. 5C6D7E) con la etiqueta del resultado.",
+			RefusedUnknownShort: "ningún sitio visible para su agencia termina en %s.",
+			RefusedUnknownSite:  "el sitio %s no existe o su agencia no puede verlo.",
+			RefusedAmbiguous:    "%s coincide con varios sitios. Envíe el informe en el marcador del sitio.",
+			RefusedOutcome:      "no se entiende el resultado o la hora de la visita. Use #laboratorio-confirmado, #nada-encontrado o #no-visitado.",
+			RefusedRole:         "su función no permite informar resultados de campo. Consulte al administrador de su agencia.",
+			RefusedFailed:       "no se pudo guardar ahora. Vuelva a enviarlo más tarde.",
+		},
+		outcomes: map[string]string{"confirmed-lab": "laboratorio confirmado", "nothing-found": "nada encontrado", "not-visited": "no visitado"},
+	},
+	"pt": {
+		recorded: "O Atalaya registrou seu relatório do local %s: %s", visit: " (visita %s UTC)", thanks: ". Obrigado.",
+		refused: "O Atalaya não registrou seu relatório: ",
+		reasons: map[Refusal]string{
+			RefusedNoSite:       "ele não indica nenhum local. Envie-o no marcador do local ou escreva os seis caracteres do fim do nome do local (p. ex. 5C6D7E) com a hashtag do resultado.",
+			RefusedUnknownShort: "nenhum local visível para sua agência termina em %s.",
+			RefusedUnknownSite:  "o local %s não existe ou sua agência não pode vê-lo.",
+			RefusedAmbiguous:    "%s corresponde a vários locais. Envie o relatório no marcador do local.",
+			RefusedOutcome:      "o resultado ou a hora da visita não foi entendido. Use #laboratório-confirmado, #nada-encontrado ou #não-visitado.",
+			RefusedRole:         "sua função não permite relatar resultados de campo. Fale com o administrador da sua agência.",
+			RefusedFailed:       "não foi possível salvá-lo agora. Envie-o novamente mais tarde.",
+		},
+		outcomes: map[string]string{"confirmed-lab": "laboratório confirmado", "nothing-found": "nada encontrado", "not-visited": "não visitado"},
+	},
+}
+
+// Refusal says why a ground-truth report was not recorded.
+type Refusal int
+
+// Reasons for refusing a report.
+const (
+	NotRefused          Refusal = iota
+	RefusedNoSite               // the report names no site
+	RefusedUnknownShort         // no site the user may see ends in the short id
+	RefusedUnknownSite          // the site does not exist or the user may not see it
+	RefusedAmbiguous            // the short id matches several sites
+	RefusedOutcome              // unknown outcome or bad visit time
+	RefusedRole                 // the user's role may not report ground truth
+	RefusedFailed               // storing failed
+)
+
+// Ack is what the acknowledgement of a ground-truth report says.
+type Ack struct {
+	// Refusal is NotRefused when the report was recorded.
+	Refusal Refusal
+	// SiteID is the site's full id (recorded, or named and refused);
+	// ShortID the six characters the user typed, when that is all.
+	SiteID, ShortID string
+	Outcome         string    // confirmed-lab, nothing-found or not-visited
+	Visited         time.Time // zero: not said
+}
+
+// AckText is the acknowledgement of a ground-truth report in a language
+// (es, en, pt; others get English): what was recorded for which site, or
+// why nothing was.
+func AckText(code string, a Ack) string {
+	t, ok := acks[strings.ToLower(code)]
+	if !ok {
+		t = acks["en"]
+	}
+	short := strings.ToUpper(a.ShortID)
+	if a.SiteID != "" {
+		short = shortID(a.SiteID)
+	}
+	if a.Refusal == NotRefused {
+		o, ok := t.outcomes[a.Outcome]
+		if !ok {
+			o = a.Outcome
+		}
+		s := fmt.Sprintf(t.recorded, short, o)
+		if !a.Visited.IsZero() {
+			s += fmt.Sprintf(t.visit, a.Visited.UTC().Format("2006-01-02 15:04"))
+		}
+		return s + t.thanks
+	}
+	r, ok := t.reasons[a.Refusal]
+	if !ok {
+		r = t.reasons[RefusedFailed]
+	}
+	switch a.Refusal {
+	case RefusedUnknownShort, RefusedAmbiguous:
+		r = fmt.Sprintf(r, short)
+	case RefusedUnknownSite:
+		r = fmt.Sprintf(r, a.SiteID)
+	}
+	return t.refused + r
 }

@@ -1,6 +1,7 @@
 package cot
 
 import (
+	"bufio"
 	"encoding/xml"
 	"errors"
 	"fmt"
@@ -10,17 +11,27 @@ import (
 
 // Reader reads the events of a TAK streaming connection: XML events back to
 // back, each optionally preceded by an XML declaration, separated by any
-// whitespace. It is strict: anything else is an error, after which the
-// stream cannot be resynchronised (close the connection).
+// whitespace; after [Reader.UseProtocol] (the connection negotiated TAK
+// protocol version 1), streaming frames of protobuf TakMessages instead.
+// It is strict: anything else is an error, after which the stream cannot
+// be resynchronised (close the connection).
+//
+// The XML decoder reads byte by byte from the Reader's buffer and never
+// past the end of an event, so the bytes that follow the event after
+// which the peer switched to protobuf are the first frame's.
 type Reader struct {
-	lim *limitReader
-	dec *xml.Decoder
-	err error
+	lim      *limitReader
+	dec      *xml.Decoder
+	protocol int
+	first    bool // no frame read since the switch
+	err      error
 }
 
-// limitReader fails once more than max bytes were read since the last reset.
+// limitReader fails once more than max bytes were read since the last
+// reset. It is an io.ByteReader, so that encoding/xml adds no buffer of its
+// own.
 type limitReader struct {
-	r   io.Reader
+	r   *bufio.Reader
 	n   int
 	max int
 }
@@ -39,28 +50,98 @@ func (l *limitReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+func (l *limitReader) ReadByte() (byte, error) {
+	if l.n >= l.max {
+		return 0, errTooLarge
+	}
+	c, err := l.r.ReadByte()
+	if err == nil {
+		l.n++
+	}
+	return c, err
+}
+
 // NewReader reads events from r.
 func NewReader(r io.Reader) *Reader {
-	// The decoder reads ahead by up to its buffer (4 kB) past an event, so
-	// the per-event limit leaves room for that.
-	lim := &limitReader{r: r, max: MaxEventBytes + 8192}
+	br, ok := r.(*bufio.Reader)
+	if !ok {
+		br = bufio.NewReaderSize(r, 4096)
+	}
+	// Whitespace, comments and a declaration before an event count too.
+	lim := &limitReader{r: br, max: MaxEventBytes + 8192}
 	dec := xml.NewDecoder(lim)
 	dec.Strict = true
 	dec.Entity = nil // only the five predefined entities
 	return &Reader{lim: lim, dec: dec}
 }
 
+// UseProtocol switches the reader to TAK protocol version v: 1 (protobuf
+// frames) or 0 (XML, the start). Call it between two Next calls, right
+// after the event that ended the negotiation. Whitespace before the first
+// frame is skipped (a peer's newline after its last XML event).
+func (r *Reader) UseProtocol(v int) error {
+	if v != 0 && v != ProtocolVersion {
+		return fmt.Errorf("cot: TAK protocol version %d: want 0 (XML) or 1", v)
+	}
+	if v != r.protocol {
+		r.first = true
+	}
+	r.protocol = v
+	return nil
+}
+
+// Protocol returns the TAK protocol version being read: 0 (XML) or 1.
+func (r *Reader) Protocol() int { return r.protocol }
+
 // Next returns the next event, io.EOF at a clean end of stream, or an error
-// naming what is wrong (wrapping ErrInvalid for bad content).
+// naming what is wrong (wrapping ErrInvalid for bad content). In protocol
+// version 1, TakMessages without an event are skipped.
 func (r *Reader) Next() (Event, error) {
 	if r.err != nil {
 		return Event{}, r.err
 	}
-	e, err := r.next()
+	var e Event
+	var err error
+	if r.protocol == ProtocolVersion {
+		e, err = r.nextFrame()
+	} else {
+		e, err = r.next()
+	}
 	if err != nil {
 		r.err = err
 	}
 	return e, err
+}
+
+func (r *Reader) nextFrame() (Event, error) {
+	for {
+		r.lim.n = 0
+		if r.first {
+			for {
+				c, err := r.lim.ReadByte() // bounded like any other bytes
+				if err != nil {
+					return Event{}, err
+				}
+				if !isFrameSpace(c) {
+					_ = r.lim.r.UnreadByte()
+					r.lim.n--
+					break
+				}
+			}
+			r.first = false
+		}
+		b, err := readFrame(r.lim, r.lim)
+		if err != nil {
+			return Event{}, err
+		}
+		m, err := UnmarshalTakMessage(b)
+		if err != nil {
+			return Event{}, err
+		}
+		if m.Event != nil {
+			return *m.Event, nil
+		}
+	}
 }
 
 func (r *Reader) next() (Event, error) {

@@ -22,7 +22,10 @@
 //     /Marti/api/device/profile/connection.
 //   - Streaming (port 8089, [Stream]): TLS with a client certificate that
 //     the store knows and has not revoked; the certificate names the user,
-//     the user's agency decides what the device sees. XML CoT; pings
+//     the user's agency decides what the device sees. XML CoT, or TAK
+//     protocol version 1 (protobuf frames) for a device that asks: the
+//     server offers version 1 on connect (t-x-takp-v) and switches a device
+//     that requests it (t-x-takp-q, answered t-x-takp-r); pings
 //     (t-x-c-t) answered with t-x-c-t-r; every live released site of the
 //     agency sent on connect, then every change ([Stream.Deliver]), and a
 //     periodic reconciliation with the store ([Stream.Refresh]). Ground-truth
@@ -30,11 +33,16 @@
 //     back with an outcome hashtag, a GeoChat message with the site's short
 //     id, or an <atalaya_ground_truth> element) are recorded for the
 //     certificate's user through feed.RecordGroundTruth ([FeedGroundTruth]),
-//     refused for sites the user's agency may not see.
-//   - Pusher ([Pusher]): Atalaya as a client of a partner's TAK server, XML
-//     CoT over TLS with a client certificate (8089) or plain TCP (8087),
-//     reconnecting with jittered exponential backoff, the snapshot sent again
-//     on every connect, pings answered, _flow-tags_ stripped.
+//     refused for sites the user's agency may not see. Each reply is
+//     acknowledged with a GeoChat message from "Atalaya" in the agency's
+//     language: what was recorded for which site, or why not ([AckFor]).
+//   - Pusher ([Pusher]): Atalaya as a client of a partner's TAK server, CoT
+//     over TLS with a client certificate (8089) or plain TCP (8087): TAK
+//     protocol version 1 when the server offers it (within OfferWait of
+//     connecting, or later), XML otherwise and after a request the server
+//     left unanswered; reconnecting with jittered exponential backoff, the
+//     snapshot sent again on every connect, pings answered, _flow-tags_
+//     stripped in either protocol.
 //
 // [Stream] and [Pusher] are outbox sinks (Name, Deliver(ctx, store.Alert)):
 // the feed dispatcher gives them the alerts of site changes.

@@ -11,8 +11,11 @@ import (
 	"time"
 
 	"github.com/atalaya-project/atalaya/internal/cot"
+	"github.com/atalaya-project/atalaya/internal/cot/nodecot"
+	"github.com/atalaya-project/atalaya/internal/feed"
 	"github.com/atalaya-project/atalaya/internal/nodepkg"
 	"github.com/atalaya-project/atalaya/internal/store"
+	"github.com/atalaya-project/atalaya/internal/tak"
 )
 
 // geoChat is a GeoChat message to All Chat Rooms as ATAK sends it (type
@@ -129,6 +132,54 @@ func TestGroundTruthReplies(t *testing.T) {
 			t.Errorf("decision %+v (payload %+v), want %s by %s via cot visited %v with note %q", d, p, outcome, dave.ID, visited, note)
 		}
 	}
+	// Each reply, recorded or refused, was acknowledged in a GeoChat
+	// message from Atalaya in the user's agency's language (English), to
+	// the device: its first GeoChat message told its uid and callsign.
+	var acks []cot.Event
+	d.mu.Lock()
+	for _, x := range d.events {
+		if x.Type == "b-t-f" {
+			acks = append(acks, x)
+		}
+	}
+	d.mu.Unlock()
+	refused := "Atalaya did not record your report: "
+	for i, want := range []struct{ to, text string }{
+		{"ANDROID-0c1d2e3f", refused + "site " + hidden.ID + " does not exist or your agency cannot see it."},
+		{"ANDROID-0c1d2e3f", refused + "the outcome or the visit time is not understood."},
+		{"ANDROID-0c1d2e3f", refused + "no site your agency can see ends in FFFFFF."},
+		{"ANDROID-0c1d2e3f", "Atalaya recorded your report for site " + strings.ToUpper(marker.ID[len(marker.ID)-6:]) + ": laboratory confirmed (visit "},
+		{"ANDROID-0c1d2e3f", "Atalaya recorded your report for site " + short + ": nothing found"},
+		{"ANDROID-0c1d2e3f", "Atalaya recorded your report for site " + strings.ToUpper(marker.ID[len(marker.ID)-6:]) + ": not visited (visit 2026-11-20 08:30 UTC). Thank you."},
+	} {
+		if i >= len(acks) {
+			t.Errorf("acknowledgement %d missing (%d)", i, len(acks))
+			break
+		}
+		a := acks[i]
+		if p, ok := cot.ChatSender(a); !ok || p.Callsign != "Atalaya" || a.Detail.Remarks.To != want.to || !strings.HasPrefix(a.Detail.Remarks.Text, want.text) {
+			t.Errorf("acknowledgement %d: to %q: %q, want to %s: %q", i, a.Detail.Remarks.To, a.Detail.Remarks.Text, want.to, want.text)
+		}
+	}
+	if len(acks) != 6 {
+		t.Errorf("%d acknowledgements, want 6", len(acks))
+	}
+	// node-cot validates them.
+	var xmls [][]byte
+	for _, a := range acks {
+		b, _ := cot.Marshal(a)
+		xmls = append(xmls, b)
+	}
+	if res, err := nodecot.Parse(xmls...); err != nil {
+		t.Fatal(err)
+	} else {
+		for i, r := range res {
+			if !r.OK || r.Feature.Properties.Remarks != acks[i].Detail.Remarks.Text {
+				t.Errorf("node-cot on acknowledgement %d: %+v", i, r)
+			}
+		}
+	}
+
 	ms := decisions(marker.ID)
 	cs := decisions(chatted.ID)
 	if len(ms) != 2 || len(cs) != 1 || len(decisions(hidden.ID)) != 0 {
@@ -180,12 +231,33 @@ func TestGroundTruthNodeTAK(t *testing.T) {
 	cmd := exec.Command("node", "groundtruth.mjs", "ssl://"+e.streamAt, c.certPEM, c.keyPEM, a.ID, b.ID)
 	cmd.Dir = pkg.Dir
 	out, err := cmd.Output()
-	if err != nil || strings.TrimSpace(string(out)) != "sent" {
+	var res struct {
+		Chats []struct {
+			UID, Type, Chatroom, ID, Sender, To, Remarks string
+		}
+		Errors []string
+	}
+	if err == nil {
+		err = json.Unmarshal(out, &res)
+	}
+	if err != nil {
 		var ee *exec.ExitError
 		if errors.As(err, &ee) {
 			t.Fatalf("node-tak: %v: %s%s", err, out, ee.Stderr)
 		}
 		t.Fatalf("node-tak: %v: %s", err, out)
+	}
+	// node-tak read both acknowledgements (GeoChat to All Chat Rooms: it
+	// sent no position report) and node-cot parsed them.
+	if len(res.Errors) != 0 || len(res.Chats) != 2 {
+		t.Fatalf("node-tak: chats %+v, errors %v", res.Chats, res.Errors)
+	}
+	for i, site := range []store.Site{a, b} {
+		c := res.Chats[i]
+		want := "Atalaya recorded your report for site " + strings.ToUpper(site.ID[len(site.ID)-6:]) + ": "
+		if c.Type != "b-t-f" || c.Sender != "Atalaya" || c.Chatroom != cot.AllChatRooms || !strings.HasPrefix(c.Remarks, want) {
+			t.Errorf("node-tak chat %d: %+v, want remarks %q…", i, c, want)
+		}
 	}
 	got := map[string]bool{}
 	for range 2 {
@@ -203,6 +275,50 @@ func TestGroundTruthNodeTAK(t *testing.T) {
 		}
 		if len(ds) != 1 || !strings.Contains(ds[0].Payload, `"outcome":"`+outcome+`"`) || !strings.Contains(ds[0].Payload, `"via":"cot"`) {
 			t.Errorf("site %s: decisions %+v, want one %s via cot", id, ds, outcome)
+		}
+	}
+}
+
+// AckFor tells the device why each kind of refusal happened, from the
+// errors cot.ParseGroundTruth and FeedGroundTruth return.
+func TestAckFor(t *testing.T) {
+	parse := func(remarks, elem string) (cot.GroundTruthReply, error) {
+		e := cot.Event{UID: "ANDROID-1", Type: "b-t-f", How: "h-g-i-g-o", Time: time.Now(), Start: time.Now(), Stale: time.Now(),
+			Detail: cot.Detail{Remarks: &cot.Remarks{Text: remarks}}}
+		if elem != "" {
+			b := custom(elem, time.Now())
+			var err error
+			if e, err = cot.Decode(b); err != nil {
+				t.Fatal(err)
+			}
+		}
+		r, ok, err := cot.ParseGroundTruth(e)
+		if !ok {
+			t.Fatalf("%q %q is not a reply", remarks, elem)
+		}
+		return r, err
+	}
+	for _, c := range []struct {
+		remarks, elem string
+		err           error // from the GroundTruthFunc, when parsing succeeded
+		want          cot.Refusal
+	}{
+		{remarks: "#nothing-found somewhere", want: cot.RefusedNoSite},
+		{elem: `site="x" outcome="confirmed-lab" visited_at="yesterday"`, want: cot.RefusedOutcome},
+		{elem: `site="x" outcome="maybe"`, want: cot.RefusedOutcome},
+		{remarks: "AB12CD #nothing-found", err: fmt.Errorf("x: %w", tak.ErrAmbiguousSite), want: cot.RefusedAmbiguous},
+		{remarks: "AB12CD #nothing-found", err: fmt.Errorf("x: %w", store.ErrNotFound), want: cot.RefusedUnknownShort},
+		{elem: `site="x" outcome="not-visited"`, err: fmt.Errorf("x: %w", store.ErrNotFound), want: cot.RefusedUnknownSite},
+		{elem: `site="x" outcome="not-visited"`, err: fmt.Errorf("x: %w", feed.ErrForbidden), want: cot.RefusedRole},
+		{elem: `site="x" outcome="not-visited"`, err: errors.New("database is locked"), want: cot.RefusedFailed},
+		{elem: `site="x" outcome="not-visited"`, want: cot.NotRefused},
+	} {
+		r, err := parse(c.remarks, c.elem)
+		if err == nil {
+			err = c.err
+		}
+		if got := tak.AckFor(r, r.SiteID, err); got.Refusal != c.want {
+			t.Errorf("%q %q (%v): refusal %d, want %d", c.remarks, c.elem, err, got.Refusal, c.want)
 		}
 	}
 }

@@ -68,6 +68,8 @@ type env struct {
 	siteOpts  cot.SiteOptions
 	// recorded gets the site of every ground-truth reply recorded.
 	recorded chan string
+	// xmlOnly starts the stream without the protocol offer.
+	xmlOnly bool
 }
 
 type httptestServer struct {
@@ -123,7 +125,7 @@ func (e *env) start() {
 	cat := &feed.Catalog{Sites: e.db, Audience: feed.StoreAudience(e.db, e.sites.Owners.OwnerOf)}
 	gt := tak.FeedGroundTruth(e.db, cat, func(_ context.Context, id string) { e.recorded <- id })
 	e.stream, err = tak.NewStream(tak.StreamConfig{CA: e.ca, ServerCert: cert, Certs: e.db, Users: e.db, Sites: e.sites,
-		Agencies: tak.StoreAgencies{Store: e.db}, Site: e.siteOpts, GroundTruth: gt})
+		Agencies: tak.StoreAgencies{Store: e.db}, Site: e.siteOpts, GroundTruth: gt, XMLOnly: e.xmlOnly})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -368,11 +370,14 @@ func (e *env) mustEnroll(user string) *credentials {
 	return c
 }
 
-// device is a Go TAK client on the streaming port, collecting events.
+// device is a Go TAK client on the streaming port, collecting events. Like
+// a TAK client it takes the server's protocol offer (t-x-takp-v) as part of
+// the connection, not as an event: offers counts them.
 type device struct {
 	conn   *tls.Conn
 	mu     sync.Mutex
 	events []cot.Event
+	offers []cot.Event
 	err    error
 	got    chan cot.Event
 }
@@ -400,6 +405,11 @@ func (e *env) connect(c *credentials) (*device, error) {
 				return
 			}
 			d.mu.Lock()
+			if ev.Type == cot.TypeProtocolOffer {
+				d.offers = append(d.offers, ev)
+				d.mu.Unlock()
+				continue
+			}
 			d.events = append(d.events, ev)
 			d.mu.Unlock()
 			d.got <- ev

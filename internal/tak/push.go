@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"software.sslmate.com/src/go-pkcs12"
@@ -49,8 +50,20 @@ type PushConfig struct {
 	RefreshEvery time.Duration
 	// WriteTimeout bounds one event's write (default 10 s).
 	WriteTimeout time.Duration
-	Log          *slog.Logger
-	Now          func() time.Time
+	// OfferWait is how long after connecting the snapshot waits for the
+	// server's offer of TAK protocol version 1 (t-x-takp-v; TAK Server
+	// sends it at once), so that it goes as protobuf (default 1 s). An
+	// offer that comes later is taken too.
+	OfferWait time.Duration
+	// ResponseWait is how long to wait for the answer to a protocol
+	// request (default 1 min, protocol.txt's "at least one minute"); a
+	// server that does not answer is disconnected and gets XML from then
+	// on.
+	ResponseWait time.Duration
+	// XMLOnly never asks for protobuf.
+	XMLOnly bool
+	Log     *slog.Logger
+	Now     func() time.Time
 	// Dial opens the TCP connection (default net.Dialer).
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 }
@@ -63,9 +76,12 @@ type Pusher struct {
 	cfg PushConfig
 
 	mu   sync.Mutex
-	conn net.Conn // nil when not connected
+	conn *pushConn // nil when not connected
 	wmu  sync.Mutex
 	up   chan struct{} // closed and replaced on each connect
+	// noProto is set when the server did not answer a protocol request:
+	// it gets XML from then on.
+	noProto atomic.Bool
 
 	smu  sync.Mutex
 	sent map[string]sentSite // this connection's: per site, what was written last
@@ -90,6 +106,12 @@ func NewPusher(cfg PushConfig) (*Pusher, error) {
 	}
 	if cfg.WriteTimeout <= 0 {
 		cfg.WriteTimeout = 10 * time.Second
+	}
+	if cfg.OfferWait <= 0 {
+		cfg.OfferWait = time.Second
+	}
+	if cfg.ResponseWait <= 0 {
+		cfg.ResponseWait = time.Minute
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
@@ -136,29 +158,64 @@ func (p *Pusher) Run(ctx context.Context) error {
 	return nil
 }
 
-// session connects, sends the snapshot, then reads until the connection
-// fails.
+// pushConn is one connection to the server; proto (guarded by the
+// pusher's wmu) is set once both sides switched to TAK protocol version 1.
+type pushConn struct {
+	net.Conn
+	proto bool
+}
+
+// Protocol returns the TAK protocol version of the current connection: 0
+// (XML) or 1 (protobuf); -1 when not connected.
+func (p *Pusher) Protocol() int {
+	p.mu.Lock()
+	c := p.conn
+	p.mu.Unlock()
+	if c == nil {
+		return -1
+	}
+	p.wmu.Lock()
+	defer p.wmu.Unlock()
+	if c.proto {
+		return cot.ProtocolVersion
+	}
+	return 0
+}
+
+// session connects, waits briefly for the server's protocol offer, sends
+// the snapshot, then reads until the connection fails.
 func (p *Pusher) session(ctx context.Context, log *slog.Logger) error {
 	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	c, err := p.cfg.Dial(dctx, "tcp", p.cfg.Address)
+	nc, err := p.cfg.Dial(dctx, "tcp", p.cfg.Address)
 	cancel()
 	if err != nil {
 		return err
 	}
 	if p.cfg.TLS != nil {
-		tc := tls.Client(c, p.cfg.TLS)
+		tc := tls.Client(nc, p.cfg.TLS)
 		hctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		err := tc.HandshakeContext(hctx)
 		cancel()
 		if err != nil {
-			c.Close()
+			nc.Close()
 			return fmt.Errorf("TLS handshake: %w", err)
 		}
-		c = tc
+		nc = tc
 	}
+	c := &pushConn{Conn: nc}
 	defer c.Close()
 	stop := context.AfterFunc(ctx, func() { c.Close() })
 	defer stop()
+
+	settled := make(chan struct{}) // the protocol is decided
+	readDone := make(chan error, 1)
+	go func() { readDone <- p.read(c, settled, log) }()
+	select {
+	case <-settled:
+	case <-time.After(p.cfg.OfferWait):
+	case err := <-readDone:
+		return err
+	}
 
 	// The snapshot first, then Deliver may write: until then it answers
 	// ErrNotConnected and the outbox retries, so no change is written
@@ -167,6 +224,8 @@ func (p *Pusher) session(ctx context.Context, log *slog.Logger) error {
 	p.sent = map[string]sentSite{}
 	p.smu.Unlock()
 	if err := p.reconcile(ctx, c); err != nil {
+		c.Close()
+		<-readDone
 		return fmt.Errorf("snapshot: %w", err)
 	}
 	p.mu.Lock()
@@ -179,7 +238,7 @@ func (p *Pusher) session(ctx context.Context, log *slog.Logger) error {
 		p.up = make(chan struct{})
 		p.mu.Unlock()
 	}()
-	log.Info("tak server connected")
+	log.Info("tak server connected", "protocol", p.Protocol())
 	pingDone := make(chan struct{})
 	defer close(pingDone)
 	go func() {
@@ -205,17 +264,84 @@ func (p *Pusher) session(ctx context.Context, log *slog.Logger) error {
 			}
 		}
 	}()
+	return <-readDone
+}
+
+// read reads the server's events until the connection fails: it answers
+// pings and takes the server's offer of TAK protocol version 1 (closing
+// settled once the protocol is decided: at once if the offer is declined).
+func (p *Pusher) read(c *pushConn, settled chan struct{}, log *slog.Logger) error {
 	r := cot.NewReader(c)
+	offered := false
 	for {
 		e, err := r.Next()
 		if err != nil {
+			if !offered {
+				close(settled)
+			}
 			return err
 		}
-		if e.Type == cot.TypePing {
+		switch {
+		case e.Type == cot.TypePing:
 			if err := p.write(c, cot.Pong(p.cfg.Now())); err != nil {
 				return err
 			}
+		case e.Type == cot.TypeProtocolOffer && !offered:
+			offered = true
+			if cot.OffersProtocol(e, cot.ProtocolVersion) && !p.cfg.XMLOnly && !p.noProto.Load() {
+				if err := p.negotiate(c, r, e.UID, log); err != nil {
+					close(settled)
+					return err
+				}
+			}
+			close(settled)
 		}
+	}
+}
+
+// negotiate asks for version 1 and waits for the answer, writing nothing
+// meanwhile (protocol.txt: no XML after the request). A true answer
+// switches both directions to frames; a false one leaves XML; no answer
+// within ResponseWait closes the connection, and the server gets XML from
+// then on.
+func (p *Pusher) negotiate(c *pushConn, r *cot.Reader, uid string, log *slog.Logger) error {
+	p.wmu.Lock()
+	defer p.wmu.Unlock()
+	b, err := cot.Marshal(cot.ProtocolRequest(uid, p.cfg.Now()))
+	if err != nil {
+		return err
+	}
+	// No newline after it: the server's next read after the switch
+	// expects a frame.
+	_ = c.SetWriteDeadline(p.cfg.Now().Add(p.cfg.WriteTimeout))
+	if _, err := c.Write(b); err != nil {
+		return err
+	}
+	var timedOut atomic.Bool
+	timer := time.AfterFunc(p.cfg.ResponseWait, func() { timedOut.Store(true); c.Close() })
+	defer timer.Stop()
+	for {
+		e, err := r.Next()
+		if err != nil {
+			if timedOut.Load() {
+				p.noProto.Store(true)
+				log.Warn("tak server did not answer the protocol request: XML from now on", "waited", p.cfg.ResponseWait)
+				return fmt.Errorf("no answer to the TAK protocol request within %s", p.cfg.ResponseWait)
+			}
+			return err
+		}
+		accepted, ok := cot.ProtocolAccepted(e)
+		if !ok {
+			continue // pings too: nothing may be written until the answer
+		}
+		if accepted {
+			_ = r.UseProtocol(cot.ProtocolVersion)
+			c.proto = true
+			log.Info("tak server switched to TAK protocol version 1 (protobuf)")
+		} else {
+			log.Info("tak server declined TAK protocol version 1: staying on XML")
+		}
+		return nil
 	}
 }
 
@@ -223,7 +349,7 @@ func (p *Pusher) session(ctx context.Context, log *slog.Logger) error {
 // agency shows that was not written on this connection (all of them on
 // connect), or in an older version; the withdrawal of every site written
 // that no longer shows.
-func (p *Pusher) reconcile(ctx context.Context, c net.Conn) error {
+func (p *Pusher) reconcile(ctx context.Context, c *pushConn) error {
 	sites, err := p.cfg.Sites.ReleasedTo(ctx, p.cfg.AgencyID)
 	if err != nil {
 		return err
@@ -271,7 +397,7 @@ func (p *Pusher) reconcile(ctx context.Context, c net.Conn) error {
 
 // writeSite writes an event about a site unless this connection has had
 // it, or a newer version, already, and records it.
-func (p *Pusher) writeSite(c net.Conn, id string, version int64, shown bool, e cot.Event) error {
+func (p *Pusher) writeSite(c *pushConn, id string, version int64, shown bool, e cot.Event) error {
 	p.smu.Lock()
 	defer p.smu.Unlock()
 	if last, ok := p.sent[id]; ok && (last.version > version || last.version == version && last.shown == shown) {
@@ -284,17 +410,24 @@ func (p *Pusher) writeSite(c net.Conn, id string, version int64, shown bool, e c
 	return nil
 }
 
-// write sends one event, without TAK Server's flow tags (an event that
+// write sends one event in the connection's protocol (XML and a newline,
+// or a TAK protocol frame), without TAK Server's flow tags (an event that
 // carries them is dropped as already seen).
-func (p *Pusher) write(c net.Conn, e cot.Event) error {
+func (p *Pusher) write(c *pushConn, e cot.Event) error {
 	e.StripFlowTags()
-	b, err := cot.Marshal(e)
+	p.wmu.Lock()
+	defer p.wmu.Unlock()
+	var b []byte
+	var err error
+	if c.proto {
+		b, err = cot.MarshalFrame(e)
+	} else {
+		b, err = cot.Marshal(e)
+		b = append(b, '\n')
+	}
 	if err != nil {
 		return err
 	}
-	b = append(b, '\n')
-	p.wmu.Lock()
-	defer p.wmu.Unlock()
 	_ = c.SetWriteDeadline(p.cfg.Now().Add(p.cfg.WriteTimeout))
 	_, err = c.Write(b)
 	return err

@@ -48,7 +48,9 @@ type Config struct {
 	// GroundTruth records devices' ground-truth replies on the streaming
 	// port (FeedGroundTruth); nil: ignored.
 	GroundTruth GroundTruthFunc
-	Log         *slog.Logger
+	// XMLOnly: the streaming port offers no TAK protocol version 1.
+	XMLOnly bool
+	Log     *slog.Logger
 }
 
 // Servers are the running TAK servers.
@@ -71,8 +73,12 @@ func Start(cfg Config) (*Servers, error) {
 		return nil, err
 	}
 	sites := StoreSites{Store: cfg.Store, Owners: cfg.Owners}
+	serverVersion := "Atalaya"
+	if cfg.Version != "" {
+		serverVersion += " " + cfg.Version
+	}
 	st, err := NewStream(StreamConfig{CA: cfg.CA, ServerCert: cert, Certs: cfg.Store, Users: cfg.Store, Sites: sites,
-		Agencies: StoreAgencies{Store: cfg.Store}, Site: cfg.Site, GroundTruth: cfg.GroundTruth, Log: cfg.Log})
+		Agencies: StoreAgencies{Store: cfg.Store}, Site: cfg.Site, GroundTruth: cfg.GroundTruth, ServerVersion: serverVersion, XMLOnly: cfg.XMLOnly, Log: cfg.Log})
 	if err != nil {
 		return nil, err
 	}

@@ -3,7 +3,9 @@ package tak
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
 	"crypto/tls"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -11,7 +13,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/atalaya-project/atalaya/internal/access"
 	"github.com/atalaya-project/atalaya/internal/cot"
+	"github.com/atalaya-project/atalaya/internal/feed"
 	"github.com/atalaya-project/atalaya/internal/store"
 )
 
@@ -41,8 +45,13 @@ type StreamConfig struct {
 	// send (cot.ParseGroundTruth) for the device's user; nil: they are
 	// ignored like any other event.
 	GroundTruth GroundTruthFunc
-	Log         *slog.Logger
-	Now         func() time.Time
+	// ServerVersion is the version the protocol offer names
+	// (<TakServerVersionInfo serverVersion>; default "Atalaya").
+	ServerVersion string
+	// XMLOnly leaves out the TAK protocol offer: every device stays on XML.
+	XMLOnly bool
+	Log     *slog.Logger
+	Now     func() time.Time
 }
 
 // Stream is the TAK streaming server: field devices connect with TLS and a
@@ -79,6 +88,9 @@ func NewStream(cfg StreamConfig) (*Stream, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.ServerVersion == "" {
+		cfg.ServerVersion = "Atalaya"
 	}
 	v := verifier{certs: cfg.Certs, users: cfg.Users}
 	return &Stream{cfg: cfg, v: v, tls: clientTLS(cfg.CA, cfg.ServerCert, v), conns: map[string]map[*streamConn]struct{}{}}, nil
@@ -158,8 +170,15 @@ type streamConn struct {
 	c    *tls.Conn
 	user User
 	lang string
-	out  chan []byte
+	out  chan outItem
 	done chan struct{}
+	// offerUID is the uid of the protocol offer sent on connect ("" if
+	// none); negotiated is set once the device asked (read goroutine only).
+	offerUID   string
+	negotiated bool
+	// peer is the device as a chat contact, from its position reports
+	// and chat messages (read goroutine only).
+	peer cot.ChatParty
 	once sync.Once
 	mu   sync.Mutex
 	sent map[string]sentSite // per site, what was queued last
@@ -181,14 +200,14 @@ func (c *streamConn) close() {
 // offer queues an event about a site (a marker if shown, else its
 // withdrawal) unless a newer version of it was queued already; a full queue
 // disconnects the device.
-func (c *streamConn) offer(siteID string, version int64, shown bool, b []byte) {
+func (c *streamConn) offer(siteID string, version int64, shown bool, w *wireEvent) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if last, ok := c.sent[siteID]; ok && last.version > version {
 		return
 	}
 	c.sent[siteID] = sentSite{version: version, shown: shown}
-	c.send(b)
+	c.send(outItem{w: w})
 }
 
 // stale returns the sites whose marker the device was sent and that are
@@ -210,9 +229,9 @@ func (c *streamConn) diff(current map[string]Site) (gone []string, changed []Sit
 	return gone, changed
 }
 
-func (c *streamConn) send(b []byte) {
+func (c *streamConn) send(it outItem) {
 	select {
-	case c.out <- b:
+	case c.out <- it:
 	case <-c.done:
 	default:
 		c.s.cfg.Log.Warn("tak device too slow, disconnecting", "user", c.user.ID, "agency", c.user.AgencyID)
@@ -242,8 +261,15 @@ func (s *Stream) handle(tc *tls.Conn) {
 		tc.Close()
 		return
 	}
-	c := &streamConn{s: s, c: tc, user: u, lang: lang, out: make(chan []byte, s.cfg.QueueLen),
+	c := &streamConn{s: s, c: tc, user: u, lang: lang, out: make(chan outItem, s.cfg.QueueLen),
 		done: make(chan struct{}), sent: map[string]sentSite{}}
+	if !s.cfg.XMLOnly {
+		// Offered first, as TAK Server does once a client is authenticated.
+		c.offerUID = "atalaya-takp-" + randomHex(8)
+		if w, err := newWire(cot.ProtocolOffer(c.offerUID, s.cfg.ServerVersion, s.cfg.Now())); err == nil {
+			c.send(outItem{w: w})
+		}
+	}
 	log = log.With("user", u.ID, "agency", u.AgencyID)
 
 	s.mu.Lock()
@@ -302,18 +328,18 @@ func (s *Stream) snapshot(ctx context.Context, c *streamConn) error {
 			s.cfg.Log.Error("tak site event", "site", st.ID, "err", err)
 			continue
 		}
-		b, err := cot.Marshal(e)
+		w, err := newWire(e)
 		if err != nil {
 			return err
 		}
-		c.offer(st.ID, st.Version, true, b)
+		c.offer(st.ID, st.Version, true, w)
 	}
 	return nil
 }
 
-// read answers pings and records ground-truth replies until the device
-// goes away or is idle too long. Atalaya relays nothing between devices:
-// other events are ignored.
+// read answers pings and protocol requests and records ground-truth
+// replies until the device goes away or is idle too long. Atalaya relays
+// nothing between devices: other events are ignored.
 func (s *Stream) read(c *streamConn, log *slog.Logger) {
 	r := cot.NewReader(&deadlineReader{c: c.c, idle: s.cfg.IdleTimeout, now: s.cfg.Now})
 	for {
@@ -327,14 +353,51 @@ func (s *Stream) read(c *streamConn, log *slog.Logger) {
 			return
 		}
 		if e.Type == cot.TypePing {
-			b, _ := cot.Marshal(cot.Pong(s.cfg.Now()))
-			c.send(b)
+			w, _ := newWire(cot.Pong(s.cfg.Now()))
+			c.send(outItem{w: w})
 			continue
+		}
+		if e.Type == cot.TypeProtocolRequest {
+			s.negotiate(c, r, e, log)
+			continue
+		}
+		if e.Detail.Contact != nil && e.Detail.Contact.Endpoint != "" && e.Detail.Contact.Callsign != "" {
+			c.peer = cot.ChatParty{UID: e.UID, Callsign: e.Detail.Contact.Callsign} // its position report
+		}
+		if p, ok := cot.ChatSender(e); ok {
+			c.peer = p
 		}
 		if s.cfg.GroundTruth != nil {
 			s.groundTruth(c, e, log)
 		}
 	}
+}
+
+// negotiate answers a device's protocol request: version 1, asked once
+// after the offer, is accepted; from the request on the device sends
+// frames, and from the answer on it is sent frames (the writer switches
+// after writing the answer). Anything else is refused and the device stays
+// on XML.
+func (s *Stream) negotiate(c *streamConn, r *cot.Reader, e cot.Event, log *slog.Logger) {
+	v, ok := cot.RequestedProtocol(e)
+	accept := ok && v == cot.ProtocolVersion && c.offerUID != "" && !c.negotiated
+	uid := c.offerUID
+	if uid == "" {
+		uid = e.UID
+	}
+	w, err := newWire(cot.ProtocolResponse(uid, accept, s.cfg.Now()))
+	if err != nil {
+		log.Error("tak protocol response", "err", err)
+		return
+	}
+	if accept {
+		c.negotiated = true
+		_ = r.UseProtocol(cot.ProtocolVersion)
+		log.Info("tak device switched to TAK protocol version 1 (protobuf)")
+	} else {
+		log.Info("tak protocol request refused", "version", v, "well_formed", ok)
+	}
+	c.send(outItem{w: w, switchProto: accept})
 }
 
 // deadlineReader extends the read deadline before every read.
@@ -353,20 +416,16 @@ func (d *deadlineReader) Read(p []byte) (int, error) {
 
 func (s *Stream) write(c *streamConn, log *slog.Logger) {
 	w := bufio.NewWriterSize(c.c, 32<<10)
+	proto := false
 	for {
 		select {
-		case b := <-c.out:
+		case it := <-c.out:
 			_ = c.c.SetWriteDeadline(s.cfg.Now().Add(s.cfg.WriteTimeout))
-			_, err := w.Write(b)
-			if err == nil {
-				err = w.WriteByte('\n')
-			}
+			err := it.writeTo(w, &proto, log)
 			// Batch what is queued already into one TLS record.
 			for err == nil && len(c.out) > 0 && w.Buffered() < 16<<10 {
-				b = <-c.out
-				if _, err = w.Write(b); err == nil {
-					err = w.WriteByte('\n')
-				}
+				it = <-c.out
+				err = it.writeTo(w, &proto, log)
 			}
 			if err == nil {
 				err = w.Flush()
@@ -407,22 +466,22 @@ func (s *Stream) Deliver(ctx context.Context, a store.Alert) error {
 	s.mu.Unlock()
 	now := s.cfg.Now()
 	for agency, cs := range targets {
-		byLang := map[string][]byte{}
+		byLang := map[string]*wireEvent{}
 		for _, c := range cs {
-			b, ok := byLang[c.lang]
+			w, ok := byLang[c.lang]
 			if !ok {
 				e, _, err := eventFor(st, agency, c.lang, s.cfg.Site, now)
 				if err != nil {
 					return fmt.Errorf("tak stream: %w", err)
 				}
-				if b, err = cot.Marshal(e); err != nil {
+				if w, err = newWire(e); err != nil {
 					return fmt.Errorf("tak stream: %w", err)
 				}
-				byLang[c.lang] = b
+				byLang[c.lang] = w
 			}
 			o := s.cfg.Site
 			o.Lang = c.lang
-			c.offer(st.ID, st.Version, Shows(st, agency, o, now), b)
+			c.offer(st.ID, st.Version, Shows(st, agency, o, now), w)
 		}
 	}
 	return nil
@@ -463,11 +522,11 @@ func (s *Stream) Refresh(ctx context.Context) error {
 				c.mu.Lock()
 				v := c.sent[id].version
 				c.mu.Unlock()
-				b, err := cot.Marshal(cot.DeleteEvent(id, o, now))
+				w, err := newWire(cot.DeleteEvent(id, o, now))
 				if err != nil {
 					return err
 				}
-				c.offer(id, v, false, b)
+				c.offer(id, v, false, w)
 			}
 			for _, st := range changed {
 				e, err := cot.SiteEvent(st.Site, o, now)
@@ -475,11 +534,11 @@ func (s *Stream) Refresh(ctx context.Context) error {
 					s.cfg.Log.Error("tak site event", "site", st.ID, "err", err)
 					continue
 				}
-				b, err := cot.Marshal(e)
+				w, err := newWire(e)
 				if err != nil {
 					return err
 				}
-				c.offer(st.ID, st.Version, true, b)
+				c.offer(st.ID, st.Version, true, w)
 			}
 		}
 	}
@@ -494,16 +553,127 @@ func (s *Stream) groundTruth(c *streamConn, e cot.Event, log *slog.Logger) {
 	if !ok {
 		return
 	}
+	id := ""
 	if err != nil {
 		log.Warn("tak ground truth refused", "uid", e.UID, "err", err)
-		return
+	} else {
+		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.WriteTimeout)
+		id, err = s.cfg.GroundTruth(ctx, c.user, r)
+		cancel()
+		if err != nil {
+			log.Warn("tak ground truth refused", "uid", e.UID, "site", id, "err", err)
+		} else {
+			log.Info("tak ground truth recorded", "site", id, "outcome", r.Outcome)
+		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.WriteTimeout)
-	defer cancel()
-	id, err := s.cfg.GroundTruth(ctx, c.user, r)
+	s.acknowledge(c, AckFor(r, id, err), log)
+}
+
+// acknowledge sends the device a GeoChat message from Atalaya, in its
+// agency's language, saying what was recorded or why nothing was: to the
+// device's own uid when its position report or chat told it, else to All
+// Chat Rooms (only this device receives it either way).
+func (s *Stream) acknowledge(c *streamConn, a cot.Ack, log *slog.Logger) {
+	from := cot.ChatParty{UID: s.cfg.Site.ProducerUID, Callsign: "Atalaya"}
+	if from.UID == "" {
+		from.UID = "atalaya"
+	}
+	msg := cot.ChatMessage(from, c.peer, randomHex(8), cot.AckText(c.lang, a), s.cfg.Now())
+	w, err := newWire(msg)
 	if err != nil {
-		log.Warn("tak ground truth refused", "uid", e.UID, "site", id, "err", err)
+		log.Error("tak ground truth acknowledgement", "err", err)
 		return
 	}
-	log.Info("tak ground truth recorded", "site", id, "outcome", r.Outcome)
+	c.send(outItem{w: w})
+}
+
+// AckFor says what a device is told about its ground-truth reply r: the
+// site it was recorded for (siteID, err nil), or why it was refused (err
+// from cot.ParseGroundTruth or the GroundTruthFunc).
+func AckFor(r cot.GroundTruthReply, siteID string, err error) cot.Ack {
+	a := cot.Ack{SiteID: siteID, ShortID: r.ShortID, Outcome: r.Outcome, Visited: r.Visited}
+	if a.SiteID == "" {
+		a.SiteID = r.SiteID
+	}
+	switch {
+	case err == nil:
+	case errors.Is(err, cot.ErrNoSite):
+		a.Refusal = cot.RefusedNoSite
+	case errors.Is(err, cot.ErrInvalid):
+		a.Refusal = cot.RefusedOutcome // cot.ParseGroundTruth: an outcome or visit time it could not read
+	case errors.Is(err, ErrAmbiguousSite):
+		a.Refusal = cot.RefusedAmbiguous
+	case errors.Is(err, store.ErrNotFound):
+		a.Refusal = cot.RefusedUnknownSite
+		if a.SiteID == "" {
+			a.Refusal = cot.RefusedUnknownShort
+		}
+	case errors.Is(err, feed.ErrForbidden), errors.Is(err, access.ErrForbidden):
+		a.Refusal = cot.RefusedRole
+	case errors.Is(err, store.ErrInvalid):
+		a.Refusal = cot.RefusedOutcome
+	default:
+		a.Refusal = cot.RefusedFailed
+	}
+	return a
+}
+
+// wireEvent is an event to send, encoded once for every device that gets
+// it: XML at once (so that a bad event is refused before it is queued),
+// the TAK protocol version 1 frame when a device that switched needs it.
+type wireEvent struct {
+	e        cot.Event
+	xml      []byte
+	once     sync.Once
+	frame    []byte
+	frameErr error
+}
+
+func newWire(e cot.Event) (*wireEvent, error) {
+	b, err := cot.Marshal(e)
+	if err != nil {
+		return nil, err
+	}
+	return &wireEvent{e: e, xml: b}, nil
+}
+
+func (w *wireEvent) protoFrame() ([]byte, error) {
+	w.once.Do(func() { w.frame, w.frameErr = cot.MarshalFrame(w.e) })
+	return w.frame, w.frameErr
+}
+
+// outItem is one thing queued for a device.
+type outItem struct {
+	w *wireEvent
+	// switchProto: this is the protocol response accepting version 1;
+	// it is the last XML the device gets (written without the newline:
+	// its next byte is the first frame's).
+	switchProto bool
+}
+
+// writeTo writes the item in the connection's current protocol.
+func (it outItem) writeTo(w *bufio.Writer, proto *bool, log *slog.Logger) error {
+	if *proto {
+		b, err := it.w.protoFrame()
+		if err != nil {
+			log.Error("tak event as protobuf", "uid", it.w.e.UID, "err", err)
+			return nil
+		}
+		_, err = w.Write(b)
+		return err
+	}
+	_, err := w.Write(it.w.xml)
+	if err == nil && !it.switchProto {
+		err = w.WriteByte('\n')
+	}
+	if it.switchProto {
+		*proto = true
+	}
+	return err
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
 }

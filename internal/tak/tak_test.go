@@ -366,13 +366,19 @@ func TestStreamNodeTAK(t *testing.T) {
 			UID, Type, How, Callsign string
 			Lat, Lon, CE             float64
 		}
-		Errors []string
+		Errors  []string
+		Version string
 	}
 	if err := json.Unmarshal(lines.Bytes(), &got); err != nil {
 		t.Fatalf("%v: %s", err, lines.Bytes())
 	}
 	if len(got.Errors) > 0 {
 		t.Errorf("node-tak errors: %v", got.Errors)
+	}
+	// node-tak (XML only) took the protocol offer as TAK Server's: it read
+	// the server version from it and did not take it for an event.
+	if got.Version != "Atalaya" {
+		t.Errorf("node-tak read server version %q from the offer, want Atalaya", got.Version)
 	}
 	want := map[string]store.Site{cot.SiteUID(live.ID): live, cot.SiteUID(toCOL.ID): toCOL, cot.SiteUID(later.ID): later}
 	seen := map[string]bool{}
@@ -631,6 +637,13 @@ func TestRefresh(t *testing.T) {
 	}
 	if len(count) != len(want) {
 		t.Errorf("events %v, want %v", count, want)
+	}
+	// And one protocol offer, on connect, as TAK Server sends it.
+	d.mu.Lock()
+	offers := d.offers
+	d.mu.Unlock()
+	if len(offers) != 1 || !cot.OffersProtocol(offers[0], 1) {
+		t.Errorf("protocol offers %+v, want one of version 1", offers)
 	}
 	for k, n := range want {
 		if count[k] != n {

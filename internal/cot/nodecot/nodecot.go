@@ -101,3 +101,70 @@ func Parse(events ...[]byte) ([]Result, error) {
 	}
 	return out, nil
 }
+
+// Decoded is what node-cot made of one TAK protocol version 1 payload
+// (CoTParser.from_proto, schema-validated).
+type Decoded struct {
+	OK                    bool   `json:"ok"`
+	Error                 string `json:"error"`
+	UID, Type, How        string
+	Time, Start, Stale    string
+	Lat, Lon, HAE, CE, LE float64
+	Callsign, Endpoint    string
+	Remarks               string
+	Detail                []string // the detail's element names, sorted
+	Chat                  *struct {
+		Chatroom       string `json:"chatroom"`
+		ID             string `json:"id"`
+		SenderCallsign string `json:"senderCallsign"`
+	} `json:"chat"`
+	// XML is the event node-cot writes from it (CoTParser.to_xml).
+	XML string `json:"xml"`
+}
+
+// Encoded is node-cot's protobuf payload of an XML event
+// (CoTParser.from_xml, then to_proto).
+type Encoded struct {
+	OK    bool   `json:"ok"`
+	Error string `json:"error"`
+	Proto []byte `json:"proto"` // base64 in JSON
+}
+
+// Proto runs node-cot on TAK protocol version 1 payloads (decode) and on
+// XML events (encode to protobuf), in order.
+func Proto(decode [][]byte, encode [][]byte) ([]Decoded, []Encoded, error) {
+	in := struct {
+		Decode [][]byte `json:"decode"`
+		Encode []string `json:"encode"`
+	}{Decode: decode}
+	for _, e := range encode {
+		in.Encode = append(in.Encode, string(e))
+	}
+	b, err := json.Marshal(in)
+	if err != nil {
+		return nil, nil, err
+	}
+	f, err := os.CreateTemp("", "nodecot-proto-*.json")
+	if err != nil {
+		return nil, nil, err
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	if err := f.Close(); err != nil {
+		return nil, nil, err
+	}
+	var out struct {
+		Decoded []Decoded `json:"decoded"`
+		Encoded []Encoded `json:"encoded"`
+	}
+	if err := pkg.RunJSON(&out, "proto.mjs", f.Name()); err != nil {
+		return nil, nil, fmt.Errorf("node-cot: %w", err)
+	}
+	if len(out.Decoded) != len(decode) || len(out.Encoded) != len(encode) {
+		return nil, nil, fmt.Errorf("node-cot: %d and %d results for %d and %d inputs", len(out.Decoded), len(out.Encoded), len(decode), len(encode))
+	}
+	return out.Decoded, out.Encoded, nil
+}

@@ -5,7 +5,10 @@
 // Sends, once the server answered node-tak's ping: the marker of
 // markerSite sent back with "#confirmed-lab" in its remarks, and a note
 // linked to elementSite carrying <atalaya_ground_truth outcome="nothing-found">.
-// stdout: "sent" after the server answered a ping sent after both.
+// stdout: after the server answered a ping sent after both, one JSON line
+// {"chats": [{uid, type, chatroom, id, sender, to, remarks}], "errors": []}:
+// the GeoChat messages (Atalaya's acknowledgements) node-tak received and
+// parsed with node-cot, and events node-cot refused.
 import fs from 'node:fs';
 import TAK from '@tak-ps/node-tak';
 import CoT from '@tak-ps/node-cot';
@@ -17,6 +20,22 @@ const tak = await TAK.connect('atalaya-test', new URL(url), {
 });
 
 let state = 'connecting';
+const chats = [];
+const errors = [];
+const consoleError = console.error;
+console.error = (...args) => {
+  if (String(args[0]).startsWith('Error parsing')) errors.push(args.map(String).join(' '));
+  consoleError(...args);
+};
+tak.on('cot', (cot) => {
+  const a = cot.raw.event._attributes;
+  if (a.type !== 'b-t-f') return;
+  const d = cot.raw.event.detail || {};
+  const c = d.__chat && d.__chat._attributes || {};
+  const r = d.remarks || {};
+  chats.push({ uid: a.uid, type: a.type, chatroom: c.chatroom, id: c.id, sender: c.senderCallsign,
+    to: r._attributes && r._attributes.to, remarks: r._text });
+});
 tak.on('ping', () => {
   if (state === 'connecting') {
     state = 'sending';
@@ -35,7 +54,7 @@ tak.on('ping', () => {
     tak.write([marker, note, CoT.ping()]);
   } else if (state === 'sending') {
     state = 'done';
-    process.stdout.write('sent\n');
+    process.stdout.write(JSON.stringify({ chats, errors }) + '\n');
     tak.destroy();
     process.exit(0);
   }

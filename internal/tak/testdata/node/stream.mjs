@@ -3,7 +3,8 @@
 // argv: url (ssl://host:port), cert.pem, key.pem, wantUID (a uid to wait
 // for after "ready"), timeoutMs.
 // stdout: the line "ready" once the server answered node-tak's ping, then
-// one JSON line {pong, events: [{uid, type, how, lat, lon, callsign}], errors}.
+// one JSON line {pong, events: [{uid, type, how, lat, lon, callsign}], errors,
+// version: the server version node-tak read from the protocol offer}.
 import fs from 'node:fs';
 import TAK from '@tak-ps/node-tak';
 
@@ -29,7 +30,7 @@ const tak = await TAK.connect('atalaya-test', new URL(url), {
 function finish() {
   if (done) return;
   done = true;
-  process.stdout.write(JSON.stringify({ pong, events, errors }) + '\n');
+  process.stdout.write(JSON.stringify({ pong, events, errors, version: tak.version || '' }) + '\n');
   tak.destroy();
   process.exit(0);
 }
