@@ -66,10 +66,9 @@ func gridFor(b orb.Bound, polys int) grid {
 	)
 	w, h := b.Max[0]-b.Min[0], b.Max[1]-b.Min[1]
 	n := min(max(polys*cellsPerPoly, 1), maxCells)
-	size := math.Max(math.Sqrt(w*h/float64(n)), minSize)
-	if w*h == 0 {
-		size = math.Max(math.Max(w, h)/float64(n), minSize)
-	}
+	// At least max(w, h)/n, so a long thin extent does not get n cells
+	// along its length for each across.
+	size := math.Max(math.Max(math.Sqrt(w*h/float64(n)), math.Max(w, h)/float64(n)), minSize)
 	for {
 		g := grid{x0: b.Min[0], y0: b.Min[1], size: size, nx: int(w/size) + 1, ny: int(h/size) + 1}
 		if g.nx*g.ny <= maxCells {
