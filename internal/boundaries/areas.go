@@ -72,7 +72,7 @@ func ReadAreas(r io.Reader, f Fields) ([]Area, error) {
 		Features []json.RawMessage `json:"features"`
 	}
 	if err := json.Unmarshal(raw, &doc); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrGeoJSON, err)
+		return nil, fmt.Errorf("%w: not GeoJSON (convert shapefiles and other formats with ogr2ogr -f GeoJSON -t_srs EPSG:4326 out.geojson in.shp): %w", ErrGeoJSON, err)
 	}
 	if doc.Type != "FeatureCollection" {
 		return nil, fmt.Errorf("%w: type %q: want a FeatureCollection", ErrGeoJSON, doc.Type)

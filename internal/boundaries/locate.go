@@ -195,3 +195,20 @@ func (idx *areaIndex) at(lat, lon float64) Place {
 	}
 	return p
 }
+
+// StoreAreas converts areas read from a boundary file into the store's
+// records (geometry as GeoJSON, bounding box), for
+// store.AdminAreas.ImportAdminAreas.
+func StoreAreas(as []Area) ([]store.AdminArea, error) {
+	out := make([]store.AdminArea, len(as))
+	for i, a := range as {
+		gj, err := a.GeoJSON()
+		if err != nil {
+			return nil, fmt.Errorf("area %d (%q): %w", i, a.Name, err)
+		}
+		b := a.Shape.Bound()
+		out[i] = store.AdminArea{Name: a.Name, Code: a.Code, Parent: a.Parent, GeoJSON: string(gj),
+			BBox: store.BBox{MinLat: b.Min[1], MinLon: b.Min[0], MaxLat: b.Max[1], MaxLon: b.Max[0]}}
+	}
+	return out, nil
+}

@@ -63,15 +63,9 @@ func readAreasFile(t testing.TB, path string, f Fields) []Area {
 // importAreas stores areas as the import command does.
 func importAreas(t testing.TB, st store.AdminAreas, level store.AdminLevel, source string, as []Area) {
 	t.Helper()
-	sa := make([]store.AdminArea, len(as))
-	for i, a := range as {
-		gj, err := a.GeoJSON()
-		if err != nil {
-			t.Fatal(err)
-		}
-		b := a.Shape.Bound()
-		sa[i] = store.AdminArea{Name: a.Name, Code: a.Code, Parent: a.Parent, GeoJSON: string(gj),
-			BBox: store.BBox{MinLat: b.Min[1], MinLon: b.Min[0], MaxLat: b.Max[1], MaxLon: b.Max[0]}}
+	sa, err := StoreAreas(as)
+	if err != nil {
+		t.Fatal(err)
 	}
 	if _, err := st.ImportAdminAreas(context.Background(), level, source, sa); err != nil {
 		t.Fatal(err)
