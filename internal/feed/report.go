@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/go-pdf/fpdf"
+
+	"github.com/atalaya-project/atalaya/internal/boundaries"
 )
 
 // Evidence is a site's evidence as the HTTP API's GET /sites/{id}/evidence
@@ -57,13 +59,6 @@ type Trace struct {
 	Fit []float64 `json:"fit"`
 }
 
-// Place is where a site is, from real boundaries.
-type Place struct {
-	CountryCode, Country string // ISO 3166-1 alpha-3 and name
-	StateCode, State     string // ISO 3166-2 and name
-	Municipality         string // empty if not determined
-}
-
 // GranuleRef is a source granule of the report and its content hash.
 type GranuleRef struct {
 	ID     string `json:"id"`
@@ -80,11 +75,13 @@ type AuditRef struct {
 
 // Report is everything a site evidence report shows.
 type Report struct {
-	Site     Site
-	Lang     string // es, en or pt (others: en)
-	Agency   string // the requesting agency (name or id)
-	User     string // who asked for it
-	Place    Place
+	Site   Site
+	Lang   string // es, en or pt (others: en)
+	Agency string // the requesting agency (name or id)
+	User   string // who asked for it
+	// Place is where the site is: country, state and municipality, each
+	// with the boundary data set it came from.
+	Place    boundaries.Place
 	Evidence Evidence
 	// Decisions with who and when, oldest first.
 	Decisions []Decision
@@ -239,12 +236,30 @@ func WriteReport(w io.Writer, r Report) error {
 	s := r.Site
 	section(t("location"))
 	row(t("coordinates"), fmt.Sprintf("%.6f, %.6f (WGS 84) · %s · ± %.0f m (1 sigma)", s.Lat, s.Lon, dms(s.Lat, s.Lon), s.UncertaintyM))
-	row(t("country"), orDash(joinNonEmpty(" ", r.Place.Country, paren(r.Place.CountryCode))))
-	row(t("state"), orDash(joinNonEmpty(" ", r.Place.State, paren(r.Place.StateCode))))
-	if r.Place.Municipality != "" {
-		row(t("municipality"), r.Place.Municipality)
-	} else {
+	pl := r.Place
+	src := func(name, source string) string {
+		return joinNonEmpty(" · ", name, joinNonEmpty(": ", t("source"), source))
+	}
+	switch {
+	case pl.Municipality != "":
+		row(t("municipality"), src(joinNonEmpty(" ", pl.Municipality, paren(pl.MunicipalityCode)), pl.MunicipalitySource))
+	case len(pl.MunicipalSources) == 0:
 		row(t("municipality"), t("no_municipality"))
+	default:
+		row(t("municipality"), t("outside_municipalities")+" ("+strings.Join(pl.MunicipalSources, "; ")+")")
+	}
+	state := t("not_determined")
+	if pl.State != "" {
+		state = src(joinNonEmpty(" ", pl.State, paren(pl.StateCode)), pl.StateSource)
+	}
+	if pl.StateFallback {
+		state += " (" + t("state_fallback") + ")"
+	}
+	row(t("state"), state)
+	if pl.Country != "" {
+		row(t("country"), src(joinNonEmpty(" ", pl.Country, paren(pl.CountryCode)), pl.CountrySource))
+	} else {
+		row(t("country"), t("no_country"))
 	}
 
 	section(t("summary"))
@@ -532,62 +547,67 @@ func joinNonEmpty(sep string, parts ...string) string {
 
 // reportText holds the report's words in Spanish, English and Portuguese.
 var reportText = map[string]map[string]string{
-	"title":            {"es": "Informe de evidencia del sitio", "en": "Site evidence report", "pt": "Relatório de evidências do local"},
-	"subject":          {"es": "Evidencia de un posible laboratorio clandestino", "en": "Evidence of a possible clandestine laboratory", "pt": "Evidências de um possível laboratório clandestino"},
-	"site":             {"es": "Sitio", "en": "Site", "pt": "Local"},
-	"version":          {"es": "versión", "en": "version", "pt": "versão"},
-	"generated":        {"es": "Generado el", "en": "Generated", "pt": "Gerado em"},
-	"for":              {"es": "para", "en": "for", "pt": "para"},
-	"page":             {"es": "página", "en": "page", "pt": "página"},
-	"disclaimer":       {"es": "Indicio para revisión y seguimiento legal; no es prueba por sí solo", "en": "A lead for review and lawful follow-up; not evidence on its own", "pt": "Indício para revisão e acompanhamento legal; não é prova por si só"},
-	"location":         {"es": "1. Ubicación", "en": "1. Location", "pt": "1. Localização"},
-	"coordinates":      {"es": "Coordenadas", "en": "Coordinates", "pt": "Coordenadas"},
-	"country":          {"es": "País", "en": "Country", "pt": "País"},
-	"state":            {"es": "Departamento / estado", "en": "State / department", "pt": "Estado / departamento"},
-	"municipality":     {"es": "Municipio", "en": "Municipality", "pt": "Município"},
-	"no_municipality":  {"es": "no determinado (sin límites municipales cargados)", "en": "not determined (no municipal boundaries loaded)", "pt": "não determinado (sem limites municipais carregados)"},
-	"summary":          {"es": "2. Resumen", "en": "2. Summary", "pt": "2. Resumo"},
-	"status":           {"es": "Estado", "en": "Status", "pt": "Situação"},
-	"status_candidate": {"es": "candidato", "en": "candidate", "pt": "candidato"},
-	"status_confirmed": {"es": "confirmado", "en": "confirmed", "pt": "confirmado"},
-	"status_dismissed": {"es": "descartado", "en": "dismissed", "pt": "descartado"},
-	"status_revisit":   {"es": "por revisitar", "en": "to revisit", "pt": "a revisitar"},
-	"status_released":  {"es": "compartido", "en": "released", "pt": "compartilhado"},
-	"probability":      {"es": "Probabilidad", "en": "Probability", "pt": "Probabilidade"},
-	"type_guess":       {"es": "Tipo probable", "en": "Likely type", "pt": "Tipo provável"},
-	"evidence":         {"es": "Evidencia (log-verosimilitud)", "en": "Evidence (log-likelihood)", "pt": "Evidência (log-verossimilhança)"},
-	"passes":           {"es": "Pasadas con detección", "en": "Passes with a detection", "pt": "Passagens com detecção"},
-	"of":               {"es": "de", "en": "of", "pt": "de"},
-	"seen":             {"es": "Primera y última detección", "en": "First and last seen", "pt": "Primeira e última detecção"},
-	"owner":            {"es": "Agencia responsable", "en": "Owning agency", "pt": "Agência responsável"},
-	"released_to":      {"es": "Compartido con", "en": "Released to", "pt": "Compartilhado com"},
-	"gas":              {"es": "Gas", "en": "Gas", "pt": "Gás"},
-	"z":                {"es": "Evidencia (z)", "en": "Evidence (z)", "pt": "Evidência (z)"},
-	"peak_ppmm":        {"es": "Pico (ppm·m)", "en": "Peak (ppm·m)", "pt": "Pico (ppm·m)"},
-	"rate_kgh":         {"es": "Emisión (kg/h)", "en": "Emission (kg/h)", "pt": "Emissão (kg/h)"},
-	"passes_title":     {"es": "3. Pasadas sobre el sitio", "en": "3. Passes over the site", "pt": "3. Passagens sobre o local"},
-	"time":             {"es": "Fecha y hora", "en": "Time", "pt": "Data e hora"},
-	"granule":          {"es": "Gránulo", "en": "Granule", "pt": "Grânulo"},
-	"seen_q":           {"es": "¿Detectado?", "en": "Seen?", "pt": "Detectado?"},
-	"mdl":              {"es": "Mín. detectable (kg/h)", "en": "Min. detectable (kg/h)", "pt": "Mín. detectável (kg/h)"},
-	"yes":              {"es": "sí", "en": "yes", "pt": "sim"},
-	"no":               {"es": "no", "en": "no", "pt": "não"},
-	"none":             {"es": "Ninguno.", "en": "None.", "pt": "Nenhum."},
-	"plume":            {"es": "Penacho", "en": "Plume", "pt": "Pluma"},
-	"spectrum":         {"es": "4. Espectro medido y firma de la biblioteca", "en": "4. Measured spectrum and library signature", "pt": "4. Espectro medido e assinatura da biblioteca"},
-	"wavelength":       {"es": "longitud de onda (µm)", "en": "wavelength (µm)", "pt": "comprimento de onda (µm)"},
-	"signal":           {"es": "señal", "en": "signal", "pt": "sinal"},
-	"measured":         {"es": "medido", "en": "measured", "pt": "medido"},
-	"library":          {"es": "biblioteca", "en": "library", "pt": "biblioteca"},
-	"fit":              {"es": "ajuste", "en": "fit", "pt": "ajuste"},
-	"trace":            {"es": "5. Registro del sensor puntual", "en": "5. Point-sensor trace", "pt": "5. Registro do sensor pontual"},
-	"time_s":           {"es": "tiempo (s)", "en": "time (s)", "pt": "tempo (s)"},
-	"decisions":        {"es": "6. Decisiones", "en": "6. Decisions", "pt": "6. Decisões"},
-	"who":              {"es": "Quién", "en": "Who", "pt": "Quem"},
-	"action":           {"es": "Acción", "en": "Action", "pt": "Ação"},
-	"reason":           {"es": "Motivo", "en": "Reason", "pt": "Motivo"},
-	"integrity":        {"es": "7. Integridad", "en": "7. Integrity", "pt": "7. Integridade"},
-	"integrity_text":   {"es": "SHA-256 de cada gránulo de origen (el contenido exacto de los datos de la pasada):", "en": "SHA-256 of every source granule (the exact content of each pass's data):", "pt": "SHA-256 de cada grânulo de origem (o conteúdo exato dos dados de cada passagem):"},
-	"release_entry":    {"es": "Entrada del registro de auditoría que compartió el sitio", "en": "Audit-log entry that released the site", "pt": "Entrada do registro de auditoria que compartilhou o local"},
-	"verify_text":      {"es": "Para comprobar que este archivo no fue alterado y que sus datos coinciden con los registros: atalaya audit verify --report ARCHIVO.pdf", "en": "To check that this file is unaltered and matches the records: atalaya audit verify --report FILE.pdf", "pt": "Para verificar que este arquivo não foi alterado e corresponde aos registros: atalaya audit verify --report ARQUIVO.pdf"},
+	"title":                  {"es": "Informe de evidencia del sitio", "en": "Site evidence report", "pt": "Relatório de evidências do local"},
+	"subject":                {"es": "Evidencia de un posible laboratorio clandestino", "en": "Evidence of a possible clandestine laboratory", "pt": "Evidências de um possível laboratório clandestino"},
+	"site":                   {"es": "Sitio", "en": "Site", "pt": "Local"},
+	"version":                {"es": "versión", "en": "version", "pt": "versão"},
+	"generated":              {"es": "Generado el", "en": "Generated", "pt": "Gerado em"},
+	"for":                    {"es": "para", "en": "for", "pt": "para"},
+	"page":                   {"es": "página", "en": "page", "pt": "página"},
+	"disclaimer":             {"es": "Indicio para revisión y seguimiento legal; no es prueba por sí solo", "en": "A lead for review and lawful follow-up; not evidence on its own", "pt": "Indício para revisão e acompanhamento legal; não é prova por si só"},
+	"location":               {"es": "1. Ubicación", "en": "1. Location", "pt": "1. Localização"},
+	"coordinates":            {"es": "Coordenadas", "en": "Coordinates", "pt": "Coordenadas"},
+	"country":                {"es": "País", "en": "Country", "pt": "País"},
+	"state":                  {"es": "Departamento / estado", "en": "State / department", "pt": "Estado / departamento"},
+	"municipality":           {"es": "Municipio", "en": "Municipality", "pt": "Município"},
+	"no_municipality":        {"es": "no determinado (sin límites municipales cargados)", "en": "not determined (no municipal boundaries loaded)", "pt": "não determinado (sem limites municipais carregados)"},
+	"outside_municipalities": {"es": "no determinado: fuera de los límites municipales cargados", "en": "not determined: outside the municipal boundaries loaded", "pt": "não determinado: fora dos limites municipais carregados"},
+	"not_determined":         {"es": "no determinado", "en": "not determined", "pt": "não determinado"},
+	"state_fallback":         {"es": "ningún límite del operador da el departamento o estado aquí", "en": "no operator boundary gives the state here", "pt": "nenhum limite do operador dá o estado aqui"},
+	"no_country":             {"es": "ninguno (en el mar o fuera de todo país)", "en": "none (at sea or outside every country)", "pt": "nenhum (no mar ou fora de qualquer país)"},
+	"source":                 {"es": "fuente", "en": "source", "pt": "fonte"},
+	"summary":                {"es": "2. Resumen", "en": "2. Summary", "pt": "2. Resumo"},
+	"status":                 {"es": "Estado", "en": "Status", "pt": "Situação"},
+	"status_candidate":       {"es": "candidato", "en": "candidate", "pt": "candidato"},
+	"status_confirmed":       {"es": "confirmado", "en": "confirmed", "pt": "confirmado"},
+	"status_dismissed":       {"es": "descartado", "en": "dismissed", "pt": "descartado"},
+	"status_revisit":         {"es": "por revisitar", "en": "to revisit", "pt": "a revisitar"},
+	"status_released":        {"es": "compartido", "en": "released", "pt": "compartilhado"},
+	"probability":            {"es": "Probabilidad", "en": "Probability", "pt": "Probabilidade"},
+	"type_guess":             {"es": "Tipo probable", "en": "Likely type", "pt": "Tipo provável"},
+	"evidence":               {"es": "Evidencia (log-verosimilitud)", "en": "Evidence (log-likelihood)", "pt": "Evidência (log-verossimilhança)"},
+	"passes":                 {"es": "Pasadas con detección", "en": "Passes with a detection", "pt": "Passagens com detecção"},
+	"of":                     {"es": "de", "en": "of", "pt": "de"},
+	"seen":                   {"es": "Primera y última detección", "en": "First and last seen", "pt": "Primeira e última detecção"},
+	"owner":                  {"es": "Agencia responsable", "en": "Owning agency", "pt": "Agência responsável"},
+	"released_to":            {"es": "Compartido con", "en": "Released to", "pt": "Compartilhado com"},
+	"gas":                    {"es": "Gas", "en": "Gas", "pt": "Gás"},
+	"z":                      {"es": "Evidencia (z)", "en": "Evidence (z)", "pt": "Evidência (z)"},
+	"peak_ppmm":              {"es": "Pico (ppm·m)", "en": "Peak (ppm·m)", "pt": "Pico (ppm·m)"},
+	"rate_kgh":               {"es": "Emisión (kg/h)", "en": "Emission (kg/h)", "pt": "Emissão (kg/h)"},
+	"passes_title":           {"es": "3. Pasadas sobre el sitio", "en": "3. Passes over the site", "pt": "3. Passagens sobre o local"},
+	"time":                   {"es": "Fecha y hora", "en": "Time", "pt": "Data e hora"},
+	"granule":                {"es": "Gránulo", "en": "Granule", "pt": "Grânulo"},
+	"seen_q":                 {"es": "¿Detectado?", "en": "Seen?", "pt": "Detectado?"},
+	"mdl":                    {"es": "Mín. detectable (kg/h)", "en": "Min. detectable (kg/h)", "pt": "Mín. detectável (kg/h)"},
+	"yes":                    {"es": "sí", "en": "yes", "pt": "sim"},
+	"no":                     {"es": "no", "en": "no", "pt": "não"},
+	"none":                   {"es": "Ninguno.", "en": "None.", "pt": "Nenhum."},
+	"plume":                  {"es": "Penacho", "en": "Plume", "pt": "Pluma"},
+	"spectrum":               {"es": "4. Espectro medido y firma de la biblioteca", "en": "4. Measured spectrum and library signature", "pt": "4. Espectro medido e assinatura da biblioteca"},
+	"wavelength":             {"es": "longitud de onda (µm)", "en": "wavelength (µm)", "pt": "comprimento de onda (µm)"},
+	"signal":                 {"es": "señal", "en": "signal", "pt": "sinal"},
+	"measured":               {"es": "medido", "en": "measured", "pt": "medido"},
+	"library":                {"es": "biblioteca", "en": "library", "pt": "biblioteca"},
+	"fit":                    {"es": "ajuste", "en": "fit", "pt": "ajuste"},
+	"trace":                  {"es": "5. Registro del sensor puntual", "en": "5. Point-sensor trace", "pt": "5. Registro do sensor pontual"},
+	"time_s":                 {"es": "tiempo (s)", "en": "time (s)", "pt": "tempo (s)"},
+	"decisions":              {"es": "6. Decisiones", "en": "6. Decisions", "pt": "6. Decisões"},
+	"who":                    {"es": "Quién", "en": "Who", "pt": "Quem"},
+	"action":                 {"es": "Acción", "en": "Action", "pt": "Ação"},
+	"reason":                 {"es": "Motivo", "en": "Reason", "pt": "Motivo"},
+	"integrity":              {"es": "7. Integridad", "en": "7. Integrity", "pt": "7. Integridade"},
+	"integrity_text":         {"es": "SHA-256 de cada gránulo de origen (el contenido exacto de los datos de la pasada):", "en": "SHA-256 of every source granule (the exact content of each pass's data):", "pt": "SHA-256 de cada grânulo de origem (o conteúdo exato dos dados de cada passagem):"},
+	"release_entry":          {"es": "Entrada del registro de auditoría que compartió el sitio", "en": "Audit-log entry that released the site", "pt": "Entrada do registro de auditoria que compartilhou o local"},
+	"verify_text":            {"es": "Para comprobar que este archivo no fue alterado y que sus datos coinciden con los registros: atalaya audit verify --report ARCHIVO.pdf", "en": "To check that this file is unaltered and matches the records: atalaya audit verify --report FILE.pdf", "pt": "Para verificar que este arquivo não foi alterado e corresponde aos registros: atalaya audit verify --report ARQUIVO.pdf"},
 }

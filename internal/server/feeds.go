@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/atalaya-project/atalaya/internal/access"
+	"github.com/atalaya-project/atalaya/internal/boundaries"
 	"github.com/atalaya-project/atalaya/internal/feed"
 )
 
@@ -49,6 +50,9 @@ func (s *Server) newFeedHandlers() *feedHandlers {
 			Images: feed.DetectionImages(s.cfg.Store), Now: s.cfg.Now}
 	}
 	rs := &feed.ReportSource{Store: s.cfg.Store, Catalog: cat, Now: s.cfg.Now}
+	if as, ok := s.cfg.Store.(boundaries.AreaStore); ok {
+		rs.Places = boundaries.NewLocator(as) // one index for the server's life, reloaded after imports
+	}
 	return &feedHandlers{
 		ogc:      feed.OGCHandler(hc(ogcPrefix)),
 		export:   feed.ExportHandler(hc(v1Prefix + "/export")),
