@@ -43,7 +43,7 @@ names the feature (its index from 0) and the fault.`,
       --code-field CD_MUN --parent-field NM_UF --source "IBGE malha municipal 2024"
   # Colombia: DANE's MGN municipalities
   atalaya boundaries import mpio.geojson --level municipality --name-field MPIO_CNMBR \
-      --code-field MPIO_CDPMP --parent-field DPTO_CNMBR --source "DANE MGN 2024"`,
+      --code-field MPIO_CCNCT --parent-field DPTO_CNMBR --source "DANE MGN 2020"`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			lv := store.AdminLevel(level)
