@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/atalaya-project/atalaya/internal/access"
-	"github.com/atalaya-project/atalaya/internal/boundaries"
 	"github.com/atalaya-project/atalaya/internal/feed"
 )
 
@@ -50,8 +49,8 @@ func (s *Server) newFeedHandlers() *feedHandlers {
 			Images: feed.DetectionImages(s.cfg.Store), Now: s.cfg.Now}
 	}
 	rs := &feed.ReportSource{Store: s.cfg.Store, Catalog: cat, Now: s.cfg.Now}
-	if as, ok := s.cfg.Store.(boundaries.AreaStore); ok {
-		rs.Places = boundaries.NewLocator(as) // one index for the server's life, reloaded after imports
+	if s.places != nil {
+		rs.Places = s.places
 	}
 	return &feedHandlers{
 		ogc:      feed.OGCHandler(hc(ogcPrefix)),
