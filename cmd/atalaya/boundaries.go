@@ -157,7 +157,7 @@ names the feature (its index from 0) and the fault.`,
 				return err
 			}
 			defer db.Close()
-			p, err := boundaries.NewLocator(db).AreaAt(cmd.Context(), lat, lon)
+			p, err := boundaries.PlaceAt(cmd.Context(), db, lat, lon)
 			if err != nil {
 				return err
 			}

@@ -118,7 +118,15 @@ func loadIndex(ctx context.Context, st AreaStore) (*areaIndex, error) {
 	if err != nil {
 		return nil, fmt.Errorf("locate: %w", err)
 	}
-	var muni, states []Feature
+	return buildIndex(areas)
+}
+
+// buildIndex indexes areas (newest import first) by level.
+func buildIndex(areas []store.AdminArea) (*areaIndex, error) {
+	var (
+		muni, states []Feature
+		err          error
+	)
 	idx := &areaIndex{}
 	for _, a := range areas { // newest import first: it wins where sets overlap
 		shape, err := ParseShape([]byte(a.GeoJSON))
@@ -152,6 +160,50 @@ func loadIndex(ctx context.Context, st AreaStore) (*areaIndex, error) {
 		}
 	}
 	return idx, nil
+}
+
+// CandidateStore gives the areas whose bounding box contains a point and
+// the data sets loaded (store.DB implements it).
+type CandidateStore interface {
+	AdminAreasAt(ctx context.Context, lat, lon float64) ([]store.AdminArea, error)
+	AdminAreaSets(ctx context.Context) ([]store.AdminAreaSet, error)
+}
+
+// PlaceAt is Locator.AreaAt for a single lookup: it reads only the areas
+// whose bounding box contains the point (the store's bbox filter), not
+// every area, so a one-off command does not load a national mesh.
+func PlaceAt(ctx context.Context, st CandidateStore, lat, lon float64) (Place, error) {
+	if !(lat >= -90 && lat <= 90 && lon >= -180 && lon <= 180) {
+		return Place{}, fmt.Errorf("locate %v, %v: want latitude in [-90, 90] and longitude in [-180, 180] degrees", lat, lon)
+	}
+	areas, err := st.AdminAreasAt(ctx, lat, lon)
+	if err != nil {
+		return Place{}, fmt.Errorf("locate: %w", err)
+	}
+	idx, err := buildIndex(areas)
+	if err != nil {
+		return Place{}, err
+	}
+	sets, err := st.AdminAreaSets(ctx)
+	if err != nil {
+		return Place{}, fmt.Errorf("locate: %w", err)
+	}
+	idx.muniSrcs = nil
+	for _, s := range sets { // sorted by level, source
+		if s.Level == store.LevelMunicipality {
+			idx.muniSrcs = append(idx.muniSrcs, s.Source)
+		}
+	}
+	return idx.at(lat, lon), nil
+}
+
+// Once finds places with PlaceAt: for processes that locate one or a few
+// points (a command-line report), where loading every area would cost more.
+type Once struct{ Store CandidateStore }
+
+// AreaAt implements the same lookup as Locator.AreaAt.
+func (o Once) AreaAt(ctx context.Context, lat, lon float64) (Place, error) {
+	return PlaceAt(ctx, o.Store, lat, lon)
 }
 
 // Refresh drops the loaded index: the next lookup reloads it (call it after

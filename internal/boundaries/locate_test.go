@@ -204,6 +204,16 @@ func TestLocatorAgreesWithGDAL(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			// The one-off lookup (bbox candidates from SQL) says the same.
+			if i%10 == 0 {
+				once, err := PlaceAt(ctx, st, p[1], p[0])
+				if err != nil {
+					t.Fatal(err)
+				}
+				if fmt.Sprint(once) != fmt.Sprint(pl) {
+					t.Errorf("point %d: PlaceAt %+v, Locator %+v", i, once, pl)
+				}
+			}
 			want := truth[i]
 			if len(want) > 0 {
 				inside++

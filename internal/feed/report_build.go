@@ -33,8 +33,9 @@ type ReportSource struct {
 	Evidence func(ctx context.Context, siteID string) (Evidence, error)
 	Now      func() time.Time
 	// Places locates the site (municipality, state, country, each with
-	// its source). Nil: a boundaries.Locator over Store if it keeps
-	// administrative areas, else Natural Earth alone.
+	// its source): a server passes its boundaries.Locator. Nil: one-off
+	// lookups in Store (boundaries.Once) if it keeps administrative areas,
+	// else Natural Earth alone.
 	Places PlaceFinder
 }
 
@@ -65,8 +66,8 @@ func (rs *ReportSource) BuildReport(ctx context.Context, p access.Principal, sit
 	r := Report{Site: site, Lang: lang, Agency: p.AgencyID, User: p.UserID, Generated: now().UTC()}
 	places := rs.Places
 	if places == nil {
-		if as, ok := rs.Store.(boundaries.AreaStore); ok {
-			places = boundaries.NewLocator(as)
+		if cs, ok := rs.Store.(boundaries.CandidateStore); ok {
+			places = boundaries.Once{Store: cs}
 		}
 	}
 	if places != nil {

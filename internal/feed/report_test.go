@@ -386,11 +386,17 @@ func TestReportNamesCounty(t *testing.T) {
 		durham := newSite(t, st, 35.994, -78.8986) // downtown Durham, NC
 		atSea := newSite(t, st, 34.5, -75.0)       // the Atlantic off Cape Hatteras
 		bogota := newSite(t, st, 4.6097, -74.0817) // outside the counties loaded
-		for _, tc := range []struct{ lang, muni, outside, sea string }{
+		// Every language, with the server's in-memory locator and with the
+		// one-off lookups a command-line report makes (Places nil).
+		for i, tc := range []struct{ lang, muni, outside, sea string }{
 			{"es", "Municipio Durham (37063) · fuente: " + source, "Municipio no determinado: fuera de los límites municipales cargados (" + source + ")", "ninguno (en el mar"},
 			{"en", "Municipality Durham (37063) · source: " + source, "Municipality not determined: outside the municipal boundaries loaded (" + source + ")", "none (at sea"},
 			{"pt", "Município Durham (37063) · fonte: " + source, "Município não determinado: fora dos limites municipais carregados (" + source + ")", "nenhum (no mar"},
 		} {
+			rs.Places = nil
+			if i%2 == 1 {
+				rs.Places = boundaries.NewLocator(st)
+			}
 			p := access.Principal{UserID: "u", AgencyID: "USA-DEA", Role: access.RoleAnalyst, Lang: tc.lang}
 			text := func(site store.Site) string {
 				r, err := rs.BuildReport(ctx, p, site.ID, "")
