@@ -108,3 +108,24 @@ func BenchmarkLoad3000(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkPlaceAt3000 is one one-off lookup (bbox candidates read from
+// SQLite, parsed and tested) among 3,000 areas.
+func BenchmarkPlaceAt3000(b *testing.B) {
+	as, bound := tiledCounties(b)
+	ctx := context.Background()
+	st, err := store.Open(ctx, "sqlite:"+filepath.Join(b.TempDir(), "a.db"), store.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	importAreas(b, st, store.LevelMunicipality, "tiled", as)
+	pts := randomPoints(4096, bound, as, 3)
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		p := pts[i%len(pts)]
+		if _, err := PlaceAt(ctx, st, p[1], p[0]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -28,9 +28,13 @@ import (
 //   - Luxembourg's 12 cantons in 3 districts (GADM, as shipped with the R
 //     package terra: r-cran-terra; GADM data are free for non-commercial
 //     use: only read here at test time, never copied into the repository).
+//   - Olinda's 470 census tracts (also in r-cran-sf: olinda1.shp, whose
+//     CD_GEOCODI codes and field names are those of IBGE's 2010 census tract
+//     mesh; the package does not document its source), small and dense.
 const (
-	ncShapefile  = "/usr/lib/R/site-library/sf/shape/nc.shp"
-	luxShapefile = "/usr/lib/R/site-library/terra/ex/lux.shp"
+	ncShapefile     = "/usr/lib/R/site-library/sf/shape/nc.shp"
+	luxShapefile    = "/usr/lib/R/site-library/terra/ex/lux.shp"
+	olindaShapefile = "/usr/lib/R/site-library/sf/shape/olinda1.shp"
 )
 
 // toGeoJSON converts a shapefile to a GeoJSON file in WGS 84 with GDAL.
@@ -354,5 +358,54 @@ func TestLocatorParentsAndRefresh(t *testing.T) {
 	loc.Refresh()
 	if pl, _ = loc.AreaAt(ctx, 49.6117, 6.1300); pl.State != "Luxembourg" || pl.StateSource != "GADM (R terra lux.shp)" {
 		t.Errorf("after Refresh: %+v", pl)
+	}
+}
+
+// Olinda's census tracts (a Brazilian IBGE mesh: 470 polygons of a few
+// hundred metres, converted from SIRGAS 2000's GRS 80 by GDAL) as
+// municipal areas: the locator agrees with GDAL on 1,000 points.
+func TestLocatorAgreesWithGDALOnDenseTracts(t *testing.T) {
+	file := toGeoJSON(t, olindaShapefile)
+	as := readAreasFile(t, file, Fields{Name: "CD_GEOCODI"})
+	if len(as) != 470 {
+		t.Fatalf("%d tracts, want 470", len(as))
+	}
+	var bound orb.Bound
+	for i, a := range as {
+		if i == 0 {
+			bound = a.Shape.Bound()
+		}
+		bound = bound.Union(a.Shape.Bound())
+	}
+	pts := randomPoints(1000, bound.Pad(0.005), as, 5)
+	truth := gdalAt(t, file, "CD_GEOCODI", pts)
+	ctx := context.Background()
+	st, err := store.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "a.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	importAreas(t, st, store.LevelMunicipality, "IBGE setores 2010 (R sf olinda1.shp)", as)
+	loc := NewLocator(st)
+	inside := 0
+	for i, p := range pts {
+		pl, err := loc.AreaAt(ctx, p[1], p[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := ""
+		if len(truth[i]) > 0 {
+			want = truth[i][0]
+			inside++
+		}
+		if len(truth[i]) > 1 || pl.Municipality != want {
+			if edgeDistance(as, append([]string{pl.Municipality}, truth[i]...), p) >= borderTolerance {
+				t.Errorf("point %d (%.7f, %.7f): locator %q, GDAL %q", i, p[1], p[0], pl.Municipality, truth[i])
+			}
+		}
+	}
+	t.Logf("%d points, %d inside a tract", len(pts), inside)
+	if inside < 600 {
+		t.Errorf("only %d points inside a tract", inside)
 	}
 }
