@@ -45,6 +45,21 @@ if ! command -v openssl >/dev/null; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends openssl >&2
   fi
 fi
+# internal/boundaries, internal/feed and cmd/atalaya check the municipal
+# lookup against real admin-2 boundaries nobody here wrote: North Carolina's
+# counties (US Census, shipped by Debian's r-cran-sf) and Luxembourg's
+# cantons (GADM, shipped by r-cran-terra), converted at test time by GDAL.
+if ! [ -f /usr/lib/R/site-library/sf/shape/nc.shp ] || ! [ -f /usr/lib/R/site-library/terra/ex/lux.shp ]; then
+  echo "test: installing r-cran-sf and r-cran-terra (real county and canton boundaries)" >&2
+  if [ "$(id -u)" != 0 ]; then
+    echo "test: r-cran-sf or r-cran-terra is missing and installing it needs root: apt-get install r-cran-sf r-cran-terra" >&2
+    exit 1
+  fi
+  if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends r-cran-sf r-cran-terra >&2; then
+    apt-get update -q >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends r-cran-sf r-cran-terra >&2
+  fi
+fi
 # The store's shared test suite runs against real PostgreSQL + PostGIS too:
 # start a throwaway cluster (installing Debian's postgresql-15-postgis-3 if
 # missing) unless one is given, and stop it when the tests end.

@@ -281,8 +281,18 @@ func scenarioDismiss(t *testing.T, b backend) {
 			plume: !!document.querySelector('#plume-img'),
 			wantPlumes: ev.detections.filter(d => d.outline).length,
 			plumes: document.querySelectorAll('.leaflet-plumes-pane path.plume').length,
+			wantCountry: ev.place.country,
+			country: document.querySelector('[data-place="country"]').textContent,
+			municipality: document.querySelector('[data-place="municipality"]').textContent,
 		};
 	})()`, chromedp.EvalAwaitPromise)
+	// No municipal boundaries are loaded: the page says so; the country is
+	// the API's (Natural Earth's, named as the source).
+	if c, _ := got["wantCountry"].(string); c == "" || !strings.HasPrefix(got["country"].(string), c) ||
+		!strings.Contains(got["country"].(string), "source: Natural Earth admin-0") ||
+		got["municipality"] != "not determined (no municipal boundaries loaded)" {
+		t.Fatalf("site page place: %v", got)
+	}
 	if got["title"] != b.titles[site] ||
 		got["spectrum"] != got["wantSpectrum"] || got["library"] != got["wantSpectrum"] || got["trace"] != got["wantTrace"] ||
 		got["passes"] != got["wantPasses"] || got["notSeen"] != got["wantNotSeen"] || got["plume"] != got["wantPlume"] || got["plumes"] != got["wantPlumes"] {

@@ -44,9 +44,12 @@ func newReportCmd(g *app) *cobra.Command {
 		Short: "Write a site's evidence report (PDF) for an agency",
 		Long: `Writes the evidence report of a site the agency may see (it owns the site, or
 the site was released to it), in the agency's language or --lang (es, en, pt):
-location (country and state from Natural Earth boundaries), each pass seen or
-surveyed without a detection, decisions with who and when, and the SHA-256 of
-every source granule and of the audit entry that released the site. Its
+location (municipality and state from the boundaries imported with
+` + "`atalaya boundaries import`" + `, each with its source, else "not determined";
+the state falls back to Natural Earth admin-1, the country is Natural Earth's),
+each pass seen or surveyed without a detection, decisions with who and when,
+and the SHA-256 of every source granule and of the audit entry that released
+the site. Its
 generation and the file's SHA-256 are recorded in the audit log, so
 ` + "`atalaya report verify FILE`" + ` proves the file unaltered later.`,
 		Example: `  atalaya report --site 01a2139a… --agency DEA --out site.pdf

@@ -66,6 +66,7 @@ false-alarm rates; it is not evidence on its own.`,
 		newTokenCmd(),
 		newAuditCmd(),
 		newTAKCmd(g),
+		newBoundariesCmd(),
 	)
 	return root
 }

@@ -27,7 +27,8 @@ var ErrFormat = errors.New("boundaries: bad format")
 type Feature struct {
 	Code   string // ISO 3166-1 alpha-3 (countries) or ISO 3166-2 (states)
 	Name   string
-	Parent string // a state's country (ISO 3166-1 alpha-3); "" for countries
+	Parent string // a state's country (ISO 3166-1 alpha-3); "" for countries; an imported area's parent name
+	Source string // an imported area's data set; "" for Natural Earth's
 	Shape  orb.MultiPolygon
 	Bound  orb.Bound
 }
@@ -36,10 +37,52 @@ type Feature struct {
 // immutable and safe for concurrent use.
 type Layer struct {
 	features []Feature
-	// cells[row*360+col] lists the polygons whose bounding box meets the
-	// 1° cell (row = floor(lat+90), col = floor(lon+180)).
+	grid     grid
+	// cells[row*grid.nx+col] lists the polygons whose bounding box meets
+	// the cell, in feature order.
 	cells [][]polyRef
 	polys []polyIndex
+}
+
+// grid is a regular longitude/latitude grid: cell (row, col) spans
+// [x0+col·size, x0+(col+1)·size) × [y0+row·size, y0+(row+1)·size).
+type grid struct {
+	x0, y0, size float64
+	nx, ny       int
+}
+
+// worldGrid is the 1° grid over the whole Earth of the embedded layers.
+var worldGrid = grid{x0: -180, y0: -90, size: 1, nx: 360, ny: 180}
+
+// gridFor fits a grid to the bounds of a layer's polygons with about
+// cellsPerPoly cells per polygon (at most maxCells), so a cell lists few
+// candidates whatever the areas' size: 1° suits countries, municipalities
+// of a few km need finer cells.
+func gridFor(b orb.Bound, polys int) grid {
+	const (
+		cellsPerPoly = 4
+		maxCells     = 1 << 21
+		minSize      = 1e-4 // about 11 m: finer cells buy nothing
+	)
+	w, h := b.Max[0]-b.Min[0], b.Max[1]-b.Min[1]
+	n := min(max(polys*cellsPerPoly, 1), maxCells)
+	// At least max(w, h)/n, so a long thin extent does not get n cells
+	// along its length for each across.
+	size := math.Max(math.Max(math.Sqrt(w*h/float64(n)), math.Max(w, h)/float64(n)), minSize)
+	for {
+		g := grid{x0: b.Min[0], y0: b.Min[1], size: size, nx: int(w/size) + 1, ny: int(h/size) + 1}
+		if g.nx*g.ny <= maxCells {
+			return g
+		}
+		size *= 1.5 // a long thin extent: fewer, larger cells
+	}
+}
+
+// cell returns the cell of a point, clamped to the grid.
+func (g grid) cell(lat, lon float64) (row, col int) {
+	row = int(math.Floor((lat - g.y0) / g.size))
+	col = int(math.Floor((lon - g.x0) / g.size))
+	return min(max(row, 0), g.ny-1), min(max(col, 0), g.nx-1)
 }
 
 type polyRef struct {
@@ -245,18 +288,13 @@ func decodeRaw(raw []byte) (*Layer, error) {
 	if r.b.Len() != 0 {
 		return nil, fmt.Errorf("%w: %d bytes after the last feature", ErrFormat, r.b.Len())
 	}
-	l.index()
+	l.index(worldGrid)
 	return l, nil
 }
 
-func cellOf(lat, lon float64) (row, col int) {
-	row = int(math.Floor(lat + 90))
-	col = int(math.Floor(lon + 180))
-	return min(max(row, 0), 179), min(max(col, 0), 359)
-}
-
-func (l *Layer) index() {
-	l.cells = make([][]polyRef, 180*360)
+func (l *Layer) index(g grid) {
+	l.grid = g
+	l.cells = make([][]polyRef, g.nx*g.ny)
 	for i, f := range l.features {
 		for _, p := range f.Shape {
 			j := len(l.polys)
@@ -266,25 +304,59 @@ func (l *Layer) index() {
 			}
 			l.polys = append(l.polys, pi)
 			b := p[0].Bound()
-			r0, c0 := cellOf(b.Min[1], b.Min[0])
-			r1, c1 := cellOf(b.Max[1], b.Max[0])
+			r0, c0 := g.cell(b.Min[1], b.Min[0])
+			r1, c1 := g.cell(b.Max[1], b.Max[0])
 			for r := r0; r <= r1; r++ {
 				for c := c0; c <= c1; c++ {
-					l.cells[r*360+c] = append(l.cells[r*360+c], polyRef{int32(i), int32(j), b})
+					l.cells[r*g.nx+c] = append(l.cells[r*g.nx+c], polyRef{int32(i), int32(j), b})
 				}
 			}
 		}
 	}
 }
 
-// At returns the first feature (by code) whose shape contains the point.
+// NewLayer indexes features for point lookups (At returns the first
+// feature, in the given order, that contains a point). Each polygon needs
+// an outer ring then its holes, each ring closed with at least 4 points.
+func NewLayer(features []Feature) (*Layer, error) {
+	l := &Layer{features: make([]Feature, len(features))}
+	var b orb.Bound
+	n := 0
+	for i, f := range features {
+		if len(f.Shape) == 0 {
+			return nil, fmt.Errorf("%w: feature %d (%q) has no polygon", ErrFormat, i, f.Name)
+		}
+		for j, p := range f.Shape {
+			if len(p) == 0 {
+				return nil, fmt.Errorf("%w: feature %d (%q): polygon %d has no ring", ErrFormat, i, f.Name, j)
+			}
+			for k, r := range p {
+				if len(r) < 4 || r[0] != r[len(r)-1] {
+					return nil, fmt.Errorf("%w: feature %d (%q): polygon %d ring %d: want a closed ring of at least 4 points", ErrFormat, i, f.Name, j, k)
+				}
+			}
+		}
+		f.Bound = f.Shape.Bound()
+		if n == 0 {
+			b = f.Bound
+		} else {
+			b = b.Union(f.Bound)
+		}
+		n += len(f.Shape)
+		l.features[i] = f
+	}
+	l.index(gridFor(b, n))
+	return l, nil
+}
+
+// At returns the first feature whose shape contains the point.
 func (l *Layer) At(lat, lon float64) (*Feature, bool) {
-	if !(lat >= -90 && lat <= 90 && lon >= -180 && lon <= 180) {
+	if !(lat >= -90 && lat <= 90 && lon >= -180 && lon <= 180) || len(l.cells) == 0 {
 		return nil, false
 	}
-	row, col := cellOf(lat, lon)
+	row, col := l.grid.cell(lat, lon)
 	pt := orb.Point{lon, lat}
-	for _, ref := range l.cells[row*360+col] {
+	for _, ref := range l.cells[row*l.grid.nx+col] {
 		if !ref.bound.Contains(pt) {
 			continue
 		}
@@ -295,7 +367,8 @@ func (l *Layer) At(lat, lon float64) (*Feature, bool) {
 	return nil, false
 }
 
-// Features returns the layer's features, sorted by code then name.
+// Features returns the layer's features (the embedded layers' sorted by
+// code then name).
 func (l *Layer) Features() []Feature { return l.features }
 
 // GeoJSON encodes the layer as a FeatureCollection whose features carry

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/go-pdf/fpdf"
+
+	"github.com/atalaya-project/atalaya/internal/boundaries"
 )
 
 // Evidence is a site's evidence as the HTTP API's GET /sites/{id}/evidence
@@ -57,13 +59,6 @@ type Trace struct {
 	Fit []float64 `json:"fit"`
 }
 
-// Place is where a site is, from real boundaries.
-type Place struct {
-	CountryCode, Country string // ISO 3166-1 alpha-3 and name
-	StateCode, State     string // ISO 3166-2 and name
-	Municipality         string // empty if not determined
-}
-
 // GranuleRef is a source granule of the report and its content hash.
 type GranuleRef struct {
 	ID     string `json:"id"`
@@ -80,11 +75,13 @@ type AuditRef struct {
 
 // Report is everything a site evidence report shows.
 type Report struct {
-	Site     Site
-	Lang     string // es, en or pt (others: en)
-	Agency   string // the requesting agency (name or id)
-	User     string // who asked for it
-	Place    Place
+	Site   Site
+	Lang   string // es, en or pt (others: en)
+	Agency string // the requesting agency (name or id)
+	User   string // who asked for it
+	// Place is where the site is: country, state and municipality, each
+	// with the boundary data set it came from.
+	Place    boundaries.Place
 	Evidence Evidence
 	// Decisions with who and when, oldest first.
 	Decisions []Decision
@@ -239,12 +236,30 @@ func WriteReport(w io.Writer, r Report) error {
 	s := r.Site
 	section(t("location"))
 	row(t("coordinates"), fmt.Sprintf("%.6f, %.6f (WGS 84) · %s · ± %.0f m (1 sigma)", s.Lat, s.Lon, dms(s.Lat, s.Lon), s.UncertaintyM))
-	row(t("country"), orDash(joinNonEmpty(" ", r.Place.Country, paren(r.Place.CountryCode))))
-	row(t("state"), orDash(joinNonEmpty(" ", r.Place.State, paren(r.Place.StateCode))))
-	if r.Place.Municipality != "" {
-		row(t("municipality"), r.Place.Municipality)
-	} else {
+	pl := r.Place
+	src := func(name, source string) string {
+		return joinNonEmpty(" · ", name, joinNonEmpty(": ", t("source"), source))
+	}
+	switch {
+	case pl.Municipality != "":
+		row(t("municipality"), src(joinNonEmpty(" ", pl.Municipality, paren(pl.MunicipalityCode)), pl.MunicipalitySource))
+	case len(pl.MunicipalSources) == 0:
 		row(t("municipality"), t("no_municipality"))
+	default:
+		row(t("municipality"), t("outside_munis")+" ("+strings.Join(pl.MunicipalSources, "; ")+")")
+	}
+	state := t("not_determined")
+	if pl.State != "" {
+		state = src(joinNonEmpty(" ", pl.State, paren(pl.StateCode)), pl.StateSource)
+	}
+	if pl.StateFallback {
+		state += " (" + t("state_fallback") + ")"
+	}
+	row(t("state"), state)
+	if pl.Country != "" {
+		row(t("country"), src(joinNonEmpty(" ", pl.Country, paren(pl.CountryCode)), pl.CountrySource))
+	} else {
+		row(t("country"), t("no_country"))
 	}
 
 	section(t("summary"))
@@ -546,6 +561,11 @@ var reportText = map[string]map[string]string{
 	"state":            {"es": "Departamento / estado", "en": "State / department", "pt": "Estado / departamento"},
 	"municipality":     {"es": "Municipio", "en": "Municipality", "pt": "Município"},
 	"no_municipality":  {"es": "no determinado (sin límites municipales cargados)", "en": "not determined (no municipal boundaries loaded)", "pt": "não determinado (sem limites municipais carregados)"},
+	"outside_munis":    {"es": "no determinado: fuera de los límites municipales cargados", "en": "not determined: outside the municipal boundaries loaded", "pt": "não determinado: fora dos limites municipais carregados"},
+	"not_determined":   {"es": "no determinado", "en": "not determined", "pt": "não determinado"},
+	"state_fallback":   {"es": "ningún límite del operador da el departamento o estado aquí", "en": "no operator boundary gives the state here", "pt": "nenhum limite do operador dá o estado aqui"},
+	"no_country":       {"es": "ninguno (en el mar o fuera de todo país)", "en": "none (at sea or outside every country)", "pt": "nenhum (no mar ou fora de qualquer país)"},
+	"source":           {"es": "fuente", "en": "source", "pt": "fonte"},
 	"summary":          {"es": "2. Resumen", "en": "2. Summary", "pt": "2. Resumo"},
 	"status":           {"es": "Estado", "en": "Status", "pt": "Situação"},
 	"status_candidate": {"es": "candidato", "en": "candidate", "pt": "candidato"},

@@ -32,6 +32,17 @@ type ReportSource struct {
 	// of the site's detections, all seen, without images.
 	Evidence func(ctx context.Context, siteID string) (Evidence, error)
 	Now      func() time.Time
+	// Places locates the site (municipality, state, country, each with
+	// its source): a server passes its boundaries.Locator. Nil: one-off
+	// lookups in Store (boundaries.Once) if it keeps administrative areas,
+	// else Natural Earth alone.
+	Places PlaceFinder
+}
+
+// PlaceFinder names the municipality, state and country of a point
+// (boundaries.Locator).
+type PlaceFinder interface {
+	AreaAt(ctx context.Context, lat, lon float64) (boundaries.Place, error)
 }
 
 // BuildReport gathers the report of a site p may see (store.ErrNotFound
@@ -53,11 +64,18 @@ func (rs *ReportSource) BuildReport(ctx context.Context, p access.Principal, sit
 		lang = p.Lang
 	}
 	r := Report{Site: site, Lang: lang, Agency: p.AgencyID, User: p.UserID, Generated: now().UTC()}
-	if iso, name, ok := boundaries.CountryAt(site.Lat, site.Lon); ok {
-		r.Place.CountryCode, r.Place.Country = iso, name
+	places := rs.Places
+	if places == nil {
+		if cs, ok := rs.Store.(boundaries.CandidateStore); ok {
+			places = boundaries.Once{Store: cs}
+		}
 	}
-	if code, name, _, ok := boundaries.StateAt(site.Lat, site.Lon); ok {
-		r.Place.StateCode, r.Place.State = code, name
+	if places != nil {
+		if r.Place, err = places.AreaAt(ctx, site.Lat, site.Lon); err != nil {
+			return Report{}, fmt.Errorf("report of site %s: %w", siteID, err)
+		}
+	} else {
+		r.Place = boundaries.NaturalEarthPlace(site.Lat, site.Lon)
 	}
 	for _, d := range h.Decisions {
 		r.Decisions = append(r.Decisions, Decision{ID: d.ID, Actor: d.Actor, At: d.At, Action: string(d.Action), Reason: d.Reason})

@@ -109,10 +109,10 @@ func TestReport(t *testing.T) {
 	if !ok {
 		t.Fatal("no state at the site")
 	}
-	for _, tc := range []struct{ lang, title, country, seen, decisions string }{
-		{"es", "Informe de evidencia del sitio", "Colombia", "¿Detectado?", "6. Decisiones"},
-		{"en", "Site evidence report", "Colombia", "Seen?", "6. Decisions"},
-		{"pt", "Relatório de evidências do local", "Colombia", "Detectado?", "6. Decisões"},
+	for _, tc := range []struct{ lang, title, country, seen, decisions, muni string }{
+		{"es", "Informe de evidencia del sitio", "Colombia", "¿Detectado?", "6. Decisiones", "Municipio no determinado (sin límites municipales cargados)"},
+		{"en", "Site evidence report", "Colombia", "Seen?", "6. Decisions", "Municipality not determined (no municipal boundaries loaded)"},
+		{"pt", "Relatório de evidências do local", "Colombia", "Detectado?", "6. Decisões", "Município não determinado (sem limites municipais carregados)"},
 	} {
 		t.Run(tc.lang, func(t *testing.T) {
 			p := access.Principal{UserID: "u-a", AgencyID: "A", Role: access.RolePartner, Lang: tc.lang}
@@ -132,7 +132,7 @@ func TestReport(t *testing.T) {
 			}
 			text := pdfText(t, a.Bytes())
 			flat := strings.Join(strings.Fields(text), " ")
-			for _, want := range []string{tc.title, tc.country, state, tc.seen, tc.decisions,
+			for _, want := range []string{tc.title, tc.country, state, tc.seen, tc.decisions, tc.muni, boundaries.NaturalEarthAdmin1,
 				"4.609700, -74.081700", "analyst-ana", "plume matches ammonia", "0.42", gs[0].SHA256, gs[1].SHA256, audit.Hash,
 				"atalaya audit verify --report"} {
 				if !strings.Contains(flat, want) {
@@ -349,4 +349,82 @@ func TestReportStoredEvidence(t *testing.T) {
 			t.Errorf("report text lacks %q", want)
 		}
 	}
+}
+
+// A site placed inside a known county: with North Carolina's counties
+// (US Census boundaries from Debian's r-cran-sf, converted by GDAL)
+// imported into the store, the report names the county, its FIPS code and
+// the data set, in each language; a site outside them is "not determined:
+// outside the municipal boundaries loaded", never silently blank.
+func TestReportNamesCounty(t *testing.T) {
+	eachStore(t, func(t *testing.T, st *store.DB, _ string) {
+		ctx := context.Background()
+		gj := filepath.Join(t.TempDir(), "nc.geojson")
+		if out, err := exec.Command("ogr2ogr", "-f", "GeoJSON", "-t_srs", "EPSG:4326", gj, "/usr/lib/R/site-library/sf/shape/nc.shp").CombinedOutput(); err != nil {
+			t.Fatalf("ogr2ogr (install gdal-bin and r-cran-sf: scripts/test.sh does): %v\n%s", err, out)
+		}
+		f, err := os.Open(gj)
+		if err != nil {
+			t.Fatal(err)
+		}
+		as, err := boundaries.ReadAreas(f, boundaries.Fields{Name: "NAME", Code: "FIPS"})
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		sa, err := boundaries.StoreAreas(as)
+		if err != nil {
+			t.Fatal(err)
+		}
+		const source = "US Census counties (R sf nc.shp)"
+		if _, err := st.ImportAdminAreas(ctx, store.LevelMunicipality, source, sa); err != nil {
+			t.Fatal(err)
+		}
+		putAgencies(t, st, "USA-DEA")
+		rs := &ReportSource{Store: st, Catalog: &Catalog{Sites: st, Audience: StoreAudience(st, fixedOwner("USA-DEA"))},
+			Now: func() time.Time { return time.Date(2026, 3, 10, 9, 0, 0, 0, time.UTC) }}
+		durham := newSite(t, st, 35.994, -78.8986) // downtown Durham, NC
+		atSea := newSite(t, st, 34.5, -75.0)       // the Atlantic off Cape Hatteras
+		bogota := newSite(t, st, 4.6097, -74.0817) // outside the counties loaded
+		// Every language, with the server's in-memory locator and with the
+		// one-off lookups a command-line report makes (Places nil).
+		for i, tc := range []struct{ lang, muni, outside, sea string }{
+			{"es", "Municipio Durham (37063) · fuente: " + source, "Municipio no determinado: fuera de los límites municipales cargados (" + source + ")", "ninguno (en el mar"},
+			{"en", "Municipality Durham (37063) · source: " + source, "Municipality not determined: outside the municipal boundaries loaded (" + source + ")", "none (at sea"},
+			{"pt", "Município Durham (37063) · fonte: " + source, "Município não determinado: fora dos limites municipais carregados (" + source + ")", "nenhum (no mar"},
+		} {
+			rs.Places = nil
+			if i%2 == 1 {
+				rs.Places = boundaries.NewLocator(st)
+			}
+			p := access.Principal{UserID: "u", AgencyID: "USA-DEA", Role: access.RoleAnalyst, Lang: tc.lang}
+			text := func(site store.Site) string {
+				r, err := rs.BuildReport(ctx, p, site.ID, "")
+				if err != nil {
+					t.Fatal(err)
+				}
+				var a, b bytes.Buffer
+				if err := WriteReport(&a, r); err != nil {
+					t.Fatal(err)
+				}
+				if err := WriteReport(&b, r); err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(a.Bytes(), b.Bytes()) {
+					t.Fatal("the same report wrote different bytes")
+				}
+				return strings.Join(strings.Fields(pdfText(t, a.Bytes())), " ")
+			}
+			if got := text(durham); !strings.Contains(got, tc.muni) || !strings.Contains(got, "United States of America (USA)") ||
+				!strings.Contains(got, boundaries.NaturalEarthAdmin0) {
+				t.Errorf("%s: the Durham report lacks %q:\n%s", tc.lang, tc.muni, got)
+			}
+			if got := text(bogota); !strings.Contains(got, tc.outside) || !strings.Contains(got, "Colombia") {
+				t.Errorf("%s: the Bogotá report lacks %q:\n%s", tc.lang, tc.outside, got)
+			}
+			if got := text(atSea); !strings.Contains(got, tc.sea) || !strings.Contains(got, tc.outside) {
+				t.Errorf("%s: the report at sea lacks %q:\n%s", tc.lang, tc.sea, got)
+			}
+		}
+	})
 }

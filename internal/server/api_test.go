@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/atalaya-project/atalaya/internal/access"
+	"github.com/atalaya-project/atalaya/internal/boundaries"
 	"github.com/atalaya-project/atalaya/internal/feed"
 	"github.com/atalaya-project/atalaya/internal/store"
 )
@@ -202,6 +203,22 @@ func TestSiteETagAndDecisions(t *testing.T) {
 		if len(ev.Decisions) != 3 || len(ev.Detections) != 1 || len(ev.Passes) != 1 || ev.Passes[0].GranuleID != e.granule.ID || ev.Spectrum.Gas != "ammonia" {
 			t.Errorf("evidence %+v", ev)
 		}
+		// Where the site is: Natural Earth alone until municipal
+		// boundaries are imported, then the municipality with its source.
+		if p := ev.Place; p.Country != "Colombia" || p.CountryCode != "COL" || p.CountrySource != boundaries.NaturalEarthAdmin0 ||
+			p.Municipality != "" || p.MunicipalSources == nil || len(p.MunicipalSources) != 0 || !p.StateFallback || p.StateSource != boundaries.NaturalEarthAdmin1 {
+			t.Errorf("place before any import %+v", p)
+		}
+		bogota := `{"type":"Polygon","coordinates":[[[-74.3,4.4],[-73.9,4.4],[-73.9,4.8],[-74.3,4.8],[-74.3,4.4]]]}`
+		if _, err := e.st.ImportAdminAreas(t0, store.LevelMunicipality, "DANE MGN (test box)", []store.AdminArea{{Name: "Bogotá, D.C.", Code: "11001",
+			Parent: "Bogotá, D.C.", GeoJSON: bogota, BBox: store.BBox{MinLat: 4.4, MinLon: -74.3, MaxLat: 4.8, MaxLon: -73.9}}}); err != nil {
+			t.Fatal(err)
+		}
+		decode(t, read(t, e.do("GET", path+"/evidence", analyst, nil)), &ev)
+		if p := ev.Place; p.Municipality != "Bogotá, D.C." || p.MunicipalityCode != "11001" || p.MunicipalitySource != "DANE MGN (test box)" ||
+			p.State != "Bogotá, D.C." || p.StateSource != "DANE MGN (test box)" || p.StateFallback || p.Country != "Colombia" {
+			t.Errorf("place after the import %+v", p)
+		}
 		// Partners' alerts: the release, then the ground truth on the
 		// released site; the confirm before the release alerted no one.
 		alerts, err := e.st.ClaimOutbox(t0, 10, time.Minute)
@@ -236,8 +253,8 @@ func TestSiteETagAndDecisions(t *testing.T) {
 		// Decide: no If-Match, stale, confirm, stale dismiss, the
 		// partner's confirm, PER's release (refused before its body is
 		// read, so under the route's first action). Release: unknown
-		// agency, done.
-		want := map[string]int{string(access.ReadSites): 4, string(access.ReadEvidence): 1, string(access.Decide): 6,
+		// agency, done. Evidence: read before and after the boundary import.
+		want := map[string]int{string(access.ReadSites): 4, string(access.ReadEvidence): 2, string(access.Decide): 6,
 			string(access.Release): 2, string(access.ReportGroundTruth): 1,
 			"site.release": 1} // access's own entry, in the release's transaction
 		if fmt.Sprint(count) != fmt.Sprint(want) {

@@ -49,6 +49,9 @@ func (s *Server) newFeedHandlers() *feedHandlers {
 			Images: feed.DetectionImages(s.cfg.Store), Now: s.cfg.Now}
 	}
 	rs := &feed.ReportSource{Store: s.cfg.Store, Catalog: cat, Now: s.cfg.Now}
+	if s.places != nil {
+		rs.Places = s.places
+	}
 	return &feedHandlers{
 		ogc:      feed.OGCHandler(hc(ogcPrefix)),
 		export:   feed.ExportHandler(hc(v1Prefix + "/export")),

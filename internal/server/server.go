@@ -17,6 +17,7 @@ import (
 	"github.com/paulmach/orb"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/atalaya-project/atalaya/internal/boundaries"
 	"github.com/atalaya-project/atalaya/internal/coverage"
 	"github.com/atalaya-project/atalaya/internal/store"
 )
@@ -90,6 +91,9 @@ type Server struct {
 	uploads *uploads
 	feed    *feedHandlers
 	reg     *prometheus.Registry
+	// places names sites' municipality, state and country (nil: Natural
+	// Earth alone, when the store keeps no administrative areas).
+	places *boundaries.Locator
 	// assetTags caches the web UI files' ETags.
 	assetTags sync.Map
 	// gzBoundaries is Config.Boundaries gzipped, made on first use.
@@ -165,6 +169,9 @@ func New(cfg Config) (*Server, error) {
 		cfg.Log.Info("abandoned uploads deleted", "uploads", n, "older_than", cfg.UploadTTL)
 	}
 	s := &Server{cfg: cfg, log: cfg.Log, mux: http.NewServeMux(), uploads: up, reg: cfg.Registry}
+	if as, ok := cfg.Store.(boundaries.AreaStore); ok {
+		s.places = boundaries.NewLocator(as) // one index for the server's life, reloaded after imports
+	}
 	s.metrics = newMetrics(cfg.Registry)
 	s.hub = NewHub(HubConfig{Buffer: cfg.EventBuffer, Ring: cfg.EventRing, Start: uint64(cfg.Now().UnixMicro()),
 		OnClients: func(n int) { s.metrics.sseClients.Set(float64(n)) },

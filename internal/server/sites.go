@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/atalaya-project/atalaya/internal/access"
+	"github.com/atalaya-project/atalaya/internal/boundaries"
 	"github.com/atalaya-project/atalaya/internal/coverage"
 	"github.com/atalaya-project/atalaya/internal/feed"
 	"github.com/atalaya-project/atalaya/internal/fusion"
@@ -327,6 +328,43 @@ type Evidence struct {
 		DetectionID string    `json:"detection_id,omitempty"`
 	} `json:"trace"`
 	PlumePNG string `json:"plume_png"`
+	// Place is where the site is, each name with its boundary data set.
+	Place PlaceJSON `json:"place"`
+}
+
+// PlaceJSON is a site's municipality, state and country with their sources
+// (boundaries.Place). An empty municipality with no municipal_sources: no
+// municipal boundaries are loaded; with some: the site is outside them.
+type PlaceJSON struct {
+	Municipality       string   `json:"municipality"`
+	MunicipalityCode   string   `json:"municipality_code"`
+	MunicipalitySource string   `json:"municipality_source"`
+	MunicipalSources   []string `json:"municipal_sources"`
+	State              string   `json:"state"`
+	StateCode          string   `json:"state_code"`
+	StateSource        string   `json:"state_source"`
+	StateFallback      bool     `json:"state_fallback"`
+	Country            string   `json:"country"`
+	CountryCode        string   `json:"country_code"`
+	CountrySource      string   `json:"country_source"`
+}
+
+// place locates a site.
+func (s *Server) place(ctx context.Context, lat, lon float64) (PlaceJSON, error) {
+	p := boundaries.NaturalEarthPlace(lat, lon)
+	if s.places != nil {
+		var err error
+		if p, err = s.places.AreaAt(ctx, lat, lon); err != nil {
+			return PlaceJSON{}, err
+		}
+	}
+	srcs := p.MunicipalSources
+	if srcs == nil {
+		srcs = []string{}
+	}
+	return PlaceJSON{Municipality: p.Municipality, MunicipalityCode: p.MunicipalityCode, MunicipalitySource: p.MunicipalitySource,
+		MunicipalSources: srcs, State: p.State, StateCode: p.StateCode, StateSource: p.StateSource, StateFallback: p.StateFallback,
+		Country: p.Country, CountryCode: p.CountryCode, CountrySource: p.CountrySource}, nil
 }
 
 // PassJSON is one pass over a site: one that saw it (a detection linked
@@ -366,6 +404,9 @@ func (s *Server) getEvidence(w http.ResponseWriter, r *http.Request, c *call) er
 		return err
 	}
 	var ev Evidence
+	if ev.Place, err = s.place(r.Context(), c.site.Lat, c.site.Lon); err != nil {
+		return err
+	}
 	ev.Detections = make([]DetectionJSON, len(h.Detections))
 	ev.Passes = []PassJSON{}
 	seen := map[string]bool{}

@@ -378,6 +378,41 @@ ALTER TABLE detections ADD COLUMN plume_png {blob} NOT NULL DEFAULT '';
 CREATE INDEX sites_queue ON sites (probability DESC, passes_surveyed, id) WHERE status IN ('candidate', 'revisit');
 `,
 	},
+	{
+		version: 7,
+		name:    "administrative areas (municipalities, states) imported by the operator",
+		common: `
+CREATE TABLE admin_areas (
+	id          TEXT PRIMARY KEY,
+	level       TEXT NOT NULL CHECK (level IN ('municipality', 'state')),
+	name        TEXT NOT NULL CHECK (name <> ''),
+	code        TEXT NOT NULL DEFAULT '',
+	parent      TEXT NOT NULL DEFAULT '',
+	source      TEXT NOT NULL CHECK (source <> ''),
+	geojson     TEXT NOT NULL,
+	min_lat     DOUBLE PRECISION NOT NULL CHECK (min_lat BETWEEN -90 AND 90),
+	min_lon     DOUBLE PRECISION NOT NULL CHECK (min_lon BETWEEN -180 AND 180),
+	max_lat     DOUBLE PRECISION NOT NULL CHECK (max_lat BETWEEN min_lat AND 90),
+	max_lon     DOUBLE PRECISION NOT NULL CHECK (max_lon BETWEEN min_lon AND 180),
+	imported_us BIGINT NOT NULL
+);
+CREATE INDEX admin_areas_source ON admin_areas (level, source);
+CREATE INDEX admin_areas_bbox ON admin_areas (min_lat, max_lat, min_lon, max_lon);
+
+CREATE TABLE admin_areas_generation (
+	id         INTEGER PRIMARY KEY CHECK (id = 1),
+	generation BIGINT NOT NULL
+);
+INSERT INTO admin_areas_generation (id, generation) VALUES (1, 0);
+`,
+		dialects: map[string]string{
+			"postgres": `
+ALTER TABLE admin_areas ADD COLUMN geom geometry(MultiPolygon, 4326)
+	GENERATED ALWAYS AS (ST_Multi(ST_SetSRID(ST_GeomFromGeoJSON(geojson), 4326))) STORED;
+CREATE INDEX admin_areas_geom ON admin_areas USING GIST (geom);
+`,
+		},
+	},
 }
 
 // SchemaVersion is the newest schema version this code knows.

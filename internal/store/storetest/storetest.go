@@ -88,6 +88,7 @@ func Run(t *testing.T, newStore Factory) {
 		{"TAKCerts", testTAKCerts},
 		{"SitesWithStatus", testSitesWithStatus},
 		{"SitesPage", testSitesPage},
+		{"AdminAreas", testAdminAreas},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -92,6 +92,7 @@ export class SitePage {
         el('span', { class: 'version' }, t('site.version', { v: fmt.number(s.version || 0, 0) }))));
     const facts = el('dl', { class: 'facts' },
       fact(t('site.location'), fmt.latlon(s.lat, s.lon)),
+      ...placeFacts(ev.place),
       fact(t('site.uncertainty'), fmt.meters(s.uncertainty_m || 0)),
       fact(t('site.firstSeen'), el('time', { datetime: s.first_seen }, fmt.date(s.first_seen))),
       fact(t('site.lastSeen'), el('time', { datetime: s.last_seen }, fmt.date(s.last_seen))),
@@ -344,6 +345,27 @@ function planLabel(f) {
 
 function fact(k, v) {
   return [el('dt', {}, k), el('dd', {}, v)];
+}
+
+// placeFacts are the site's municipality, state and country, each with the
+// boundary data set it came from (the evidence's place); a municipality
+// that is not determined says why.
+function placeFacts(p) {
+  if (!p) return [];
+  const named = (name, code, src) => [
+    code ? t('site.named', { name, code }) : name,
+    src ? el('small', { class: 'source' }, ` · ${t('site.source', { src })}`) : ''];
+  let muni;
+  if (p.municipality) muni = named(p.municipality, p.municipality_code, p.municipality_source);
+  else if ((p.municipal_sources || []).length === 0) muni = t('site.noMunicipalities');
+  else muni = t('site.outsideMunicipalities', { srcs: p.municipal_sources.join('; ') });
+  const state = p.state ? named(p.state, p.state_code, p.state_source) : [t('site.none')];
+  if (p.state_fallback) state.push(el('small', { class: 'source' }, ` (${t('site.stateFallback')})`));
+  const country = p.country ? named(p.country, p.country_code, p.country_source) : t('site.noCountry');
+  return [
+    ...fact(t('site.municipality'), el('span', { 'data-place': 'municipality' }, muni)),
+    ...fact(t('site.state'), el('span', { 'data-place': 'state' }, state)),
+    ...fact(t('site.country'), el('span', { 'data-place': 'country' }, country))];
 }
 
 // errorText says what went wrong in the user's language.
