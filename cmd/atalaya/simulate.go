@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"strings"
 
@@ -27,6 +28,8 @@ func newSimulateCmd(g *app) *cobra.Command {
 	var (
 		out, preset, scenario, libPath string
 		seed                           uint64
+		passes                         int
+		rateScale                      float64
 	)
 	cmd := &cobra.Command{
 		Use:   "simulate",
@@ -39,6 +42,7 @@ its sources (truth.json), the point-sensor trace along the flight path
 ULog). Built-in scenarios: ` + strings.Join(sim.Presets(), ", ") + `.`,
 		Example: `  atalaya simulate --preset fentanyl --out survey/
   atalaya simulate --scenario my-survey.json --seed 7 --out survey/
+  atalaya simulate --preset fentanyl --passes 25 --rate-scale 2 --out survey/   # a longer survey of a stronger lab
   atalaya detect survey/pass-1/radiance.hdr --gas acetone,ammonia --out survey/pass-1/detect`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -63,6 +67,18 @@ ULog). Built-in scenarios: ` + strings.Join(sim.Presets(), ", ") + `.`,
 			if cmd.Flags().Changed("seed") {
 				s.Seed = seed
 			}
+			if !(rateScale > 0) || math.IsInf(rateScale, 0) {
+				return fmt.Errorf("--rate-scale %g: want a positive factor", rateScale)
+			}
+			for i := range s.Sources {
+				for g, q := range s.Sources[i].Rates {
+					s.Sources[i].Rates[g] = q * rateScale
+				}
+			}
+			if passes < 0 {
+				return fmt.Errorf("--passes %d: want 0 (the scenario's) or more", passes)
+			}
+			s.Repeat(passes)
 			outs, err := sim.RunScenario(out, s, lib, &simProgress{g: g})
 			if err != nil {
 				return err
@@ -89,5 +105,7 @@ ULog). Built-in scenarios: ` + strings.Join(sim.Presets(), ", ") + `.`,
 	cmd.Flags().StringVar(&scenario, "scenario", "", "scenario file (JSON, docs/scenario.md); overrides --preset")
 	cmd.Flags().Uint64Var(&seed, "seed", 1, "random seed (default: the scenario's)")
 	cmd.Flags().StringVar(&libPath, "library", "", "signature library file (default: built-in)")
+	cmd.Flags().IntVar(&passes, "passes", 0, "fly the scenario's passes again, days later with other winds, until there are this many (0: the scenario's)")
+	cmd.Flags().Float64Var(&rateScale, "rate-scale", 1, "multiply every source's emission rates by this factor")
 	return cmd
 }

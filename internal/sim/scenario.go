@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"sort"
@@ -209,6 +210,40 @@ func (s *Scenario) Validate() error {
 		passes[p.Name] = true
 	}
 	return nil
+}
+
+// Repeat flies the scenario's passes again until it has n (n no more
+// than its passes leaves it as it is): cycle c of pass k is pass k flown
+// c·m days later (m the scenario's passes), its wind direction turned by
+// N(0, 15°) and its speed scaled by U(0.8, 1.2) from a generator seeded
+// with the scenario's seed, named pass-<k+1>; every source works on the
+// repeated days as on the originals. It is how a survey of more passes
+// than a preset has is made (docs/evidence.md's accumulation runs).
+func (s *Scenario) Repeat(n int) {
+	m := len(s.Flights)
+	if m == 0 || n <= m {
+		return
+	}
+	base := append([]ScenarioPass(nil), s.Flights...)
+	cycle := time.Duration(m) * 24 * time.Hour
+	rng := rand.New(rand.NewPCG(s.Seed, 0xe47e))
+	for k := m; k < n; k++ {
+		f := base[k%m]
+		f.Name = fmt.Sprintf("pass-%d", k+1)
+		f.Start = f.Start.Add(time.Duration(k/m) * cycle)
+		f.Weather.WindFromDeg = math.Mod(f.Weather.WindFromDeg+15*rng.NormFloat64()+360, 360)
+		f.Weather.WindSpeed *= 0.8 + 0.4*rng.Float64()
+		s.Flights = append(s.Flights, f)
+	}
+	for i := range s.Sources {
+		sched := s.Sources[i].Schedule
+		for c := 1; c*m < n; c++ {
+			d := time.Duration(c) * cycle
+			for _, iv := range sched {
+				s.Sources[i].Schedule = append(s.Sources[i].Schedule, Interval{From: iv.From.Add(d), To: iv.To.Add(d)})
+			}
+		}
+	}
 }
 
 // GSD returns the ground sample distance of a pass, m.

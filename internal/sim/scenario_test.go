@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/atalaya-project/atalaya/internal/cube"
 	"github.com/atalaya-project/atalaya/internal/flightlog"
@@ -274,5 +275,46 @@ func TestPointOnlyFlight(t *testing.T) {
 	bad.PointSensors = nil
 	if err := bad.Validate(); !errors.Is(err, ErrScenario) || !strings.Contains(err.Error(), "point_only") {
 		t.Errorf("point-only flight without point sensors: %v", err)
+	}
+}
+
+// TestRepeat: a preset repeated to 25 passes is a valid scenario whose
+// extra passes are the preset's own, days later, with the source working
+// during every one of them.
+func TestRepeat(t *testing.T) {
+	s, err := Preset("fentanyl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := len(s.Flights)
+	s.Repeat(2)
+	if len(s.Flights) != m {
+		t.Fatalf("Repeat(2) on %d passes made %d", m, len(s.Flights))
+	}
+	s.Repeat(25)
+	if len(s.Flights) != 25 {
+		t.Fatalf("%d passes, want 25", len(s.Flights))
+	}
+	if err := s.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	for k := m; k < 25; k++ {
+		f, b := s.Flights[k], s.Flights[k%m]
+		if d := f.Start.Sub(b.Start); d != time.Duration(k/m*m)*24*time.Hour {
+			t.Errorf("%s starts %v after %s", f.Name, d, b.Name)
+		}
+		if f.AltitudeM != b.AltitudeM || f.Weather.Stability != b.Weather.Stability {
+			t.Errorf("%s is not %s flown again: %+v", f.Name, b.Name, f)
+		}
+		if r := f.Weather.WindSpeed / b.Weather.WindSpeed; r < 0.8 || r > 1.2 {
+			t.Errorf("%s wind speed %.2f against %.2f", f.Name, f.Weather.WindSpeed, b.Weather.WindSpeed)
+		}
+		working := false
+		for _, iv := range s.Sources[0].Schedule {
+			working = working || (!f.Start.Before(iv.From) && f.Start.Before(iv.To))
+		}
+		if !working {
+			t.Errorf("the laboratory is not working during %s (%s)", f.Name, f.Start)
+		}
 	}
 }

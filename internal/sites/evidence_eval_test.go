@@ -130,7 +130,7 @@ func TestEvaluateEvidence(t *testing.T) {
 	}
 	for _, k := range envInts("ATALAYA_EVIDENCE_SEEDS", []int{0, 1, 2, 3, 4, 5}) {
 		for _, sc := range scales {
-			sv := simulateSurvey(t, dir, "fentanyl", k, 0, sc, surveyGases, fars[0], lib)
+			sv := simulateSurvey(t, dir, "fentanyl", k, envInts("ATALAYA_EVIDENCE_PASSES", []int{0})[0], sc, surveyGases, fars[0], lib)
 			prs := runSurveyGrid(t, sv, cfg, surveyGases, fars, fars[0])
 			ev.Fentanyl = append(ev.Fentanyl, surveyEval{"fentanyl", sc, k, prs})
 			var zs, z1, inf string

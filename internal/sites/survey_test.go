@@ -70,6 +70,10 @@ func simulateSurvey(t testing.TB, dir, preset string, rep, maxPasses int, scale 
 	if maxPasses > 0 && len(s.Flights) > maxPasses {
 		s.Flights = s.Flights[:maxPasses]
 	}
+	if maxPasses > len(s.Flights) {
+		name += fmt.Sprintf("-n%d", maxPasses)
+		s.Repeat(maxPasses)
+	}
 	sv := &survey{s: s, rep: rep}
 	rng := rand.New(rand.NewPCG(s.Seed, 0x5eed))
 	for i, fl := range s.Flights {
