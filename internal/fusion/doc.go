@@ -17,6 +17,14 @@
 // estimates. ACE and CEM score the same plumes again and RX finds
 // anomalies of no gas: those are stored with the granule and not fused.
 //
-// The pass's time and wind come from the cube's header (cube.PassMeta);
-// without a wind, the grid takes each cell's own pixels.
+// The pass's time and wind come from the cube's header (cube.PassMeta).
+// A pass with a wind goes to the source grid (1 m cells; each cell's
+// measurement is the emission rate of a source there, fitted along the
+// pass's wind, so passes with different winds add up — the grid that finds
+// sources no single pass finds, docs/evidence.md); a pass without one to
+// the cell grid (5 m cells of the pixels' own columns). Their tiles are
+// kept apart ("src/" keys). The source grid is told where single passes
+// found plumes (this granule's imaging detections and those of the sites
+// around it) so that their lobes stay out of its null, and its detections
+// near them are left to those plumes' sites.
 package fusion
