@@ -89,7 +89,7 @@ echo "== go test without -race: accuracy tests the race detector's 20× slowdown
 # (the n-pass detection-limit test in internal/eval; the simulated surveys
 # of internal/sites' evidence grid; the source-estimation
 # accuracy limits in internal/sniff)
-go test -count=1 ./internal/eval/ ./internal/sniff/ ./internal/sites/
+go test -count=1 ./internal/eval/ ./internal/sniff/ ./internal/sites/ ./internal/fusion/
 echo "== go test -tags noasm (pure-Go kernels)"
 go test -count=1 -tags noasm ./internal/kernel/... ./internal/detect/...
 echo "== CGO_ENABLED=0 build"

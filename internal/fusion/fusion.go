@@ -47,6 +47,13 @@ type Config struct {
 	SourceGrid sites.GridConfig
 	// CellGridOnly puts every pass on the cell grid, wind or not.
 	CellGridOnly bool
+	// GridMinSeen is how many passes must each have seen gas at a grid
+	// detection's peak cell (that pass's own z ≥ the grid's SeenZ) for it
+	// to make or join a site (default 2). The grid is for what persists:
+	// one pass's puff far down a plume, strong enough to carry the
+	// combined z alone, is not a source, and a single pass's finding is
+	// the granule's to make.
+	GridMinSeen int
 	// Catalog sets association and scoring (zone, hemisphere and NewID
 	// are set here).
 	Catalog sites.CatalogConfig
@@ -88,6 +95,9 @@ func New(db Store, cfg Config) (*Fuser, error) {
 	}
 	if cfg.Retries == 0 {
 		cfg.Retries = 8
+	}
+	if cfg.GridMinSeen == 0 {
+		cfg.GridMinSeen = 2
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
@@ -297,6 +307,9 @@ func (f *Fuser) commit(ctx context.Context, tx store.Tx, p *pass, ds []store.Det
 			}
 			if gd.NearKnown {
 				continue // a single pass's plume: its site has it
+			}
+			if gd.Seen < f.cfg.GridMinSeen {
+				continue // one pass's gas, not a persistent source
 			}
 			all = append(all, gridDetection(gd, gres))
 			rep.GridDetections++

@@ -164,6 +164,9 @@ func TestEvaluateEvidence(t *testing.T) {
 				nt.SingleAreaKm2 += p.AreaKm2Single
 			}
 		}
+		if nt.AreaKm2 == 0 {
+			continue // no gas-free surveys in this run
+		}
 		lo, hi := poissonCI(nt.FalseAlarms, 0.05)
 		nt.RatePerKm2 = float64(nt.FalseAlarms) / nt.AreaKm2
 		nt.CI95 = [2]float64{lo / nt.AreaKm2, hi / nt.AreaKm2}

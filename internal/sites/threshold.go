@@ -383,6 +383,10 @@ func inRing(ring [][2]float64, x, y float64) bool {
 	return in
 }
 
+// sourceSigmaFloorM is the least 1σ a source grid's detection claims for
+// its position, m (docs/evidence.md).
+const sourceSigmaFloorM = 10
+
 // sourceLobeM is how far around a source grid's component its lobes are
 // taken to reach (m): as far as a plume of a few kg/h stays visible on
 // the simulated surveys (docs/evidence.md). maxLobeM bounds a known
@@ -460,12 +464,25 @@ func (g *Grid) gridDetection(m *mosaic, gas string, n int, c *plume.Component, t
 			*f = 0
 		}
 	}
-	// ĉ-weighted centroid and spread of the cells with positive ĉ.
+	// ĉ-weighted centroid and spread of the cells with positive ĉ. In a
+	// source grid each cell is a hypothesis "the source is here", and the
+	// matched filter's profile likelihood of it is exp(z²/2): the cells
+	// weigh exp((z² − z_peak²)/2), the source's position's posterior on a
+	// flat prior (the ĉ-weighted centroid of a component stretched along a
+	// plume would lie downwind of its source).
+	weight := func(p int) float64 { return m.cells[p].value() }
+	if g.cfg.Source != nil {
+		zp := float64(c.PeakScore)
+		weight = func(p int) float64 {
+			z := float64(m.z[p])
+			return math.Exp((z*z - zp*zp) / 2)
+		}
+	}
 	var sw, se, sn float64
 	for _, p := range c.Pixels {
 		i, j := m.cell(p)
 		d.CellsIJ = append(d.CellsIJ, [2]int64{i, j})
-		w := m.cells[p].value()
+		w := weight(p)
 		if !(w > 0) {
 			continue
 		}
@@ -482,7 +499,7 @@ func (g *Grid) gridDetection(m *mosaic, gas string, n int, c *plume.Component, t
 	var v float64
 	if sw > 0 {
 		for _, p := range c.Pixels {
-			w := m.cells[p].value()
+			w := weight(p)
 			if !(w > 0) {
 				continue
 			}
@@ -494,6 +511,12 @@ func (g *Grid) gridDetection(m *mosaic, gas string, n int, c *plume.Component, t
 	}
 	// A uniform position within a cell has variance cell²/12 per axis.
 	d.SigmaM = math.Sqrt(v + g.CellAreaM2()/12)
+	if g.cfg.Source != nil {
+		// The likelihood's spread leaves out the model's errors (the
+		// wind's direction, meander): on the evaluation's surveys the
+		// peak fell up to 17 m from the source.
+		d.SigmaM = math.Max(d.SigmaM, sourceSigmaFloorM)
+	}
 	d.Lat, d.Lon = cube.UTMToLatLon(g.cfg.Zone, g.cfg.North, d.East, d.North)
 	return d
 }
