@@ -211,11 +211,13 @@ func TestPusher(t *testing.T) {
 
 // BenchmarkReleaseToTAK measures the time from an analyst's release
 // (the transaction that marks the site released, records the release and
-// enqueues the alert) to the event arriving at the partner's TAK server:
-// the outbox claim, the pusher's Deliver and the TLS connection included.
+// enqueues the alert) to the event arriving at the partner's TAK server
+// (push), at a device on Atalaya's streaming port (stream), and at one that
+// negotiated TAK protocol version 1 (stream-protobuf): the outbox claim,
+// the sink's Deliver and the TLS connection included.
 // Run with -benchtime=1000x for BENCHMARKS.md.
 func BenchmarkReleaseToTAK(b *testing.B) {
-	for _, path := range []string{"push", "stream"} {
+	for _, path := range []string{"push", "stream", "stream-protobuf"} {
 		b.Run(path, func(b *testing.B) { benchRelease(b, path) })
 	}
 }
@@ -249,6 +251,26 @@ func benchRelease(b *testing.B, path string) {
 		d.sync(b)
 		deliver = e.stream.Deliver
 		arrived = func(uid string) { d.until(b, uid, cot.TypeSpotMarker) }
+	case "stream-protobuf":
+		// A device that negotiated TAK protocol version 1.
+		d := e.connectProto(e.mustEnroll("dave"))
+		d.sync(b)
+		deliver = e.stream.Deliver
+		arrived = func(uid string) {
+			for {
+				select {
+				case ev, ok := <-d.got:
+					if !ok {
+						b.Fatalf("device: %v", d.err)
+					}
+					if ev.UID == uid && ev.Type == cot.TypeSpotMarker {
+						return
+					}
+				case <-time.After(time.Minute):
+					b.Fatalf("%s did not arrive", uid)
+				}
+			}
+		}
 	}
 	// Candidate sites, made before the clock starts.
 	sites := make([]store.Site, b.N)
