@@ -281,3 +281,51 @@ func TestKnownPlumesLeaveTheNull(t *testing.T) {
 		t.Errorf("the source (z %.1f) not found at threshold %.2f: %+v", ev.Z, t1, told.Detections)
 	}
 }
+
+// TestKnownPlumesBadOutlines: outlines that are no plume — kilometres
+// long however thin, not numbers, or too short to be a ring — are
+// ignored (a hostile or corrupt record cannot make Detect walk a huge
+// box), a gas with no grid is left alone, and known plumes covering
+// most of the ground leave the null fitted to all of it.
+func TestKnownPlumesBadOutlines(t *testing.T) {
+	lib, err := spectra.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	geo := georef(t, 512000, 250000, 1, 120, 100)
+	g := newGrid(t, GridConfig{Source: &SourceConfig{Library: lib}})
+	p := noisePass(rand.New(rand.NewPCG(3, 4)), "p", 0, 120, 100, geo, nil)
+	p.Wind = &Wind{FromDeg: 270, SpeedMS: 3, Stability: "D"}
+	if _, err := g.AddPass(context.Background(), p); err != nil {
+		t.Fatal(err)
+	}
+	lat, lon := cube.UTMToLatLon(18, true, 512060, 249950)
+	thin := [][2]float64{{lon - 5, lat}, {lon + 5, lat}, {lon + 5, lat + 1e-9}, {lon - 5, lat}}
+	nan := [][2]float64{{math.NaN(), lat}, {lon, math.NaN()}, {lon, lat}, {math.NaN(), lat}}
+	known := []KnownPlume{
+		{Gas: "dichloromethane", Lat: lat, Lon: lon, Outline: thin},
+		{Gas: "dichloromethane", Lat: lat, Lon: lon, Outline: nan},
+		{Gas: "dichloromethane", Lat: math.NaN(), Lon: lon},
+		{Gas: "dichloromethane", Lat: lat, Lon: lon, Outline: thin[:2]}, // too short: the point's disc
+		{Gas: "toluene", Lat: lat, Lon: lon},
+	}
+	m, err := g.loadMosaic(context.Background(), "dichloromethane")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lobes := g.knownLobes(m, "dichloromethane", known)
+	n := 0
+	for _, l := range lobes {
+		if l {
+			n++
+		}
+	}
+	// Only the too-short outline's point counts: a 100 m disc clipped to
+	// the 120 × 100 m pass.
+	if n == 0 || n >= len(lobes) {
+		t.Errorf("%d of %d cells marked; want the one point's disc, clipped", n, len(lobes))
+	}
+	if _, err := g.Detect(context.Background(), DetectConfig{FARPerKm2: 1, Gases: []string{"dichloromethane"}, Plumes: known}); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -354,8 +354,8 @@ func (g *Grid) knownLobes(m *mosaic, gas string, known []KnownPlume) []bool {
 			ring[q] = [2]float64{e, n}
 			e0, n0, e1, n1 = math.Min(e0, e), math.Min(n0, n), math.Max(e1, e), math.Max(n1, n)
 		}
-		if (e1-e0)*(n1-n0) > maxLobeM*maxLobeM {
-			continue // not a plume: a known plume's outline is bounded
+		if !(e1-e0 <= maxLobeM && n1-n0 <= maxLobeM) {
+			continue // not a plume (or not a place): a plume's outline is bounded
 		}
 		r := int(math.Ceil((g.cfg.Source.LengthM + g.cfg.CellM) / g.cfg.CellM))
 		i0, j0 := g.CellAt(e0, n0)
@@ -382,6 +382,11 @@ func inRing(ring [][2]float64, x, y float64) bool {
 	}
 	return in
 }
+
+// minNullCells is the fewest cells a source grid's null is fitted to after
+// the known plumes' neighbourhoods are left out (a quarter of the ground
+// at least, too).
+const minNullCells = 2000
 
 // sourceSigmaFloorM is the least 1σ a source grid's detection claims for
 // its position, m (docs/evidence.md).
@@ -427,6 +432,12 @@ func (g *Grid) detectGas(ctx context.Context, gas string, far float64, known []K
 	margin := 2
 	if g.cfg.Source != nil {
 		margin = int(math.Ceil(sourceLobeM / g.cfg.CellM))
+	}
+	if len(zNull) < len(z)/4 || len(zNull) < minNullCells {
+		// Known plumes cover most of the ground: fit the null to all of
+		// it (conservative: their lobes raise the threshold) rather than
+		// to a remnant.
+		zNull = z
 	}
 	tail, err := fitMirroredTail(zNull)
 	if err != nil {
