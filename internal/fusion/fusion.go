@@ -311,7 +311,7 @@ func (f *Fuser) commit(ctx context.Context, tx store.Tx, p *pass, ds []store.Det
 			if gd.Seen < f.cfg.GridMinSeen {
 				continue // one pass's gas, not a persistent source
 			}
-			all = append(all, gridDetection(gd, gres))
+			all = append(all, gridDetection(gd, gres, source))
 			rep.GridDetections++
 		}
 	}
@@ -403,15 +403,20 @@ func outerRings(outline string) [][][2]float64 {
 }
 
 // gridDetection is a grid detection as a store record.
-func gridDetection(gd sites.GridDetection, res *sites.GridResult) store.Detection {
+func gridDetection(gd sites.GridDetection, res *sites.GridResult, source bool) store.Detection {
+	grid := "cell"
+	if source {
+		grid = "source" // the combined emission rate of a source at the peak
+	}
 	props, _ := json.Marshal(map[string]any{
-		"kind": string(sites.KindGrid), "z": res.CalibratedZ(gd.Gas, gd.PeakZ), "raw_z": gd.PeakZ,
+		"kind": string(sites.KindGrid), "grid": grid, "z": res.CalibratedZ(gd.Gas, gd.PeakZ), "raw_z": gd.PeakZ,
 		"cells": gd.Cells, "area_m2": gd.AreaM2, "passes": gd.Passes, "seen": gd.Seen,
 	})
 	return store.Detection{
 		Gas: gd.Gas, Method: MethodGrid, Score: finite(gd.PeakZ), PValue: finite(gd.PValue),
 		Lat: gd.Lat, Lon: gd.Lon, UncertaintyM: finite(gd.SigmaM),
-		PeakPPMM: finite(gd.PeakPPMm), SigmaPPMM: finite(gd.PeakSigmaPPMm), Properties: string(props),
+		PeakPPMM: finite(gd.PeakPPMm), SigmaPPMM: finite(gd.PeakSigmaPPMm),
+		RateKgH: finite(gd.RateKgH), RateSigmaKgH: finite(gd.SigmaKgH), Properties: string(props),
 	}
 }
 
