@@ -106,7 +106,7 @@ func TestFusionFindsWhatNoPassFinds(t *testing.T) {
 		}
 		// The granule alone.
 		for _, d := range ds {
-			if dist := metres(d.Lat, d.Lon, labLat, labLon); dist < 60 && (d.Gas == "dichloromethane" || d.Gas == "toluene") {
+			if dist := store.DistanceM(d.Lat, d.Lon, labLat, labLon); dist < 60 && (d.Gas == "dichloromethane" || d.Gas == "toluene") {
 				t.Errorf("pass %d alone: the granule finds the laboratory (%s %s %.0f m away): the survey no longer shows the must-show", i+1, d.Method, d.Gas, dist)
 			}
 		}
@@ -140,7 +140,7 @@ func TestFusionFindsWhatNoPassFinds(t *testing.T) {
 		for _, x := range all {
 			h, _ := db.SiteHistory(ctx, x.ID)
 			for _, d := range h.Detections {
-				t.Logf("site %s %.0f m from the laboratory: %s %s z %.1f at %.0f m (±%.0f m) %s", x.ID, metres(x.Lat, x.Lon, labLat, labLon), d.Method, d.Gas, d.Score, metres(d.Lat, d.Lon, labLat, labLon), d.UncertaintyM, d.Properties)
+				t.Logf("site %s %.0f m from the laboratory: %s %s z %.1f at %.0f m (±%.0f m) %s", x.ID, store.DistanceM(x.Lat, x.Lon, labLat, labLon), d.Method, d.Gas, d.Score, store.DistanceM(d.Lat, d.Lon, labLat, labLon), d.UncertaintyM, d.Properties)
 			}
 		}
 		t.Fatalf("after %d passes, %d sites within 20 m of the laboratory (%v m); want one", faintPasses, len(near), dist)
@@ -151,7 +151,7 @@ func TestFusionFindsWhatNoPassFinds(t *testing.T) {
 	}
 	grid := 0
 	for _, d := range h.Detections {
-		t.Logf("the site's detection: %s %s z %.1f, %.1f m from the laboratory (±%.1f m), %.2f ± %.2f kg/h: %s", d.Method, d.Gas, d.Score, metres(d.Lat, d.Lon, labLat, labLon), d.UncertaintyM, d.RateKgH, d.RateSigmaKgH, d.Properties)
+		t.Logf("the site's detection: %s %s z %.1f, %.1f m from the laboratory (±%.1f m), %.2f ± %.2f kg/h: %s", d.Method, d.Gas, d.Score, store.DistanceM(d.Lat, d.Lon, labLat, labLon), d.UncertaintyM, d.RateKgH, d.RateSigmaKgH, d.Properties)
 		if d.Method == MethodGrid {
 			grid++
 			// A source grid's detection carries the combined rate: the
@@ -182,9 +182,9 @@ func TestFusionFindsWhatNoPassFinds(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, d := range h.Detections {
-			t.Logf("other site %s, %.0f m from the laboratory: %s %s z %.1f", x.ID, metres(x.Lat, x.Lon, labLat, labLon), d.Method, d.Gas, d.Score)
+			t.Logf("other site %s, %.0f m from the laboratory: %s %s z %.1f", x.ID, store.DistanceM(x.Lat, x.Lon, labLat, labLon), d.Method, d.Gas, d.Score)
 			if d.Method == MethodGrid {
-				t.Errorf("the grid made site %s %.0f m from the laboratory", x.ID, metres(x.Lat, x.Lon, labLat, labLon))
+				t.Errorf("the grid made site %s %.0f m from the laboratory", x.ID, store.DistanceM(x.Lat, x.Lon, labLat, labLon))
 			}
 		}
 	}
@@ -260,7 +260,6 @@ func setHeaderWind(t *testing.T, hdr string, w sim.Weather) {
 // granuleRecord stores a simulated pass as a granule being processed.
 func granuleRecord(t *testing.T, db *store.DB, hdr, name string) store.Granule {
 	t.Helper()
-	ctx := context.Background()
 	c, err := cube.Open(hdr)
 	if err != nil {
 		t.Fatal(err)
@@ -272,30 +271,9 @@ func granuleRecord(t *testing.T, db *store.DB, hdr, name string) store.Granule {
 	if err != nil {
 		t.Fatal(err)
 	}
-	box := store.BBox{MinLat: 90, MinLon: 180, MaxLat: -90, MaxLon: -180}
-	for _, q := range [][2]float64{{0, 0}, {float64(w), 0}, {0, float64(h)}, {float64(w), float64(h)}} {
-		la, lo := geo.LatLon(q[0], q[1])
-		box.MinLat, box.MaxLat = math.Min(box.MinLat, la), math.Max(box.MaxLat, la)
-		box.MinLon, box.MaxLon = math.Min(box.MinLon, lo), math.Max(box.MaxLon, lo)
-	}
 	sum := sha256.Sum256([]byte(hdr))
-	g, _, err := db.PutGranule(ctx, store.Granule{Kind: store.KindCube, SHA256: hex.EncodeToString(sum[:]), Name: name,
-		Size: 1, URI: "file://" + hdr, Footprint: box, Acquired: meta.Acquired})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if g, err = db.StartGranule(ctx, g.ID); err != nil {
-		t.Fatal(err)
-	}
-	return g
-}
-
-// metres is the great-circle distance between two points (spherical
-// Earth, mean radius).
-func metres(lat1, lon1, lat2, lon2 float64) float64 {
-	const r = 6371008.8
-	p1, p2 := lat1*math.Pi/180, lat2*math.Pi/180
-	dp, dl := p2-p1, (lon2-lon1)*math.Pi/180
-	a := math.Sin(dp/2)*math.Sin(dp/2) + math.Cos(p1)*math.Cos(p2)*math.Sin(dl/2)*math.Sin(dl/2)
-	return 2 * r * math.Asin(math.Sqrt(a))
+	p := processed{g: store.Granule{Kind: store.KindCube, SHA256: hex.EncodeToString(sum[:]), Name: name,
+		Size: 1, URI: "file://" + hdr, Footprint: footprint(geo, w, h), Acquired: meta.Acquired}}
+	record(t, db, &p)
+	return p.g
 }

@@ -237,6 +237,13 @@ func (f *Fuser) commit(ctx context.Context, tx store.Tx, p *pass, ds []store.Det
 	if cur.Status == store.GranuleDone {
 		return nil
 	}
+	// The sites this pass surveyed or may associate with, as stored, read
+	// once: their detections are known plumes for the grid's null, and
+	// the sites are restored for association.
+	near, err := nearbySites(ctx, tx, p)
+	if err != nil {
+		return err
+	}
 	gridCfg, prefix := f.cfg.Grid, ""
 	source := p.meta.HasWind() && !f.cfg.CellGridOnly
 	if source {
@@ -265,9 +272,7 @@ func (f *Fuser) commit(ctx context.Context, tx store.Tx, p *pass, ds []store.Det
 		}
 		var known []sites.KnownPlume
 		if source {
-			if known, err = knownPlumes(ctx, tx, p, ds); err != nil {
-				return err
-			}
+			known = knownPlumes(near, ds)
 		}
 		// Test the neighbourhood of what this pass touched.
 		tiles.limitToTouched()
@@ -294,7 +299,7 @@ func (f *Fuser) commit(ctx context.Context, tx store.Tx, p *pass, ds []store.Det
 			return err
 		}
 		rep.Detections = len(stored)
-		return f.sites(ctx, tx, p, grid, nil, stored, rep)
+		return f.sites(ctx, tx, p, near, grid, nil, stored, rep)
 	}
 	if err := f.addCoverage(ctx, tx, p, rep); err != nil {
 		return err
@@ -324,7 +329,7 @@ func (f *Fuser) commit(ctx context.Context, tx store.Tx, p *pass, ds []store.Det
 		return err
 	}
 	rep.Detections = len(stored)
-	return f.sites(ctx, tx, p, grid, gres, stored, rep)
+	return f.sites(ctx, tx, p, near, grid, gres, stored, rep)
 }
 
 // sourcePrefix keeps the source grid's tiles apart from the cell grid's.
@@ -335,10 +340,34 @@ const sourcePrefix = "src/"
 // of overcast or windy hours, and the middle of the widths).
 const defaultStability = "D"
 
+// nearSite is a stored site near a pass and its linked detections.
+type nearSite struct {
+	site store.Site
+	dets []store.Detection
+}
+
+// nearbySites reads the sites within siteMargin of the pass and their
+// detections.
+func nearbySites(ctx context.Context, tx store.Tx, p *pass) ([]nearSite, error) {
+	old, err := tx.SitesInBBox(ctx, grow(p.bbox, siteMargin), 0)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]nearSite, 0, len(old))
+	for _, s := range old {
+		h, err := tx.SiteHistory(ctx, s.ID)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, nearSite{s, h.Detections})
+	}
+	return out, nil
+}
+
 // knownPlumes are the places single passes found gas near the pass: this
 // granule's imaging detections and those linked to the sites around it.
 // The source grid leaves their lobes out of its null (sites.DetectConfig).
-func knownPlumes(ctx context.Context, tx store.Tx, p *pass, ds []store.Detection) ([]sites.KnownPlume, error) {
+func knownPlumes(near []nearSite, ds []store.Detection) []sites.KnownPlume {
 	var out []sites.KnownPlume
 	add := func(d store.Detection) {
 		if d.Method == MethodGrid || d.Method == MethodSniff {
@@ -355,20 +384,12 @@ func knownPlumes(ctx context.Context, tx store.Tx, p *pass, ds []store.Detection
 	for _, d := range ds {
 		add(d)
 	}
-	old, err := tx.SitesInBBox(ctx, grow(p.bbox, siteMargin), 0)
-	if err != nil {
-		return nil, err
-	}
-	for _, s := range old {
-		h, err := tx.SiteHistory(ctx, s.ID)
-		if err != nil {
-			return nil, err
-		}
-		for _, d := range h.Detections {
+	for _, n := range near {
+		for _, d := range n.dets {
 			add(d)
 		}
 	}
-	return out, nil
+	return out
 }
 
 // outerRings returns the outer rings of a detection's outline (a GeoJSON
@@ -427,7 +448,7 @@ const MethodGrid = "grid"
 // a detection associates with a site up to a few location σ away.
 const siteMargin = 300.0 // m
 
-func (f *Fuser) sites(ctx context.Context, tx store.Tx, p *pass, grid *sites.Grid, gres *sites.GridResult, stored []store.Detection, rep *Report) error {
+func (f *Fuser) sites(ctx context.Context, tx store.Tx, p *pass, near []nearSite, grid *sites.Grid, gres *sites.GridResult, stored []store.Detection, rep *Report) error {
 	ccfg := f.cfg.Catalog
 	ccfg.Zone, ccfg.North = p.zone, p.north
 	if ccfg.Calibrator == nil {
@@ -443,24 +464,14 @@ func (f *Fuser) sites(ctx context.Context, tx store.Tx, p *pass, grid *sites.Gri
 	if err != nil {
 		return err
 	}
-	// The sites this pass surveyed or may associate with, as stored.
-	box := grow(p.bbox, siteMargin)
-	old, err := tx.SitesInBBox(ctx, box, 0)
-	if err != nil {
-		return err
-	}
 	before := map[string]store.Site{}
-	for _, s := range old {
-		h, err := tx.SiteHistory(ctx, s.ID)
-		if err != nil {
-			return err
-		}
-		rs, err := fromStore(s, h.Detections)
+	for _, n := range near {
+		rs, err := fromStore(n.site, n.dets)
 		if err != nil {
 			return err
 		}
 		cat.Restore(rs)
-		before[s.ID] = s
+		before[n.site.ID] = n.site
 	}
 	var owner func(lat, lon float64) string
 	links := map[string][]string{}

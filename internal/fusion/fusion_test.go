@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/atalaya-project/atalaya/internal/cube"
 	"github.com/atalaya-project/atalaya/internal/feed"
 	"github.com/atalaya-project/atalaya/internal/granule"
 	"github.com/atalaya-project/atalaya/internal/pipeline"
@@ -73,12 +74,7 @@ func simulatePass(t *testing.T, dir string, seed uint64, windFrom float64) proce
 	}
 	var p processed
 	p.srcLat, p.srcLon = geo.LatLon(src.East/sc.GSD, -src.North/sc.GSD)
-	box := store.BBox{MinLat: 90, MinLon: 180, MaxLat: -90, MaxLon: -180}
-	for _, c := range [][2]float64{{0, 0}, {float64(sc.Samples), 0}, {0, float64(sc.Lines)}, {float64(sc.Samples), float64(sc.Lines)}} {
-		lat, lon := geo.LatLon(c[0], c[1])
-		box.MinLat, box.MaxLat = math.Min(box.MinLat, lat), math.Max(box.MaxLat, lat)
-		box.MinLon, box.MaxLon = math.Min(box.MinLon, lon), math.Max(box.MaxLon, lon)
-	}
+	box := footprint(geo, sc.Samples, sc.Lines)
 	sum := sha256.Sum256(fmt.Appendf(nil, "pass %d", seed))
 	p.g = store.Granule{Kind: store.KindCube, SHA256: hex.EncodeToString(sum[:]), Name: fmt.Sprintf("pass%d", seed),
 		Size: 1, URI: "file:///nowhere", Footprint: box, Acquired: sc.LineTime(0)}
@@ -87,6 +83,17 @@ func simulatePass(t *testing.T, dir string, seed uint64, windFrom float64) proce
 		t.Fatal(err)
 	}
 	return p
+}
+
+// footprint is the lat/lon box of a w × h pixel georeferenced image.
+func footprint(geo *cube.Georef, w, h int) store.BBox {
+	box := store.BBox{MinLat: 90, MinLon: 180, MaxLat: -90, MaxLon: -180}
+	for _, c := range [][2]float64{{0, 0}, {float64(w), 0}, {0, float64(h)}, {float64(w), float64(h)}} {
+		lat, lon := geo.LatLon(c[0], c[1])
+		box.MinLat, box.MaxLat = math.Min(box.MinLat, lat), math.Max(box.MaxLat, lat)
+		box.MinLon, box.MaxLon = math.Min(box.MinLon, lon), math.Max(box.MaxLon, lon)
+	}
+	return box
 }
 
 func record(t *testing.T, db *store.DB, p *processed) {

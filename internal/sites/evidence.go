@@ -470,12 +470,7 @@ func (g *Grid) footprint(p Pass, toGrid func(x, y float64) (float64, float64), p
 	if *g.cfg.Differential {
 		up = offsets(-cell/2-g.cfg.PlumeLengthM-cell/2, -cell/2-step1(px))
 	}
-	minI, minJ, maxI, maxJ := int64(math.MaxInt64), int64(math.MaxInt64), int64(math.MinInt64), int64(math.MinInt64)
-	for _, q := range [][2]float64{{0, 0}, {float64(p.W), 0}, {0, float64(p.H)}, {float64(p.W), float64(p.H)}} {
-		e, n := toGrid(q[0], q[1])
-		i, j := int64(math.Floor(e/cell)), int64(math.Floor(n/cell))
-		minI, minJ, maxI, maxJ = min(minI, i), min(minJ, j), max(maxI, i), max(maxJ, j)
-	}
+	minI, minJ, maxI, maxJ := g.cellRange(p, toGrid)
 	var out []cellMeas
 	for j := minJ; j <= maxJ; j++ {
 		for i := minI; i <= maxI; i++ {
@@ -532,13 +527,7 @@ func (p *Pass) boxMean(x0, y0 int, offs [][2]int) cellMeas {
 
 func (g *Grid) sample(p Pass, toGrid func(x, y float64) (float64, float64)) []cellMeas {
 	cell := g.cfg.CellM
-	// The pass's extent in grid cells, from its corners.
-	minI, minJ, maxI, maxJ := int64(math.MaxInt64), int64(math.MaxInt64), int64(math.MinInt64), int64(math.MinInt64)
-	for _, c := range [][2]float64{{0, 0}, {float64(p.W), 0}, {0, float64(p.H)}, {float64(p.W), float64(p.H)}} {
-		e, n := toGrid(c[0], c[1])
-		i, j := int64(math.Floor(e/cell)), int64(math.Floor(n/cell))
-		minI, minJ, maxI, maxJ = min(minI, i), min(minJ, j), max(maxI, i), max(maxJ, j)
-	}
+	minI, minJ, maxI, maxJ := g.cellRange(p, toGrid)
 	var out []cellMeas
 	for j := minJ; j <= maxJ; j++ {
 		for i := minI; i <= maxI; i++ {
@@ -572,6 +561,17 @@ func (g *Grid) pixelOf(geo *cube.Georef, e, n float64) (x, y float64) {
 		return geo.Pixel(ee, nn)
 	}
 	return geo.Pixel(lon, lat)
+}
+
+// cellRange is the range of cells (inclusive) the pass's corners fall in.
+func (g *Grid) cellRange(p Pass, toGrid func(x, y float64) (float64, float64)) (minI, minJ, maxI, maxJ int64) {
+	minI, minJ, maxI, maxJ = math.MaxInt64, math.MaxInt64, math.MinInt64, math.MinInt64
+	for _, q := range [][2]float64{{0, 0}, {float64(p.W), 0}, {0, float64(p.H)}, {float64(p.W), float64(p.H)}} {
+		e, n := toGrid(q[0], q[1])
+		i, j := int64(math.Floor(e/g.cfg.CellM)), int64(math.Floor(n/g.cfg.CellM))
+		minI, minJ, maxI, maxJ = min(minI, i), min(minJ, j), max(maxI, i), max(maxJ, j)
+	}
+	return minI, minJ, maxI, maxJ
 }
 
 func isUTM(mi cube.MapInfo) bool { return strings.EqualFold(strings.TrimSpace(mi.Projection), "UTM") }

@@ -262,12 +262,7 @@ func (g *Grid) sourceMeas(p Pass, toGrid func(x, y float64) (float64, float64)) 
 		wc[k] = wt[k] * cv
 	}
 	cell := g.cfg.CellM
-	minI, minJ, maxI, maxJ := int64(math.MaxInt64), int64(math.MaxInt64), int64(math.MinInt64), int64(math.MinInt64)
-	for _, q := range [][2]float64{{0, 0}, {float64(p.W), 0}, {0, float64(p.H)}, {float64(p.W), float64(p.H)}} {
-		e, n := toGrid(q[0], q[1])
-		i, j := int64(math.Floor(e/cell)), int64(math.Floor(n/cell))
-		minI, minJ, maxI, maxJ = min(minI, i), min(minJ, j), max(maxI, i), max(maxJ, j)
-	}
+	minI, minJ, maxI, maxJ := g.cellRange(p, toGrid)
 	var out []cellMeas
 	for j := minJ; j <= maxJ; j++ {
 		for i := minI; i <= maxI; i++ {
