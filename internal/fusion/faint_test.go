@@ -33,6 +33,16 @@ const (
 	faintPasses = 5
 )
 
+// The survey where, before the through-plume gate (internal/sites), the
+// grid put a "source" 89 m down the laboratory's plume after five passes
+// and none at the laboratory: 2 kg/h, repetition 3. The evaluation has
+// the laboratory found after five passes there too, before any pass alone.
+const (
+	plumeScale  = 6.67
+	plumeRep    = 3
+	plumePasses = 5
+)
+
 // faintGases are the gases searched, as in the evaluation (the gases of
 // the site-type profiles).
 var faintGases = []string{"dichloromethane", "toluene", "acetone", "ammonia", "2-butanone", "ethyl_acetate"}
@@ -54,20 +64,44 @@ func TestFusionFindsWhatNoPassFinds(t *testing.T) {
 	if testing.Short() || raceEnabled {
 		t.Skip("simulates and detects a survey of 600 × 400 m passes")
 	}
+	fuseMustShow(t, faintScale, faintRep, faintPasses, true)
+}
+
+// TestFusionPlacesNoSourceDownPlume is TestFusionFindsWhatNoPassFinds on
+// the survey whose laboratory's plume once made a grid site 89 m
+// downwind of it (plumeRep at plumeScale): the grid makes no site away
+// from the laboratory. (The grid's test on its own finds the laboratory
+// after these five passes at z 7.0, just above its threshold; fusion's
+// threshold, with the outlines of the granule's plumes left out of its
+// null, is not always as low, so a site at the laboratory is not
+// asserted here.)
+func TestFusionPlacesNoSourceDownPlume(t *testing.T) {
+	if testing.Short() || raceEnabled {
+		t.Skip("simulates and detects a survey of 600 × 400 m passes")
+	}
+	fuseMustShow(t, plumeScale, plumeRep, plumePasses, false)
+}
+
+// fuseMustShow simulates the first passes of repetition rep of the
+// fentanyl preset at scale × its rates, detects and fuses them pass by
+// pass, and asserts the must-show: no pass alone finds the laboratory,
+// all of them together make a site at it from the grid (if wantSite), and
+// the grid makes no site elsewhere.
+func fuseMustShow(t *testing.T, scale float64, repetition, passes int, wantSite bool) {
 	ctx := context.Background()
 	lib := library(t)
 	s, err := sim.Preset("fentanyl")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.Seed += faintRep * 7919 // the evaluation's repetition stride
+	s.Seed += uint64(repetition) * 7919 // the evaluation's repetition stride
 	for i := range s.Sources {
 		for g, q := range s.Sources[i].Rates {
-			s.Sources[i].Rates[g] = q * faintScale
+			s.Sources[i].Rates[g] = q * scale
 		}
 	}
-	s.Repeat(faintPasses)
-	s.Flights = s.Flights[:faintPasses]
+	s.Repeat(passes)
+	s.Flights = s.Flights[:passes]
 	src := s.Sources[0]
 	labLat, labLon := cube.UTMToLatLon(s.Area.UTMZone, s.Area.North, s.Area.EastingM+src.East, s.Area.NorthingM+src.North)
 
@@ -135,7 +169,9 @@ func TestFusionFindsWhatNoPassFinds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(near) != 1 {
+	if !wantSite && len(near) == 0 {
+		t.Logf("after %d passes no site within 20 m of the laboratory", passes)
+	} else if len(near) != 1 {
 		all, _ := db.SitesInBBox(ctx, store.BBox{MinLat: -90, MinLon: -180, MaxLat: 90, MaxLon: 180}, 0)
 		for _, x := range all {
 			h, _ := db.SiteHistory(ctx, x.ID)
@@ -143,28 +179,12 @@ func TestFusionFindsWhatNoPassFinds(t *testing.T) {
 				t.Logf("site %s %.0f m from the laboratory: %s %s z %.1f at %.0f m (±%.0f m) %s", x.ID, store.DistanceM(x.Lat, x.Lon, labLat, labLon), d.Method, d.Gas, d.Score, store.DistanceM(d.Lat, d.Lon, labLat, labLon), d.UncertaintyM, d.Properties)
 			}
 		}
-		t.Fatalf("after %d passes, %d sites within 20 m of the laboratory (%v m); want one", faintPasses, len(near), dist)
+		t.Fatalf("after %d passes, %d sites within 20 m of the laboratory (%v m); want one", passes, len(near), dist)
 	}
-	h, err := db.SiteHistory(ctx, near[0].ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	grid := 0
-	for _, d := range h.Detections {
-		t.Logf("the site's detection: %s %s z %.1f, %.1f m from the laboratory (±%.1f m), %.2f ± %.2f kg/h: %s", d.Method, d.Gas, d.Score, store.DistanceM(d.Lat, d.Lon, labLat, labLon), d.UncertaintyM, d.RateKgH, d.RateSigmaKgH, d.Properties)
-		if d.Method == MethodGrid {
-			grid++
-			// A source grid's detection carries the combined rate: the
-			// laboratory's 1 kg/h of dichloromethane within 3σ (the
-			// evaluation's efficiency is 0.65-0.83).
-			if d.Gas == "dichloromethane" && (!(d.RateSigmaKgH > 0) || math.Abs(d.RateKgH-0.3*faintScale) > 3*d.RateSigmaKgH+0.5*0.3*faintScale) {
-				t.Errorf("grid detection rate %.2f ± %.2f kg/h; the laboratory emits %.2f", d.RateKgH, d.RateSigmaKgH, 0.3*faintScale)
-			}
-		}
-	}
-	t.Logf("site %s %.1f m from the laboratory (±%.1f m), first after pass %d: P=%.3f, seen %d/%d, %s", near[0].ID, dist[0], near[0].UncertaintyM, foundAt, near[0].Probability, near[0].PassesSeen, near[0].PassesSurvey, near[0].GasProfile)
-	if grid == 0 {
-		t.Errorf("the site near the laboratory has no grid detection: %+v", h.Detections)
+	nearID := ""
+	if len(near) == 1 {
+		nearID = near[0].ID
+		checkLabSite(t, db, near[0], dist[0], foundAt, scale, labLat, labLon)
 	}
 	all, err := db.SitesInBBox(ctx, store.BBox{MinLat: -90, MinLon: -180, MaxLat: 90, MaxLon: 180}, 0)
 	if err != nil {
@@ -174,7 +194,7 @@ func TestFusionFindsWhatNoPassFinds(t *testing.T) {
 	// granule's own, at its own false-alarm rate — some are the
 	// laboratory's puffs down its plume): the grid makes none.
 	for _, x := range all {
-		if x.ID == near[0].ID {
+		if x.ID == nearID {
 			continue
 		}
 		h, err := db.SiteHistory(ctx, x.ID)
@@ -187,6 +207,34 @@ func TestFusionFindsWhatNoPassFinds(t *testing.T) {
 				t.Errorf("the grid made site %s %.0f m from the laboratory", x.ID, store.DistanceM(x.Lat, x.Lon, labLat, labLon))
 			}
 		}
+	}
+}
+
+// checkLabSite asserts that the site at the laboratory has a grid
+// detection whose rate is the laboratory's.
+func checkLabSite(t *testing.T, db *store.DB, site store.Site, dist float64, foundAt int, scale, labLat, labLon float64) {
+	t.Helper()
+	ctx := context.Background()
+	h, err := db.SiteHistory(ctx, site.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	grid := 0
+	for _, d := range h.Detections {
+		t.Logf("the site's detection: %s %s z %.1f, %.1f m from the laboratory (±%.1f m), %.2f ± %.2f kg/h: %s", d.Method, d.Gas, d.Score, store.DistanceM(d.Lat, d.Lon, labLat, labLon), d.UncertaintyM, d.RateKgH, d.RateSigmaKgH, d.Properties)
+		if d.Method == MethodGrid {
+			grid++
+			// A source grid's detection carries the combined rate: the
+			// laboratory's 1 kg/h of dichloromethane within 3σ (the
+			// evaluation's efficiency is 0.65-0.83).
+			if d.Gas == "dichloromethane" && (!(d.RateSigmaKgH > 0) || math.Abs(d.RateKgH-0.3*scale) > 3*d.RateSigmaKgH+0.5*0.3*scale) {
+				t.Errorf("grid detection rate %.2f ± %.2f kg/h; the laboratory emits %.2f", d.RateKgH, d.RateSigmaKgH, 0.3*scale)
+			}
+		}
+	}
+	t.Logf("site %s %.1f m from the laboratory (±%.1f m), first after pass %d: P=%.3f, seen %d/%d, %s", site.ID, dist, site.UncertaintyM, foundAt, site.Probability, site.PassesSeen, site.PassesSurvey, site.GasProfile)
+	if grid == 0 {
+		t.Errorf("the site near the laboratory has no grid detection: %+v", h.Detections)
 	}
 }
 

@@ -182,6 +182,9 @@ type PassReport struct {
 	Inflation float64
 	Tiles     int
 	SeenCells int
+	// Gated counts the cells a source grid left out of this pass because
+	// a plume passes through them (SourceConfig.ThroughZ).
+	Gated int
 	// MedianSigma is the median 1σ of the pass's cell measurements after
 	// inflation: ppm·m, or kg/h in a source grid (the pass's one-cell
 	// detection limit is the threshold times it).
@@ -210,10 +213,11 @@ func (g *Grid) AddPass(ctx context.Context, p Pass) (PassReport, error) {
 		dx, dy := p.Geo.PixelSizeMeters()
 		p.C = localMeanRemoved(p.C, p.Sigma, p.W, p.H, max(1, int(math.Round(g.cfg.LocalMeanM/math.Min(dx, dy)))))
 	}
-	meas, perCell, err := g.resample(p)
+	meas, perCell, gated, err := g.resample(p)
 	if err != nil {
 		return rep, err
 	}
+	rep.Gated = gated
 	if len(meas) == 0 {
 		return rep, nil
 	}
@@ -365,7 +369,7 @@ func (g *Grid) toGrid(geo *cube.Georef) func(x, y float64) (e, n float64) {
 // centre lies in the pass takes the pixel under its centre. It returns the
 // measurements and the median pixels per cell of the cells well inside the
 // pass (0 when sampled).
-func (g *Grid) resample(p Pass) ([]cellMeas, float64, error) {
+func (g *Grid) resample(p Pass) ([]cellMeas, float64, int, error) {
 	dx, dy := p.Geo.PixelSizeMeters()
 	cell := g.cfg.CellM
 	toGrid := g.toGrid(p.Geo)
@@ -373,11 +377,11 @@ func (g *Grid) resample(p Pass) ([]cellMeas, float64, error) {
 		return g.sourceMeas(p, toGrid)
 	}
 	if math.Max(dx, dy) > cell {
-		return g.sample(p, toGrid), 0, nil
+		return g.sample(p, toGrid), 0, 0, nil
 	}
 	if p.Wind != nil && g.cfg.PlumeLengthM > 0 {
 		m, full := g.footprint(p, toGrid, math.Min(dx, dy))
-		return m, full, nil
+		return m, full, 0, nil
 	}
 	acc := map[[2]int64]*cellMeas{}
 	for y := 0; y < p.H; y++ {
@@ -416,7 +420,7 @@ func (g *Grid) resample(p Pass) ([]cellMeas, float64, error) {
 		}
 		return cmpInt64(a.i, b.i)
 	})
-	return out, full, nil
+	return out, full, 0, nil
 }
 
 // footprint gives each cell the inverse-variance mean of the pixels in its

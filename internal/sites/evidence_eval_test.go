@@ -107,7 +107,8 @@ func envInts(k string, def []int) []int {
 //	  go test -run TestEvaluateEvidence -v -timeout 2h ./internal/sites/
 //
 // ATALAYA_EVIDENCE_SEEDS (fentanyl, default 0-5), _NULL_SEEDS (clean and
-// confusers, default 0-15) and _SCALES (default 1,6.67) choose the runs.
+// confusers, default 0-15), _NULL_PRESETS (default clean,confusers) and
+// _SCALES (default 1,3.33,6.67) choose the runs.
 func TestEvaluateEvidence(t *testing.T) {
 	dir := os.Getenv("ATALAYA_EVIDENCE_EVAL")
 	if dir == "" {
@@ -144,7 +145,11 @@ func TestEvaluateEvidence(t *testing.T) {
 			t.Logf("fentanyl ×%g seed %d: z%s (single%s); rate %.2f±%.2f kg/h; thr %.2f; found %v; FA %v", sc, k, zs, z1, last.LabRate["fentanyl-lab"], last.LabSigma["fentanyl-lab"], last.Thresholds[0]["dichloromethane"], last.Found, last.FalseAlarms)
 		}
 	}
-	for _, preset := range []string{"clean", "confusers"} {
+	nullPresets := []string{"clean", "confusers"}
+	if v := os.Getenv("ATALAYA_EVIDENCE_NULL_PRESETS"); v != "" {
+		nullPresets = strings.Split(v, ",")
+	}
+	for _, preset := range nullPresets {
 		for _, k := range envInts("ATALAYA_EVIDENCE_NULL_SEEDS", []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}) {
 			sv := simulateSurvey(t, dir, preset, k, 0, 1, surveyGases, fars[0], lib)
 			prs := runSurveyGrid(t, sv, cfg, surveyGases, fars, fars[0])

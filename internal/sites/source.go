@@ -23,6 +23,13 @@ type SourceConfig struct {
 	// marginalised into the template (default 10: the error assumed for
 	// weather-model or flight-log winds in docs/evaluation.md).
 	DirSigmaDeg float64
+	// ThroughZ is the through-plume gate's z-score (default 2): a pass's
+	// measurement of a cell is left out when the pass holds gas at this
+	// z or more both in a band upwind of the cell and in the mirrored
+	// band downwind — the cell lies inside a plume passing through, where
+	// puffs, not a source, make the filter's response (see through.go).
+	// +Inf turns the gate off.
+	ThroughZ float64
 	// Library gives each gas's molar mass, to express the rate in kg/h
 	// (default: spectra.Default()).
 	Library *spectra.Library
@@ -54,11 +61,16 @@ func (c *SourceConfig) defaults() error {
 	if c.DirSigmaDeg == 0 {
 		c.DirSigmaDeg = 10
 	}
+	if c.ThroughZ == 0 {
+		c.ThroughZ = 2
+	}
 	switch {
 	case !(c.LengthM >= 2 && c.LengthM <= 1000):
 		return fmt.Errorf("%w: source template length %g m, want 2-1000", ErrConfig, c.LengthM)
 	case !(c.DirSigmaDeg >= 0 && c.DirSigmaDeg <= 90):
 		return fmt.Errorf("%w: wind direction error %g°, want 0-90", ErrConfig, c.DirSigmaDeg)
+	case !(c.ThroughZ > 0):
+		return fmt.Errorf("%w: through-plume gate z %g, want > 0 (+Inf: off)", ErrConfig, c.ThroughZ)
 	}
 	if c.Library == nil {
 		lib, err := spectra.Default()
@@ -68,6 +80,20 @@ func (c *SourceConfig) defaults() error {
 		c.Library = lib
 	}
 	return nil
+}
+
+// passAffine is the local affine map of a pass's pixel offsets to ground
+// offsets (m) at its centre: (e, n) = [a b; c d]·(x, y).
+func passAffine(p Pass, toGrid func(x, y float64) (float64, float64)) (a, b, c, d float64, err error) {
+	cx, cy := float64(p.W)/2, float64(p.H)/2
+	e0, n0 := toGrid(cx, cy)
+	ex, nx := toGrid(cx+1, cy)
+	ey, ny := toGrid(cx, cy+1)
+	a, b, c, d = ex-e0, ey-e0, nx-n0, ny-n0
+	if !(math.Abs(a*d-b*c) > 0) {
+		return 0, 0, 0, 0, fmt.Errorf("%w: pass %s: degenerate georeference", ErrConfig, p.ID)
+	}
+	return a, b, c, d, nil
 }
 
 // srcOff is one pixel of a source template: its offset from the pixel
@@ -125,17 +151,11 @@ func (g *Grid) newSourceTemplate(p Pass, toGrid func(x, y float64) (float64, flo
 	}
 	// ppm·m per kg/m², and kg/s per kg/h.
 	conv := spectra.KgPerM2ToPPMm(1, molarMass, spectra.Conditions{PressurePa: pa, TemperatureK: tk}) / 3600
-	// Local affine map of pixel offsets to ground offsets (m), at the
-	// pass's centre.
-	cx, cy := float64(p.W)/2, float64(p.H)/2
-	e0, n0 := toGrid(cx, cy)
-	ex, nx := toGrid(cx+1, cy)
-	ey, ny := toGrid(cx, cy+1)
-	a, b, c, d := ex-e0, ey-e0, nx-n0, ny-n0 // (e, n) = [a b; c d]·(x, y)
-	pxM := math.Sqrt(math.Abs(a*d - b*c))
-	if !(pxM > 0) {
-		return nil, fmt.Errorf("%w: pass %s: degenerate georeference", ErrConfig, p.ID)
+	a, b, c, d, err := passAffine(p, toGrid)
+	if err != nil {
+		return nil, err
 	}
+	pxM := math.Sqrt(math.Abs(a*d - b*c))
 	// Downwind unit vector (east, north).
 	sn, cs := math.Sincos(w.FromDeg * math.Pi / 180)
 	de, dn := -sn, -cs
@@ -219,17 +239,17 @@ func (g *Grid) newSourceTemplate(p Pass, toGrid func(x, y float64) (float64, flo
 // estimate; unbiased when the plume is the template). It returns the
 // measurements (Σw and Σw·ĉ of the cell's one "pixel", Q̂ and its weight)
 // and the template's pixel count, the "full cell" of the inflation
-// measurement.
-func (g *Grid) sourceMeas(p Pass, toGrid func(x, y float64) (float64, float64)) ([]cellMeas, float64, error) {
+// measurement, and the number of cells the through-plume gate left out.
+func (g *Grid) sourceMeas(p Pass, toGrid func(x, y float64) (float64, float64)) ([]cellMeas, float64, int, error) {
 	if p.Wind == nil || !(p.Wind.SpeedMS > 0) || math.IsInf(p.Wind.SpeedMS, 0) || math.IsNaN(p.Wind.FromDeg) || math.IsInf(p.Wind.FromDeg, 0) {
-		return nil, 0, fmt.Errorf("%w: pass %s: a source grid needs the pass's wind direction and speed", ErrConfig, p.ID)
+		return nil, 0, 0, fmt.Errorf("%w: pass %s: a source grid needs the pass's wind direction and speed", ErrConfig, p.ID)
 	}
 	e, err := g.cfg.Source.Library.Get(p.Gas)
 	if err != nil {
-		return nil, 0, fmt.Errorf("%w: pass %s: %v", ErrConfig, p.ID, err)
+		return nil, 0, 0, fmt.Errorf("%w: pass %s: %v", ErrConfig, p.ID, err)
 	}
 	if !(e.MolarMass > 0) {
-		return nil, 0, fmt.Errorf("%w: pass %s: gas %s has no molar mass in the library", ErrConfig, p.ID, p.Gas)
+		return nil, 0, 0, fmt.Errorf("%w: pass %s: gas %s has no molar mass in the library", ErrConfig, p.ID, p.Gas)
 	}
 	// Templates by the phase of the cell's centre in its pixel, made when
 	// first needed; the centre phase's is made now, for its errors and the
@@ -247,7 +267,7 @@ func (g *Grid) sourceMeas(p Pass, toGrid func(x, y float64) (float64, float64)) 
 	}
 	tp0, err := template(0, 0)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, 0, err
 	}
 	// Pixel weights and weighted columns; invalid pixels weigh 0.
 	n := p.W * p.H
@@ -261,9 +281,14 @@ func (g *Grid) sourceMeas(p Pass, toGrid func(x, y float64) (float64, float64)) 
 		wt[k] = 1 / (sv * sv)
 		wc[k] = wt[k] * cv
 	}
+	gate, err := g.newThroughGate(p, toGrid, wt, wc)
+	if err != nil {
+		return nil, 0, 0, err
+	}
 	cell := g.cfg.CellM
 	minI, minJ, maxI, maxJ := g.cellRange(p, toGrid)
 	var out []cellMeas
+	gated := 0
 	for j := minJ; j <= maxJ; j++ {
 		for i := minI; i <= maxI; i++ {
 			x, y := g.pixelOf(p.Geo, (float64(i)+0.5)*cell, (float64(j)+0.5)*cell)
@@ -274,9 +299,13 @@ func (g *Grid) sourceMeas(p Pass, toGrid func(x, y float64) (float64, float64)) 
 			if wt[y0*p.W+x0] == 0 {
 				continue // the cell itself must be measured
 			}
+			if gate.gated(x0, y0) {
+				gated++
+				continue
+			}
 			tp, err := template(x-float64(x0)-0.5, y-float64(y0)-0.5)
 			if err != nil {
-				return nil, 0, err
+				return nil, 0, 0, err
 			}
 			var s1, s2, s3, cover float64
 			valid := 0
@@ -304,5 +333,5 @@ func (g *Grid) sourceMeas(p Pass, toGrid func(x, y float64) (float64, float64)) 
 			out = append(out, cellMeas{i: i, j: j, sw: sw, sc: sw * s1 / s3, n: valid})
 		}
 	}
-	return out, float64(len(tp0.offs)), nil
+	return out, float64(len(tp0.offs)), gated, nil
 }

@@ -221,8 +221,13 @@ const (
 type gridOutcome struct {
 	found       map[string]bool
 	falseAlarms int
-	areaKm2     float64
-	thresholds  map[string]float64
+	// mislocated counts detections of real gas placed where there is no
+	// source: within excludeM of a source or on its plume, farther than
+	// foundM from it (or of a gas it does not emit); mislocatedNew those
+	// of them not NearKnown, which fusion would make a site of.
+	mislocated, mislocatedNew int
+	areaKm2                   float64
+	thresholds                map[string]float64
 }
 
 func scoreDetect(res *GridResult, srcs []srcInfo) gridOutcome {
@@ -232,15 +237,24 @@ func scoreDetect(res *GridResult, srcs []srcInfo) gridOutcome {
 		o.areaKm2 = math.Max(o.areaKm2, ts.AreaKm2)
 	}
 	for _, d := range res.Detections {
+		mis := func() {
+			o.mislocated++
+			if !d.NearKnown {
+				o.mislocatedNew++
+			}
+		}
 		if name := nearSource(srcs, d.East, d.North, excludeM); name != "" {
 			if near := nearSource(srcs, d.East, d.North, foundM); near != "" {
 				if _, emits := srcRates(srcs, near)[d.Gas]; emits {
 					o.found[near] = true
+					continue
 				}
 			}
+			mis()
 			continue
 		}
 		if onPlume(srcs, d.East, d.North) {
+			mis()
 			continue
 		}
 		o.falseAlarms++
@@ -269,15 +283,18 @@ type passResult struct {
 	// AreaKm2 is the gas-free area the false alarms are counted on
 	// (gasFreeFraction of the grid's). At each false-alarm rate asked (index of the rates): sources found
 	// after n passes and by this pass alone, and false alarms after n.
-	Found, FoundSingle     []map[string]bool
-	FalseAlarms            []int
-	FalseAlarmsSingle      []int
-	Thresholds             []map[string]float64
-	GranuleFound           map[string]bool
-	GranuleFalse           int
-	AreaKm2, AreaKm2Single float64
-	Inflation              map[string]float64
-	MedianSigma            map[string]float64
+	Found, FoundSingle []map[string]bool
+	FalseAlarms        []int
+	FalseAlarmsSingle  []int
+	// Mislocated and MislocatedNew count, per rate, detections of real
+	// gas away from its source (scoreDetect) after n passes.
+	Mislocated, MislocatedNew []int `json:",omitempty"`
+	Thresholds                []map[string]float64
+	GranuleFound              map[string]bool
+	GranuleFalse              int
+	AreaKm2, AreaKm2Single    float64
+	Inflation                 map[string]float64
+	MedianSigma               map[string]float64
 }
 
 // knownPlumes are a granule's detections as Detect's known plumes: their
@@ -366,6 +383,8 @@ func runSurveyGrid(t testing.TB, sv *survey, cfg GridConfig, gases []string, far
 			pr.Found = append(pr.Found, o.found)
 			pr.FoundSingle = append(pr.FoundSingle, o1.found)
 			pr.FalseAlarms = append(pr.FalseAlarms, o.falseAlarms)
+			pr.Mislocated = append(pr.Mislocated, o.mislocated)
+			pr.MislocatedNew = append(pr.MislocatedNew, o.mislocatedNew)
 			pr.FalseAlarmsSingle = append(pr.FalseAlarmsSingle, o1.falseAlarms)
 			pr.Thresholds = append(pr.Thresholds, o.thresholds)
 			pr.AreaKm2, pr.AreaKm2Single = o.areaKm2*free, o1.areaKm2*free
