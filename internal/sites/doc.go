@@ -62,6 +62,18 @@
 // ground clutter repeats in every pass and keeps its sign, which flipping
 // destroys, so it would understate the tail.
 //
+// A cell inside another source's plume is no place to look for a source:
+// the puffs and bends of the plume passing through make the filter's
+// response there, and passes flown in the same wind sector add them up
+// into a "source" down the plume. The through-plume gate
+// (SourceConfig.ThroughZ, through.go) leaves out a pass's measurement of a
+// cell when the pass holds gas both in a band upwind of the cell beyond
+// the template's reach and in the mirrored band downwind. The gate is
+// invariant under the point reflection that flips the filter's sign, so
+// the null stays symmetric. Its price: a second source of the same gas
+// standing in a stronger one's plume is measured only by passes whose
+// wind does not line them up.
+//
 // # Units and precision
 //
 // Concentration-pathlength in ppm·m, distances in metres, positions WGS-84

@@ -63,13 +63,15 @@ func TestEvidenceReport(t *testing.T) {
 		rows := []string{"mean combined z at the lab's cell", "mean z of pass n alone", "median σ of the combined rate (kg/h)",
 			"mean combined rate (kg/h)", "median DCM threshold at 0.1/km²", "found after n, 0.1/km²", "found after n, 1/km²",
 			"pass n alone finds it (grid, 0.1/km²)", "pass n alone finds it (granule, 0.1/km²)",
-			"**found after n, and no pass ≤ n alone did (grid or granule)**"}
+			"**found after n, and no pass ≤ n alone did (grid or granule)**",
+			"detections of the lab's gas away from it (not near a known plume), 0.1/km²"}
 		cells := make([][]string, len(rows))
 		var thr []float64
 		var eff []float64
 		for _, n := range cols {
 			var z, z1, sg, rt, th []float64
 			f0, f1, s1, g1, ms := 0, 0, 0, 0, 0
+			mis, misNew, misRuns := 0, 0, 0
 			for _, r := range runs {
 				if len(r.Passes) < n {
 					continue
@@ -99,6 +101,11 @@ func TestEvidenceReport(t *testing.T) {
 				if p.GranuleFound[lab] {
 					g1++
 				}
+				if len(p.Mislocated) > 0 {
+					misRuns++
+					mis += p.Mislocated[0]
+					misNew += p.MislocatedNew[0]
+				}
 			}
 			k := len(z)
 			cells[0] = append(cells[0], fmt.Sprintf("%.2f", mean(z)))
@@ -111,6 +118,11 @@ func TestEvidenceReport(t *testing.T) {
 			cells[7] = append(cells[7], fmt.Sprintf("%d/%d", s1, k))
 			cells[8] = append(cells[8], fmt.Sprintf("%d/%d", g1, k))
 			cells[9] = append(cells[9], fmt.Sprintf("%d/%d", ms, k))
+			if misRuns > 0 {
+				cells[10] = append(cells[10], fmt.Sprintf("%d (%d)", mis, misNew))
+			} else {
+				cells[10] = append(cells[10], "—")
+			}
 			if n <= 9 {
 				thr = append(thr, median(th))
 			}
@@ -137,6 +149,7 @@ func TestEvidenceReport(t *testing.T) {
 			faintThr = thr
 		}
 	}
+	md.WriteString(podTable(ev.Fentanyl, scales))
 	// MDL50(n): the rate whose expected combined z at the source's cell is
 	// a faint source's threshold (the unscaled preset's, which its own
 	// lobes do not raise): Q·T(n)/z̄_Q(n), z proportional to Q.
@@ -301,5 +314,60 @@ func farSVG(nts []nullTotal) string {
 		fmt.Fprintf(&b, `<circle cx="%g" cy="%g" r="4" fill="#d62728"/><text x="%g" y="%g">%d on %.1f km²</text>`+"\n", x, py(math.Max(nt.RatePerKm2, math.Pow(10, lo))), x+6, py(math.Max(nt.RatePerKm2, math.Pow(10, lo)))-6, nt.FalseAlarms, nt.AreaKm2)
 	}
 	b.WriteString("</svg>\n")
+	return b.String()
+}
+
+// podTable is the must-show as detection probabilities, per rate: how
+// often one pass alone finds the laboratory (the granule's test, the
+// grid's test of the pass alone, either), against how often the passes
+// together have found it after n, at 0.1 false alarms per km².
+func podTable(runs []surveyEval, scales []float64) string {
+	const lab = "fentanyl-lab"
+	var b strings.Builder
+	b.WriteString("\n#### Detection probability: one pass against n passes (0.1/km²)\n\n")
+	b.WriteString("| rate | one pass: granule | grid of the pass | either | n passes together: 3 | 5 | 9 | all |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n")
+	for _, sc := range scales {
+		var gr, gd, ei, np int
+		after := map[int]int{}
+		reps, N := 0, 0
+		for _, r := range runs {
+			if r.Scale != sc {
+				continue
+			}
+			reps++
+			N = max(N, len(r.Passes))
+			for _, p := range r.Passes {
+				np++
+				g1, s1 := p.GranuleFound[lab], p.FoundSingle[0][lab]
+				if g1 {
+					gr++
+				}
+				if s1 {
+					gd++
+				}
+				if g1 || s1 {
+					ei++
+				}
+			}
+			for _, n := range slices.Compact([]int{3, 5, 9, len(r.Passes)}) {
+				if n <= len(r.Passes) && r.Passes[n-1].Found[0][lab] {
+					after[n]++
+				}
+			}
+		}
+		pc := func(k, n int) string {
+			if n == 0 {
+				return "—"
+			}
+			return fmt.Sprintf("%d/%d (%.0f%%)", k, n, 100*float64(k)/float64(n))
+		}
+		cell := func(n int) string {
+			if n > N {
+				return "—"
+			}
+			return pc(after[n], reps)
+		}
+		fmt.Fprintf(&b, "| %.2g kg/h | %s | %s | %s | %s | %s | %s | %s (n = %d) |\n", 0.3*sc, pc(gr, np), pc(gd, np), pc(ei, np), cell(3), cell(5), cell(9), pc(after[N], reps), N)
+	}
 	return b.String()
 }

@@ -120,3 +120,36 @@ func TestThroughPlumeGate(t *testing.T) {
 		t.Errorf("noise alone: %.4f of the cells gated, want a few in a thousand", nf)
 	}
 }
+
+// BenchmarkSourceGridAddPass adds one 600 × 400 m pass at 1 m pixels to a
+// 1 m source grid, with the through-plume gate and without: the gate's
+// cost is its share of the pass's.
+func BenchmarkSourceGridAddPass(b *testing.B) {
+	lib, err := spectra.Default()
+	if err != nil {
+		b.Fatal(err)
+	}
+	const w, h = 600, 400
+	geo := georef(b, 512000, 250000, 1, w, h)
+	rng := rand.New(rand.NewPCG(3, 4))
+	p := noisePass(rng, "p", 0, w, h, geo, nil)
+	p.Wind = &Wind{FromDeg: 250, SpeedMS: 3, Stability: "C"}
+	for _, bc := range []struct {
+		name string
+		z    float64
+	}{{"gate", 0}, {"no-gate", math.Inf(1)}} {
+		b.Run(bc.name, func(b *testing.B) {
+			cells := 0
+			for i := 0; b.Loop(); i++ {
+				g := newGrid(b, GridConfig{Source: &SourceConfig{Library: lib, ThroughZ: bc.z}})
+				p.ID = fmt.Sprint("p", i)
+				rep, err := g.AddPass(context.Background(), p)
+				if err != nil {
+					b.Fatal(err)
+				}
+				cells += rep.Cells + rep.Gated
+			}
+			b.ReportMetric(float64(cells)/b.Elapsed().Seconds(), "cells/s")
+		})
+	}
+}
