@@ -41,11 +41,19 @@ type Detection struct {
 	Claim                       bool
 }
 
-// Detection summarises the posterior for fusion.
+// Detection summarises the posterior for fusion, with the lag's position
+// error (Posterior.LagM) added to its covariance and its region.
 func (p *Posterior) Detection() Detection {
+	cov := p.Cov
+	region := append([]Point(nil), p.Region...)
+	if l := p.LagM; l > 0 {
+		cov[0][0] += l * l
+		cov[1][1] += l * l
+		region = dilate(region, chi2Two95*l)
+	}
 	d := Detection{
-		Gas: p.Gas, Channel: p.Channel, East: p.Mean.East, North: p.Mean.North, Cov: p.Cov,
-		Region: append([]Point(nil), p.Region...),
+		Gas: p.Gas, Channel: p.Channel, East: p.Mean.East, North: p.Mean.North, Cov: cov,
+		Region: region,
 		Lat:    math.NaN(), Lon: math.NaN(),
 		RateKgH: p.RateKgH, RateLoKgH: p.RateLoKgH, RateHiKgH: p.RateHiKgH,
 		Probability: p.ProbSource, LogBayesFactor: p.LogBayesFactor, Claim: p.Claim,
@@ -63,7 +71,7 @@ func (p *Posterior) Detection() Detection {
 				var s float64
 				for k := range 2 {
 					for l := range 2 {
-						s += j[a][k] * p.Cov[k][l] * j[b][l]
+						s += j[a][k] * cov[k][l] * j[b][l]
 					}
 				}
 				d.CovDeg[a][b] = s
@@ -71,6 +79,28 @@ func (p *Posterior) Detection() Detection {
 		}
 	}
 	return d
+}
+
+// chi2Two95 is the radius, in σ, of a 2-D normal's 95 % disc: √5.991.
+const chi2Two95 = 2.4477
+
+// dilate returns the convex hull of a convex polygon grown by r (its
+// Minkowski sum with a disc of radius r, each vertex's disc drawn as a
+// 16-gon circumscribing it).
+func dilate(poly []Point, r float64) []Point {
+	if len(poly) == 0 || !(r > 0) {
+		return poly
+	}
+	const k = 16
+	rr := r / math.Cos(math.Pi/k)
+	pts := make([]Point, 0, k*len(poly))
+	for _, q := range poly {
+		for i := range k {
+			sn, cs := math.Sincos(2 * math.Pi * float64(i) / k)
+			pts = append(pts, Point{q.East + rr*cs, q.North + rr*sn})
+		}
+	}
+	return convexHull(pts)
 }
 
 // LatLon converts a local position to WGS-84, if the trace had positions in

@@ -21,6 +21,9 @@ type evalCase struct {
 	RateKgH float64 // 0: no source
 	Lines   int     // crosswind lines [8]
 	Calm    bool    // no meander, no puffs: the ensemble-mean plume
+	// NH3 flies the electrochemical ammonia cell (τ = 19.5 s) over an
+	// ammonia source instead of the PID over acetone.
+	NH3 bool
 }
 
 // evalTruth is where the case put the source.
@@ -86,11 +89,15 @@ func simulate(t testing.TB, c evalCase) (*sim.Trace, evalTruth) {
 		turb = sim.Turbulence{}
 	}
 	var srcs []sim.Source
+	gas, sensor := "acetone", sim.PID("pid")
+	if c.NH3 {
+		gas, sensor = "ammonia", sim.ElectrochemicalNH3("pid")
+	}
 	if c.RateKgH > 0 {
-		srcs = append(srcs, sim.Source{Name: "lab", HeightM: 2, Rates: map[string]float64{"acetone": c.RateKgH}})
+		srcs = append(srcs, sim.Source{Name: "lab", HeightM: 2, Rates: map[string]float64{gas: c.RateKgH}})
 	} else {
 		// A field must have a gas: a source of nothing far away.
-		srcs = append(srcs, sim.Source{Name: "none", East: 1e5, Rates: map[string]float64{"acetone": 0}})
+		srcs = append(srcs, sim.Source{Name: "none", East: 1e5, Rates: map[string]float64{gas: 0}})
 	}
 	w := sim.Weather{WindSpeed: c.WindMS, WindFromDeg: from, Stability: c.Class, AirTempK: 300, PressurePa: 95000}
 	f, err := sim.NewField(w, turb, srcs, library(t), evalStart.Add(-time.Minute), c.Seed)
@@ -98,7 +105,7 @@ func simulate(t testing.TB, c evalCase) (*sim.Trace, evalTruth) {
 		t.Fatal(err)
 	}
 	tr, err := sim.SimulateTrace(sim.TraceConfig{
-		Flight: fl, Field: f, Sensors: []sim.PointSensor{sim.PID("pid")}, RateHz: 5,
+		Flight: fl, Field: f, Sensors: []sim.PointSensor{sensor}, RateHz: 5,
 		Anemometer: sim.Anemometer{SpeedNoiseMS: 0.3, DirNoiseDeg: 5},
 		Geo: func(e, n float64) (float64, float64) {
 			// Equirectangular about 4° N, 74° W: exact enough for a check.
@@ -125,6 +132,13 @@ func run(t testing.TB, c evalCase, o Options) (*Processed, *Posterior, evalTruth
 		t.Fatal(err)
 	}
 	o.Gas = acetone(t)
+	if c.NH3 {
+		e, err := library(t).Get("ammonia")
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.Gas = Gas{Name: "ammonia", MolarMass: e.MolarMass}
+	}
 	post, err := Estimate(p, o)
 	if err != nil {
 		t.Fatal(err)
