@@ -120,7 +120,8 @@ func newHarness(t *testing.T) *harness {
 			Status: "candidate", Version: 1, Owner: "COL-DIRAN", ReleasedTo: []string{}}
 	}
 	add("s-meth", 4.61, -74.08, 0.91, "methamphetamine-lab", hGas{"acetone", 5.1, 410, 1.8}, hGas{"toluene", 3.2, 220, 0.9}, hGas{"ammonia", 2.5, 150, 0.4})
-	add("s-fent", 4.70, -74.20, 0.55, "fentanyl-lab", hGas{"dichloromethane", 2.2, 90, 0.05})
+	// Found by a source grid: a rate and no column.
+	add("s-fent", 4.70, -74.20, 0.55, "fentanyl-lab", hGas{"dichloromethane", 2.2, 0, 0.55})
 	add("s-farm", 4.40, -73.90, 0.12, "farm", hGas{"ammonia", 1.1, 60, 0.7})
 	mux := http.NewServeMux()
 	files := http.FileServerFS(web.Assets)

@@ -71,13 +71,16 @@ func TestEvidenceCharts(t *testing.T) {
 			samples: lib.length, measured: pts('#spectrum-chart polyline.measured').length, trace: pts('#trace-chart polyline.fit').length,
 			peakUm: 8 + (top[0] - at(8)) / (at(10) - at(8)) * 2,
 			notSeen: document.querySelectorAll('#passes tbody tr.not-seen').length,
+			// The gas table: a source grid's evidence has no column (—).
+			peakDash: document.querySelector('table.gases tbody tr td:nth-of-type(2)').textContent === '—' ? 1 : 0,
+			rate: parseFloat(document.querySelector('table.gases tbody tr td:nth-of-type(3)').textContent),
 			passes: document.querySelectorAll('#passes tbody tr').length,
 		};
 	})()`)
 	// The fixture's library band is exp(−(λ−8.2)²/0.05) sampled at
 	// 7.6 + 0.09·i µm: its largest sample is at i = 7, 8.23 µm.
 	if got["samples"] != 64 || got["measured"] != 64 || got["trace"] != 120 || got["passes"] != 3 || got["notSeen"] != 1 ||
-		got["peakUm"] < 8.22 || got["peakUm"] > 8.24 {
-		t.Fatalf("evidence drawn %v, want 64 spectrum samples, 120 trace samples, peak at 8.23 µm, 3 passes, 1 not seen", got)
+		got["peakUm"] < 8.22 || got["peakUm"] > 8.24 || got["peakDash"] != 1 || got["rate"] != 0.55 {
+		t.Fatalf("evidence drawn %v, want 64 spectrum samples, 120 trace samples, peak at 8.23 µm, 3 passes, 1 not seen, gas peak — and rate 0.55", got)
 	}
 }

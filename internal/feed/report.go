@@ -275,11 +275,16 @@ func WriteReport(w io.Writer, r Report) error {
 		pdf.Ln(1)
 		table(pdf, tr, []string{t("gas"), t("z"), t("peak_ppmm"), t("rate_kgh")}, []float64{45, 35, 45, 45}, func(add func(...string)) {
 			for _, g := range s.Gases {
-				rate := "-"
+				// 0 is "not measured": a source grid's evidence has a
+				// rate and no column, a point sensor's neither.
+				rate, peak := "-", "-"
 				if g.RateKgH > 0 {
 					rate = fmt.Sprintf("%.3g", g.RateKgH)
 				}
-				add(g.Gas, fmt.Sprintf("%.2f", g.Evidence), fmt.Sprintf("%.0f", g.PeakPPMM), rate)
+				if g.PeakPPMM > 0 {
+					peak = fmt.Sprintf("%.0f", g.PeakPPMM)
+				}
+				add(g.Gas, fmt.Sprintf("%.2f", g.Evidence), peak, rate)
 			}
 		})
 	}

@@ -106,8 +106,10 @@ export class SitePage {
       el('tbody', {}, (s.gases || []).map((g) => el('tr', {},
         el('th', { scope: 'row' }, gasName(g.gas)),
         el('td', {}, fmt.number(g.evidence || 0, 2)),
-        el('td', {}, fmt.ppmm(g.peak_ppmm || 0)),
-        el('td', {}, fmt.kgh(g.rate_kgh || 0))))));
+        // 0 is "not measured" (a source grid's evidence has a rate and
+        // no column).
+        el('td', {}, g.peak_ppmm > 0 ? fmt.ppmm(g.peak_ppmm) : '—'),
+        el('td', {}, g.rate_kgh > 0 ? fmt.kgh(g.rate_kgh) : '—')))));
     this.root.dataset.siteId = s.id;
     this.root.dataset.version = String(s.version);
     this.root.replaceChildren(head, this.actions(), this.links(), facts, gases,
