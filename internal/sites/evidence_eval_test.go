@@ -107,8 +107,10 @@ func envInts(k string, def []int) []int {
 //	  go test -run TestEvaluateEvidence -v -timeout 2h ./internal/sites/
 //
 // ATALAYA_EVIDENCE_SEEDS (fentanyl, default 0-5), _NULL_SEEDS (clean and
-// confusers, default 0-15), _NULL_PRESETS (default clean,confusers) and
-// _SCALES (default 1,3.33,6.67) choose the runs.
+// confusers, default 0-15), _NULL_PRESETS (default clean,confusers),
+// _SCALES (default 1,3.33,6.67), _PASSES and _NULL_PASSES (the presets'
+// passes flown again up to that many; default the presets' own) choose
+// the runs.
 func TestEvaluateEvidence(t *testing.T) {
 	dir := os.Getenv("ATALAYA_EVIDENCE_EVAL")
 	if dir == "" {
@@ -151,34 +153,17 @@ func TestEvaluateEvidence(t *testing.T) {
 	}
 	for _, preset := range nullPresets {
 		for _, k := range envInts("ATALAYA_EVIDENCE_NULL_SEEDS", []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}) {
-			sv := simulateSurvey(t, dir, preset, k, 0, 1, surveyGases, fars[0], lib)
+			sv := simulateSurvey(t, dir, preset, k, envInts("ATALAYA_EVIDENCE_NULL_PASSES", []int{0})[0], 1, surveyGases, fars[0], lib)
 			prs := runSurveyGrid(t, sv, cfg, surveyGases, fars, fars[0])
 			ev.Null = append(ev.Null, surveyEval{preset, 1, k, prs})
 			last := prs[len(prs)-1]
 			t.Logf("%s seed %d: false alarms %v on %.3f km² (single passes %v), found %v", preset, k, last.FalseAlarms, last.AreaKm2, last.FalseAlarmsSingle, last.Found)
 		}
 	}
-	for fi, far := range fars {
-		nt := nullTotal{FARPerKm2: far}
-		for _, s := range ev.Null {
-			last := s.Passes[len(s.Passes)-1]
-			nt.FalseAlarms += last.FalseAlarms[fi]
-			nt.AreaKm2 += last.AreaKm2
-			for _, p := range s.Passes {
-				nt.SingleFalseAlarms += p.FalseAlarmsSingle[fi]
-				nt.SingleAreaKm2 += p.AreaKm2Single
-			}
-		}
-		if nt.AreaKm2 == 0 {
-			continue // no gas-free surveys in this run
-		}
-		lo, hi := poissonCI(nt.FalseAlarms, 0.05)
-		nt.RatePerKm2 = float64(nt.FalseAlarms) / nt.AreaKm2
-		nt.CI95 = [2]float64{lo / nt.AreaKm2, hi / nt.AreaKm2}
-		nt.PAtSetting = poissonUpperP(nt.FalseAlarms, far*nt.AreaKm2)
-		ev.NullTotal = append(ev.NullTotal, nt)
+	ev.NullTotal = nullTotals(ev.Null, fars)
+	for _, nt := range ev.NullTotal {
 		t.Logf("FAR set %g/km²: %d false alarms on %.2f km² = %.3f/km² (95%% %.3f–%.3f), P(≥ that | setting) %.3f; single passes %d on %.2f km²",
-			far, nt.FalseAlarms, nt.AreaKm2, nt.RatePerKm2, nt.CI95[0], nt.CI95[1], nt.PAtSetting, nt.SingleFalseAlarms, nt.SingleAreaKm2)
+			nt.FARPerKm2, nt.FalseAlarms, nt.AreaKm2, nt.RatePerKm2, nt.CI95[0], nt.CI95[1], nt.PAtSetting, nt.SingleFalseAlarms, nt.SingleAreaKm2)
 	}
 	g, _ := NewGrid(cfg, NewMemTileStore())
 	ev.CellM, ev.LengthM = g.Config().CellM, g.Config().Source.LengthM
@@ -258,4 +243,33 @@ func median(v []float64) float64 {
 	w := slices.Clone(v)
 	slices.Sort(w)
 	return w[len(w)/2]
+}
+
+// nullTotals adds up the false alarms of gas-free and confuser surveys
+// after all their passes (and of each pass alone), per false-alarm rate
+// set, with the Garwood 95% interval and the probability of as many at
+// the set rate. Rates with no gas-free area are left out.
+func nullTotals(null []surveyEval, fars []float64) []nullTotal {
+	var out []nullTotal
+	for fi, far := range fars {
+		nt := nullTotal{FARPerKm2: far}
+		for _, s := range null {
+			last := s.Passes[len(s.Passes)-1]
+			nt.FalseAlarms += last.FalseAlarms[fi]
+			nt.AreaKm2 += last.AreaKm2
+			for _, p := range s.Passes {
+				nt.SingleFalseAlarms += p.FalseAlarmsSingle[fi]
+				nt.SingleAreaKm2 += p.AreaKm2Single
+			}
+		}
+		if nt.AreaKm2 == 0 {
+			continue
+		}
+		lo, hi := poissonCI(nt.FalseAlarms, 0.05)
+		nt.RatePerKm2 = float64(nt.FalseAlarms) / nt.AreaKm2
+		nt.CI95 = [2]float64{lo / nt.AreaKm2, hi / nt.AreaKm2}
+		nt.PAtSetting = poissonUpperP(nt.FalseAlarms, far*nt.AreaKm2)
+		out = append(out, nt)
+	}
+	return out
 }
