@@ -144,21 +144,19 @@ func (g *Grid) newThroughGate(p Pass, toGrid func(x, y float64) (float64, float6
 		}
 		return sc / math.Sqrt(s)
 	}
-	nb := len(bands)
-	zu := make([]float64, nb*bw*bh)
-	zv := make([]float64, nb*bw*bh)
+	// The first direction's bands give the pass's centre and spread (on
+	// noise every direction's are alike); the others are tested block by
+	// block against the same limit, without keeping their z.
+	zu := make([]float64, bw*bh)
+	zv := make([]float64, bw*bh)
 	var all []float64
-	for l, band := range bands {
-		for by := range bh {
-			for bx := range bw {
-				k := l*bw*bh + by*bw + bx
-				zu[k], zv[k] = bandZ(band, bx, by, 1), bandZ(band, bx, by, -1)
-				if l == 0 {
-					for _, z := range []float64{zu[k], zv[k]} {
-						if !math.IsNaN(z) {
-							all = append(all, z)
-						}
-					}
+	for by := range bh {
+		for bx := range bw {
+			k := by*bw + bx
+			zu[k], zv[k] = bandZ(bands[0], bx, by, 1), bandZ(bands[0], bx, by, -1)
+			for _, z := range []float64{zu[k], zv[k]} {
+				if !math.IsNaN(z) {
+					all = append(all, z)
 				}
 			}
 		}
@@ -179,10 +177,17 @@ func (g *Grid) newThroughGate(p Pass, toGrid func(x, y float64) (float64, float6
 	slices.Sort(dev)
 	spread := max(1, 1.4826*dev[len(dev)/2])
 	lim := med + sc.ThroughZ*spread
-	for l := range nb {
-		for k := range tg.blocks {
-			m := l*bw*bh + k
-			tg.blocks[k] = tg.blocks[k] || zu[m] >= lim && zv[m] >= lim
+	for by := range bh {
+		for bx := range bw {
+			k := by*bw + bx
+			gated := zu[k] >= lim && zv[k] >= lim
+			for _, band := range bands[1:] {
+				if gated {
+					break
+				}
+				gated = bandZ(band, bx, by, 1) >= lim && bandZ(band, bx, by, -1) >= lim
+			}
+			tg.blocks[k] = gated
 		}
 	}
 	return tg, nil
