@@ -41,11 +41,20 @@ type Recalibrated struct {
 	Alerts   int
 }
 
+// recalibratePage is how many sites Recalibrate reads and rewrites per
+// transaction: a store of a hundred thousand sites is neither held in
+// memory at once nor locked for the whole run (SQLite has one writer).
+// A variable for the tests.
+var recalibratePage = 500
+
 // Recalibrate refits site probabilities to every verdict in the store and
 // updates every site whose probability moves by 0.001 or more, with an
-// alert for each that moves by 0.01 or more — in one transaction. Run it
-// after analysts decide (the HTTP server does); fusion also fits the
-// verdicts at every commit, so new passes are scored with them.
+// alert for each that moves by 0.01 or more. The fit is made once; the
+// sites are then read and rewritten a page at a time (by id), each page
+// in its own transaction, so a site fusion changes meanwhile is rewritten
+// from its new state. Run it after analysts decide (the HTTP server
+// does); fusion also fits the verdicts at every commit, so new passes are
+// scored with them.
 func Recalibrate(ctx context.Context, db Store, cfg sites.CalibratorConfig, owners func(context.Context) (func(lat, lon float64) string, error)) (Recalibrated, error) {
 	var owner func(lat, lon float64) string
 	if owners != nil {
@@ -56,38 +65,58 @@ func Recalibrate(ctx context.Context, db Store, cfg sites.CalibratorConfig, owne
 	}
 	f := &Fuser{}
 	var rep Recalibrated
-	err := db.InTx(ctx, func(tx store.Tx) error {
-		rep = Recalibrated{}
-		cal, n, err := calibrator(ctx, tx, cfg)
-		if err != nil {
-			return err
-		}
-		rep.Verdicts = n
-		all, err := tx.SitesInBBox(ctx, store.BBox{MinLat: -90, MinLon: -180, MaxLat: 90, MaxLon: 180}, 0)
-		if err != nil {
-			return err
-		}
-		for _, s := range all {
-			p := cal.Probability(s.Evidence)
-			if math.IsNaN(p) || math.Abs(p-s.Probability) < 1e-3 {
-				continue
-			}
-			old := s.Probability
-			s.Probability = p
-			out, err := tx.UpdateSite(ctx, s)
+	var cal *sites.Calibrator
+	if err := db.InTx(ctx, func(tx store.Tx) error {
+		var err error
+		cal, rep.Verdicts, err = calibrator(ctx, tx, cfg)
+		return err
+	}); err != nil {
+		return Recalibrated{}, err
+	}
+	var after store.SiteKey
+	for {
+		var n int
+		var updated []string
+		var alerts int
+		err := db.InTx(ctx, func(tx store.Tx) error {
+			updated, alerts = nil, 0 // a retried transaction starts again
+			page, err := tx.SitesPage(ctx, store.SiteQuery{Order: store.ByID, After: after, Limit: recalibratePage})
 			if err != nil {
 				return err
 			}
-			rep.Updated = append(rep.Updated, s.ID)
-			if math.Abs(p-old) < 0.01 {
-				continue
+			n = len(page)
+			if n > 0 {
+				after = page[n-1].Key()
 			}
-			if err := f.enqueue(ctx, tx, owner, out, "site.updated"); err != nil {
-				return err
+			for _, s := range page {
+				p := cal.Probability(s.Evidence)
+				if math.IsNaN(p) || math.Abs(p-s.Probability) < 1e-3 {
+					continue
+				}
+				old := s.Probability
+				s.Probability = p
+				out, err := tx.UpdateSite(ctx, s)
+				if err != nil {
+					return err
+				}
+				updated = append(updated, s.ID)
+				if math.Abs(p-old) < 0.01 {
+					continue
+				}
+				if err := f.enqueue(ctx, tx, owner, out, "site.updated"); err != nil {
+					return err
+				}
+				alerts++
 			}
-			rep.Alerts++
+			return nil
+		})
+		if err != nil {
+			return rep, err
 		}
-		return nil
-	})
-	return rep, err
+		rep.Updated = append(rep.Updated, updated...)
+		rep.Alerts += alerts
+		if n < recalibratePage {
+			return rep, nil
+		}
+	}
 }
