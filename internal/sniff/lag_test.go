@@ -40,3 +40,36 @@ func TestSlowChannelUncertainty(t *testing.T) {
 		t.Errorf("the detection's 95 %% ellipse holds the source in %d of %d flights, want ≥ 10", inDet, n)
 	}
 }
+
+// TestDilate: a 10 m square grown by 5 m holds every point within 5 m of
+// it and none farther than 5 m / cos(π/16) (the 16-gons circumscribe the
+// discs); its area is the Minkowski sum's, 100 + 4·10·5 + π·25, within the
+// 16-gons' excess.
+func TestDilate(t *testing.T) {
+	sq := []Point{{0, 0}, {10, 0}, {10, 10}, {0, 10}}
+	d := dilate(sq, 5)
+	for _, c := range []struct {
+		p  Point
+		in bool
+	}{
+		{Point{-4.9, 5}, true}, {Point{5, 14.9}, true}, {Point{-3.5, -3.5}, true}, // 4.95 m from the corner
+		{Point{-5.2, 5}, false}, {Point{-3.8, -3.8}, false}, {Point{5, 15.3}, false},
+	} {
+		if inConvex(d, c.p) != c.in {
+			t.Errorf("%v in the dilated square: %v, want %v", c.p, !c.in, c.in)
+		}
+	}
+	var area float64
+	for i := range d {
+		a, b := d[i], d[(i+1)%len(d)]
+		area += a.East*b.North - b.East*a.North
+	}
+	area = math.Abs(area) / 2
+	want := 100 + 4*10*5 + math.Pi*25
+	if area < want || area > want*1.02 {
+		t.Errorf("area %.1f m², want %.1f (+ at most 2%%)", area, want)
+	}
+	if got := dilate(sq, 0); len(got) != 4 {
+		t.Errorf("dilate by 0 changed the polygon: %v", got)
+	}
+}
