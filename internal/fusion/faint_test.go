@@ -23,8 +23,8 @@ import (
 // The must-show survey (docs/evidence.md): the fentanyl preset's
 // laboratory at faintScale × its rate (1 kg/h of dichloromethane),
 // repetition faintRep, its first faintPasses passes — in the evaluation,
-// one of the two repetitions of eighteen in which the passes together find
-// the laboratory before any single pass does (internal/sites'
+// one of the four surveys of twelve at that rate in which the passes
+// together find the laboratory before any single pass does (internal/sites'
 // TestSurveyAccumulationFindsFaintSource runs the same survey on the grid
 // alone).
 const (
