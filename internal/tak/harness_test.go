@@ -423,12 +423,20 @@ func (e *env) connect(c *credentials) (*device, error) {
 // it fails the test if the connection ends or a minute passes first.
 func (d *device) until(t testing.TB, uid, typ string) cot.Event {
 	t.Helper()
+	return untilEvent(t, d.got, func() error { d.mu.Lock(); defer d.mu.Unlock(); return d.err }, uid, typ)
+}
+
+// untilEvent reads got until an event has the uid (and type, if not
+// empty); it fails the test if got closes (with err's error) or a minute
+// passes first.
+func untilEvent(t testing.TB, got <-chan cot.Event, err func() error, uid, typ string) cot.Event {
+	t.Helper()
 	deadline := time.After(time.Minute)
 	for {
 		select {
-		case ev, ok := <-d.got:
+		case ev, ok := <-got:
 			if !ok {
-				t.Fatalf("connection ended before %s %s: %v", uid, typ, d.err)
+				t.Fatalf("connection ended before %s %s: %v", uid, typ, err())
 			}
 			if ev.UID == uid && (typ == "" || ev.Type == typ) {
 				return ev

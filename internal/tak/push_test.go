@@ -256,21 +256,7 @@ func benchRelease(b *testing.B, path string) {
 		d := e.connectProto(e.mustEnroll("dave"))
 		d.sync(b)
 		deliver = e.stream.Deliver
-		arrived = func(uid string) {
-			for {
-				select {
-				case ev, ok := <-d.got:
-					if !ok {
-						b.Fatalf("device: %v", d.err)
-					}
-					if ev.UID == uid && ev.Type == cot.TypeSpotMarker {
-						return
-					}
-				case <-time.After(time.Minute):
-					b.Fatalf("%s did not arrive", uid)
-				}
-			}
-		}
+		arrived = func(uid string) { d.until(b, uid, cot.TypeSpotMarker) }
 	}
 	// Candidate sites, made before the clock starts.
 	sites := make([]store.Site, b.N)

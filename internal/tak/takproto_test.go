@@ -307,6 +307,13 @@ func (e *env) connectProto(c *credentials) *protoDevice {
 	return d
 }
 
+// until reads frames until one has the uid (and type, if not empty), as
+// device.until does.
+func (d *protoDevice) until(t testing.TB, uid, typ string) cot.Event {
+	t.Helper()
+	return untilEvent(t, d.got, func() error { return d.err }, uid, typ)
+}
+
 func (d *protoDevice) send(t testing.TB, e cot.Event) {
 	t.Helper()
 	b, err := cot.MarshalFrame(e)
