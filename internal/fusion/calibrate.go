@@ -76,6 +76,7 @@ func Recalibrate(ctx context.Context, db Store, cfg sites.CalibratorConfig, owne
 	var after store.SiteKey
 	for {
 		var n int
+		var next store.SiteKey
 		var updated []string
 		var alerts int
 		err := db.InTx(ctx, func(tx store.Tx) error {
@@ -86,7 +87,7 @@ func Recalibrate(ctx context.Context, db Store, cfg sites.CalibratorConfig, owne
 			}
 			n = len(page)
 			if n > 0 {
-				after = page[n-1].Key()
+				next = page[n-1].Key()
 			}
 			for _, s := range page {
 				p := cal.Probability(s.Evidence)
@@ -113,6 +114,7 @@ func Recalibrate(ctx context.Context, db Store, cfg sites.CalibratorConfig, owne
 		if err != nil {
 			return rep, err
 		}
+		after = next // only once the page is committed: a retry reads it again
 		rep.Updated = append(rep.Updated, updated...)
 		rep.Alerts += alerts
 		if n < recalibratePage {

@@ -10,11 +10,11 @@ import (
 // The must-show's survey: the fentanyl preset's laboratory at
 // mustShowScale × its rate (1 kg/h of dichloromethane and 0.67 of
 // toluene: between the nine-pass and the one-pass minimum detectable rates
-// of docs/evidence.md, 1.2 and about 4 kg/h), repetition mustShowRep — in
+// of docs/evidence.md, 0.9-1.0 and 2.2-2.4 kg/h), repetition mustShowRep — in
 // the evaluation, a repetition in which the grid finds the laboratory
 // after mustShowFound passes while no pass up to then finds it alone,
 // neither by the granule's own test nor by the grid's test of that pass
-// alone. (The preset's 0.3 kg/h is a quarter of the nine-pass MDL:
+// alone. (The preset's 0.3 kg/h is a third of the nine-pass MDL:
 // docs/evidence.md.) internal/fusion's TestFusionFindsWhatNoPassFinds runs
 // the same survey through the product's own path.
 const (

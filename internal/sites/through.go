@@ -43,8 +43,7 @@ const (
 
 // throughGate is a pass's gate as a map of pixel blocks: blocks[by*bw+bx]
 // is true when the cells whose pixel lies in block (bx, by) are inside a
-// passing plume. wt and wc are the pixels' weights 1/σ² and w·ĉ (0 for
-// invalid pixels).
+// passing plume.
 type throughGate struct {
 	blocks []bool
 	b, bw  int // block side in pixels, blocks per row
@@ -59,6 +58,9 @@ func (tg *throughGate) gated(x, y int) bool {
 	return tg.blocks[(y/tg.b)*tg.bw+x/tg.b]
 }
 
+// newThroughGate makes a pass's gate from its pixels' weights wt = 1/σ²
+// and wc = w·ĉ (0 for invalid pixels); nil when the gate is off or the
+// pass has no band.
 func (g *Grid) newThroughGate(p Pass, toGrid func(x, y float64) (float64, float64), wt, wc []float64) (*throughGate, error) {
 	sc := g.cfg.Source
 	if math.IsInf(sc.ThroughZ, 1) {

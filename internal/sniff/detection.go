@@ -49,7 +49,7 @@ func (p *Posterior) Detection() Detection {
 	if l := p.LagM; l > 0 {
 		cov[0][0] += l * l
 		cov[1][1] += l * l
-		region = dilate(region, chi2Two95*l)
+		region = dilate(region, math.Sqrt(chi2x95)*l) // the 95 % disc's radius
 	}
 	d := Detection{
 		Gas: p.Gas, Channel: p.Channel, East: p.Mean.East, North: p.Mean.North, Cov: cov,
@@ -80,9 +80,6 @@ func (p *Posterior) Detection() Detection {
 	}
 	return d
 }
-
-// chi2Two95 is the radius, in σ, of a 2-D normal's 95 % disc: √5.991.
-const chi2Two95 = 2.4477
 
 // dilate returns the convex hull of a convex polygon grown by r (its
 // Minkowski sum with a disc of radius r, each vertex's disc drawn as a

@@ -30,7 +30,7 @@ func TestSlowChannelUncertainty(t *testing.T) {
 		a, b, cc := d.Cov[0][0], d.Cov[0][1], d.Cov[1][1]
 		det := a*cc - b*b
 		m2 := (cc*de*de - 2*b*de*dn + a*dn*dn) / det
-		if m2 <= chi2Two95*chi2Two95 {
+		if m2 <= chi2x95 {
 			inDet++
 		}
 		t.Logf("%.1f m/s, seed %d: error %.1f m; lag σ %.1f m; model σ %.1f m; Mahalanobis %.2f", c.WindMS, c.Seed, math.Hypot(de, dn), post.LagM, math.Sqrt((post.Cov[0][0]+post.Cov[1][1])/2), math.Sqrt(m2))

@@ -45,12 +45,15 @@ func library(t testing.TB) *spectra.Library {
 	return lib
 }
 
-func acetone(t testing.TB) Gas {
-	e, err := library(t).Get("acetone")
+func acetone(t testing.TB) Gas { return libGas(t, "acetone") }
+
+// libGas is a gas of the library, as Options.Gas takes it.
+func libGas(t testing.TB, name string) Gas {
+	e, err := library(t).Get(name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return Gas{Name: "acetone", MolarMass: e.MolarMass}
+	return Gas{Name: name, MolarMass: e.MolarMass}
 }
 
 var evalStart = time.Date(2026, 3, 10, 15, 30, 0, 0, time.UTC)
@@ -91,6 +94,7 @@ func simulate(t testing.TB, c evalCase) (*sim.Trace, evalTruth) {
 	var srcs []sim.Source
 	gas, sensor := "acetone", sim.PID("pid")
 	if c.NH3 {
+		// Named "pid" too: the channel run reads.
 		gas, sensor = "ammonia", sim.ElectrochemicalNH3("pid")
 	}
 	if c.RateKgH > 0 {
@@ -133,11 +137,7 @@ func run(t testing.TB, c evalCase, o Options) (*Processed, *Posterior, evalTruth
 	}
 	o.Gas = acetone(t)
 	if c.NH3 {
-		e, err := library(t).Get("ammonia")
-		if err != nil {
-			t.Fatal(err)
-		}
-		o.Gas = Gas{Name: "ammonia", MolarMass: e.MolarMass}
+		o.Gas = libGas(t, "ammonia")
 	}
 	post, err := Estimate(p, o)
 	if err != nil {
